@@ -1,0 +1,227 @@
+"""One HTTP layer for every connector: timeouts, rate limiting, retries with backoff, auth
+refresh, JSON parsing and error classification.
+
+Retries are written here rather than delegated to urllib3's Retry because the waits are
+vendor-specific (HubSpot's 429 names a policy and often carries no Retry-After; Salesforce
+never sends 429 but a 403 with REQUEST_LIMIT_EXCEEDED; a 401 means "refresh and try again"
+for one and not the other), and each connector supplies that knowledge through `classify`.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import requests
+
+from connectors.errors import ConnectorError, ErrorCategory
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
+
+
+class RateLimiter:
+    """A sliding-window limiter: at most `max_calls` acquisitions in any `period` seconds.
+
+    `acquire()` blocks until a slot is free, so a client never sends a request over the limit.
+    """
+
+    def __init__(self, max_calls: int, period: float, *, clock=time.monotonic, sleep=time.sleep) -> None:
+        self.max_calls = max_calls
+        self.period = period
+        self._calls: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self) -> float:
+        """Take a slot; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._calls and now - self._calls[0] >= self.period:
+                    self._calls.popleft()
+                if len(self._calls) < self.max_calls:
+                    self._calls.append(now)
+                    return waited
+                wait = self.period - (now - self._calls[0]) + 0.001
+            self._sleep(wait)
+            waited += wait
+
+    def penalise(self, seconds: float) -> None:
+        """Block new acquisitions for `seconds` (after the server said we went too fast)."""
+        with self._lock:
+            until = self._clock() + seconds - self.period
+            self._calls.extend([until] * max(0, self.max_calls - len(self._calls)))
+
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter:
+    """The process-wide limiter for `key` (e.g. one per HubSpot portal and policy), so every
+    connector instance talking to the same account shares one budget."""
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None or (limiter.max_calls, limiter.period) != (max_calls, period):
+            limiter = _limiters[key] = RateLimiter(max_calls, period)
+        return limiter
+
+
+Classifier = Callable[[requests.Response], ConnectorError]
+
+
+def describe_body(response: requests.Response, limit: int = 300) -> str:
+    """A short, safe description of a response body for error messages."""
+    ctype = response.headers.get("Content-Type", "")
+    text = response.text or ""
+    if "html" in ctype.lower() or text.lstrip().lower().startswith(("<!doctype", "<html")):
+        return f"an HTML page (HTTP {response.status_code}) instead of JSON"
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def generic_classify(response: requests.Response) -> ConnectorError:
+    """Status-code classification for when a vendor's body says nothing more useful."""
+    status = response.status_code
+    body = describe_body(response)
+    if status == 401:
+        category = ErrorCategory.AUTHENTICATION_EXPIRED  # the credentials no longer work
+    elif status == 403:
+        category = ErrorCategory.PERMISSION_DENIED  # permanent until a person grants access
+    elif status == 404:
+        category = ErrorCategory.RECORD_DELETED
+    elif status == 409:
+        category = ErrorCategory.DUPLICATE_RECORD
+    elif status == 423:
+        category = ErrorCategory.RECORD_LOCKED  # transient: someone else holds the row
+    elif status == 429:
+        category = ErrorCategory.RATE_LIMITED  # transient: wait and retry
+    elif status >= 500:
+        category = ErrorCategory.APP_UNAVAILABLE  # transient: the app's own failure
+    elif status == 400:
+        category = ErrorCategory.INVALID_PROPERTY_VALUE
+    else:
+        category = ErrorCategory.UNKNOWN
+    return ConnectorError(category, f"HTTP {status}: {body}", status=status)
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The response's JSON, or a MALFORMED_RESPONSE error that says what came instead."""
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        raise ConnectorError(
+            ErrorCategory.MALFORMED_RESPONSE,
+            f"Expected JSON, got {describe_body(response)}",
+            status=response.status_code,
+        ) from None
+
+
+class HttpClient:
+    """A requests.Session with the project's policies; one per connector instance."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        classify: Classifier = generic_classify,
+        auth_headers: Callable[[], dict[str, str]] = dict,
+        refresh_auth: Callable[[], bool] | None = None,
+        limiters: Iterable[RateLimiter] = (),
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        on_response: Callable[[requests.Response], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.classify = classify
+        self.auth_headers = auth_headers
+        self.refresh_auth = refresh_auth
+        self.limiters = list(limiters)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.timeout = timeout
+        self.on_response = on_response
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.calls = 0  # HTTP requests actually sent, retries included
+        self.retries = 0
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self, method: str, path: str, *, limiters: Iterable[RateLimiter] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request; return a 2xx/3xx response or raise a classified ConnectorError."""
+        kwargs.setdefault("timeout", self.timeout)
+        limiters = self.limiters if limiters is None else list(limiters)
+        extra_headers = kwargs.pop("headers", None) or {}
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            for limiter in limiters:
+                limiter.acquire()
+            kwargs["headers"] = {**self.auth_headers(), **extra_headers}
+            error = self._send(method, path, kwargs)
+            if isinstance(error, requests.Response):
+                return error
+            if (
+                error.category is ErrorCategory.AUTHENTICATION_EXPIRED
+                and self.refresh_auth is not None
+                and not refreshed
+            ):
+                refreshed = True
+                if self.refresh_auth():
+                    continue
+            if not error.category.transient or attempt >= self.max_attempts:
+                raise error
+            wait = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+            if error.category is ErrorCategory.RATE_LIMITED:
+                for limiter in limiters:
+                    limiter.penalise(wait)
+            log.info("retrying %s %s in %.2fs after %s", method, path, wait, error.category.name)
+            self.retries += 1
+            self.sleep(wait)
+
+    def _send(self, method: str, path: str, kwargs: dict) -> requests.Response | ConnectorError:
+        try:
+            response = self.session.request(method, self.url(path), **kwargs)
+        except requests.Timeout:
+            self.calls += 1
+            return ConnectorError(ErrorCategory.APP_UNAVAILABLE, f"{method} {path} timed out")
+        except requests.ConnectionError as exc:
+            self.calls += 1
+            return ConnectorError(
+                ErrorCategory.APP_UNAVAILABLE, f"{method} {path} failed: connection error ({type(exc).__name__})"
+            )
+        self.calls += 1
+        if self.on_response is not None:
+            self.on_response(response)
+        if response.status_code < 400:
+            return response
+        return self.classify(response)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request and return its parsed JSON body (None for an empty body)."""
+        return parse_json(self.request(method, path, **kwargs))

@@ -1,0 +1,3 @@
+"""Sandbox state."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Shared sandbox state lives in the per-vendor apps."""

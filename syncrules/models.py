@@ -1,0 +1,361 @@
+"""Object syncs and their memory: mappings, filters, pipelines, record links, runs, outcomes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.base import OBJECT_TYPE_LABELS
+from connectors.errors import ErrorCategory
+from connectors.models import Connection
+
+
+class Side(models.TextChoices):
+    A = "a", "Side A"
+    B = "b", "Side B"
+
+
+class Direction(models.TextChoices):
+    TWO_WAY = "two_way", "Two-way"
+    TO_A = "to_a", "Only to side A"
+    TO_B = "to_b", "Only to side B"
+
+
+def default_interval() -> int:
+    return settings.SYNC_INTERVAL_SECONDS
+
+
+class ObjectSync(models.Model):
+    """One sync of one object type between two connections."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "On"
+        OFF = "off", "Off"
+
+    name = models.CharField(max_length=200, blank=True)
+    connection_a = models.ForeignKey(
+        Connection, on_delete=models.PROTECT, related_name="syncs_as_a", verbose_name="side A"
+    )
+    connection_b = models.ForeignKey(
+        Connection, on_delete=models.PROTECT, related_name="syncs_as_b", verbose_name="side B"
+    )
+    object_type = models.CharField(
+        max_length=40, choices=sorted(OBJECT_TYPE_LABELS.items()), db_index=True
+    )
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.TWO_WAY)
+    conflict_winner = models.CharField(max_length=1, choices=Side.choices, default=Side.A)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
+    wizard_step = models.CharField(max_length=20, blank=True, default="select")
+    require_email = models.BooleanField(
+        "only sync contacts with an email address", default=True
+    )
+    match_records = models.BooleanField(
+        "match existing records", default=True, help_text="Contacts by email, companies by name or domain."
+    )
+    options = models.JSONField(default=dict, blank=True)
+
+    initial_sync_done_at = models.DateTimeField(null=True, blank=True)
+    initial_processed = models.PositiveIntegerField(default=0)
+    initial_total = models.PositiveIntegerField(null=True, blank=True)
+    cursor_a = models.JSONField(null=True, blank=True)
+    cursor_b = models.JSONField(null=True, blank=True)
+    interval_seconds = models.PositiveIntegerField(default=default_interval)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    running_since = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = "object sync"
+        permissions = [
+            ("toggle_objectsync", "Can turn object syncs on and off"),
+            ("run_objectsync", "Can run object syncs, retry records and resync deleted records"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(connection_a=models.F("connection_b")),
+                name="objectsync_two_different_connections",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_object_type_display()}: {self.connection_a.name} <-> {self.connection_b.name}"
+
+    def connection(self, side: str) -> Connection:
+        return self.connection_a if side == Side.A else self.connection_b
+
+    def flows_to(self, side: str) -> bool:
+        """Whether data may be written to `side` under this sync's direction."""
+        if self.direction == Direction.TWO_WAY:
+            return True
+        return self.direction == (Direction.TO_A if side == Side.A else Direction.TO_B)
+
+    def turn_on(self) -> None:
+        self.state = self.State.ACTIVE
+        self.next_run_at = timezone.now()
+        self.save(update_fields=["state", "next_run_at", "updated_at"])
+
+    def turn_off(self) -> None:
+        self.state = self.State.OFF
+        self.next_run_at = None
+        self.save(update_fields=["state", "next_run_at", "updated_at"])
+
+    def claim(self, stale_after: timedelta = timedelta(hours=2)) -> bool:
+        """Mark this sync as running unless another worker holds it (a conditional UPDATE)."""
+        now = timezone.now()
+        free = Q(running_since__isnull=True) | Q(running_since__lt=now - stale_after)
+        claimed = ObjectSync.objects.filter(free, pk=self.pk).update(running_since=now)
+        if claimed:
+            self.running_since = now
+        return bool(claimed)
+
+    def release(self) -> None:
+        ObjectSync.objects.filter(pk=self.pk).update(
+            running_since=None, next_run_at=timezone.now() + timedelta(seconds=self.interval_seconds)
+        )
+        self.running_since = None
+
+
+class FieldMapping(models.Model):
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="field_mappings")
+    field_a = models.CharField("field on side A", max_length=200)
+    field_b = models.CharField("field on side B", max_length=200)
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.TWO_WAY)
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField("default mapping", default=False)
+    value_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Enumeration options: {"a_to_b": {"A value": "B value"}, "b_to_a": {...}}.',
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["object_sync", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_sync", "field_a", "field_b"], name="fieldmapping_unique_pair"),
+        ]
+
+    def __str__(self) -> str:
+        arrow = {"two_way": "<->", "to_a": "<-", "to_b": "->"}[self.direction]
+        return f"{self.field_a} {arrow} {self.field_b}"
+
+
+class SyncFilter(models.Model):
+    class Operator(models.TextChoices):
+        EQUALS = "eq", "is equal to"
+        NOT_EQUALS = "neq", "is not equal to"
+        CONTAINS = "contains", "contains"
+        NOT_CONTAINS = "not_contains", "does not contain"
+        IN = "in", "is any of"
+        GREATER = "gt", "is greater than"
+        LESS = "lt", "is less than"
+        KNOWN = "known", "is known"
+        UNKNOWN = "unknown", "is unknown"
+
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="filters")
+    side = models.CharField(
+        max_length=1, choices=Side.choices, help_text="Records of this side must pass to enter the sync."
+    )
+    field = models.CharField(max_length=200)
+    operator = models.CharField(max_length=20, choices=Operator.choices)
+    value = models.CharField(max_length=500, blank=True, help_text="For 'is any of', separate values with commas.")
+
+    class Meta:
+        ordering = ["object_sync", "side", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_side_display()}: {self.field} {self.get_operator_display()} {self.value}".strip()
+
+
+class PipelineMapping(models.Model):
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="pipeline_mappings")
+    pipeline_a = models.CharField(max_length=200)
+    pipeline_a_label = models.CharField(max_length=200, blank=True)
+    pipeline_b = models.CharField(max_length=200)
+    pipeline_b_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["object_sync", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_sync", "pipeline_a"], name="pipelinemapping_unique_a"),
+            models.UniqueConstraint(fields=["object_sync", "pipeline_b"], name="pipelinemapping_unique_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline_a_label or self.pipeline_a} <-> {self.pipeline_b_label or self.pipeline_b}"
+
+
+class StageMapping(models.Model):
+    pipeline_mapping = models.ForeignKey(PipelineMapping, on_delete=models.CASCADE, related_name="stage_mappings")
+    stage_a = models.CharField(max_length=200)
+    stage_a_label = models.CharField(max_length=200, blank=True)
+    stage_b = models.CharField(max_length=200)
+    stage_b_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["pipeline_mapping", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline_mapping", "stage_a"], name="stagemapping_unique_a"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_a_label or self.stage_a} <-> {self.stage_b_label or self.stage_b}"
+
+
+class LinkStatus(models.TextChoices):
+    IN_SYNC = "in_sync", "In sync"
+    EXCLUDED = "excluded", "Excluded"
+    FAILING = "failing", "Failing"
+    DELETED_A = "deleted_a", "Deleted on side A"
+    DELETED_B = "deleted_b", "Deleted on side B"
+
+
+class RecordLink(models.Model):
+    """The identity of one synced pair of records: the sync's memory.
+
+    A link may hold an id on one side only while the record is excluded or its create failed.
+    """
+
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="links")
+    # NULL (not "") for "no record on this side", so the partial unique constraints ignore it.
+    id_a = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    id_b = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    status = models.CharField(max_length=20, choices=LinkStatus.choices, default=LinkStatus.IN_SYNC)
+    last_values = models.JSONField(default=dict, blank=True, help_text="Last synced value of each mapped field.")
+    modified_a = models.DateTimeField(null=True, blank=True)
+    modified_b = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    error_category = models.CharField(max_length=40, choices=ErrorCategory.choices(), blank=True)
+    last_error = models.TextField(blank=True)
+    fail_count = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "record link"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_sync", "id_a"], condition=Q(id_a__isnull=False), name="recordlink_unique_id_a"
+            ),
+            models.UniqueConstraint(
+                fields=["object_sync", "id_b"], condition=Q(id_b__isnull=False), name="recordlink_unique_id_b"
+            ),
+            models.CheckConstraint(
+                condition=Q(id_a__isnull=False) | Q(id_b__isnull=False), name="recordlink_has_an_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["object_sync", "status", "updated_at"], name="recordlink_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id_a or '-'} <-> {self.id_b or '-'}"
+
+    @property
+    def category(self) -> ErrorCategory | None:
+        return ErrorCategory.from_code(self.error_category) if self.error_category else None
+
+
+class SyncRun(models.Model):
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "Initial sync"
+        INCREMENTAL = "incremental", "Incremental sync"
+        RETRY = "retry", "Retry"
+        RESYNC = "resync", "Resync deleted records"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        WIZARD = "wizard", "Save and sync"
+        COMMAND = "command", "Command line"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Finished with failures"
+        FAILED = "failed", "Failed"
+
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    estimated_total = models.PositiveIntegerField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    excluded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    http_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["object_sync", "-started_at"], name="syncrun_sync_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.object_sync} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    def finish(self, error: str = "") -> None:
+        self.finished_at = timezone.now()
+        self.error = error
+        if error:
+            self.status = self.Status.FAILED
+        elif self.failed:
+            self.status = self.Status.PARTIAL
+        else:
+            self.status = self.Status.SUCCEEDED
+        self.save()
+
+    @property
+    def duration(self) -> timedelta | None:
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class RecordOutcome(models.Model):
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        MATCHED = "matched", "Matched"
+        SKIPPED = "skipped", "Skipped"
+        EXCLUDED = "excluded", "Excluded"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="outcomes")
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="outcomes")
+    link = models.ForeignKey(RecordLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcomes")
+    id_a = models.CharField(max_length=100, blank=True)
+    id_b = models.CharField(max_length=100, blank=True)
+    side = models.CharField(max_length=1, choices=Side.choices, blank=True, help_text="Where it was written.")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    category = models.CharField(max_length=40, choices=ErrorCategory.choices(), blank=True)
+    message = models.TextField(blank=True)
+    hint = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["object_sync", "-created_at"], name="outcome_sync_time_idx"),
+            models.Index(fields=["action", "-created_at"], name="outcome_action_time_idx"),
+            models.Index(fields=["object_sync", "category"], name="outcome_sync_category_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.id_a or '-'} <-> {self.id_b or '-'}"
+
+    def save(self, *args, **kwargs):
+        if self.category and not self.hint:
+            self.hint = ErrorCategory.from_code(self.category).hint
+        super().save(*args, **kwargs)

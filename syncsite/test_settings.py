@@ -1,0 +1,9 @@
+"""Test settings: the normal settings with django-q2 in sync mode and fast password hashing."""
+
+from syncsite.settings import *  # noqa: F403
+from syncsite.settings import Q_CLUSTER
+
+# django-q2 reads Q_CLUSTER at import time, so sync mode must be set here, not in a fixture.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SANDBOX_ENABLED = True

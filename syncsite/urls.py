@@ -1,0 +1,19 @@
+"""Root URLs: the admin is the application; the sandboxes are mounted only when allowed."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Syncsite"
+admin.site.site_title = "Syncsite"
+admin.site.index_title = "Data sync"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("connect/", include("connectors.urls")),
+]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
