@@ -49,12 +49,20 @@ def manage(*args: str, env: dict | None = None) -> None:
     subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], check=True, cwd=ROOT, env=env)
 
 
+def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
 def run(argv: list[str]) -> int:
     ensure_venv()
     manage("migrate", "--noinput")
     manage("ensure_admin")
     address = argv[0] if argv else "127.0.0.1:8000"
     say(f"starting the site on http://{address}/admin/ and a django-q2 worker (Ctrl-C stops both)")
+    # Stop on Ctrl-C and on SIGTERM alike, even when started in the background (where the
+    # shell makes SIGINT ignored, and the children inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     worker = subprocess.Popen([str(PYTHON), "manage.py", "qcluster"], cwd=ROOT)
     web = subprocess.Popen([str(PYTHON), "manage.py", "runserver", address], cwd=ROOT)
     try:
@@ -73,7 +81,7 @@ def run(argv: list[str]) -> int:
     finally:
         for proc in (web, worker):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()  # SIGTERM: qcluster finishes its tasks, runserver exits
         for proc in (web, worker):
             try:
                 proc.wait(timeout=15)
