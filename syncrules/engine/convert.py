@@ -1,0 +1,268 @@
+"""Value normalisation and conversion between field types (FEATURES F2.4). Pure: no ORM.
+
+Two jobs, kept apart:
+- `normalize` turns a value read from an app into a canonical, JSON-safe form, so that a value
+  the sync wrote reads back equal (Decimal "10.50" vs 10.5, datetime formats and zones, email
+  case). Record links store last synced values in this form.
+- `convert` turns a value of one field into a value for another field (maybe of another type),
+  or raises ConversionError with the error category the record's outcome should carry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connectors.base import FieldSpec, FieldType
+from connectors.errors import ErrorCategory
+
+T = FieldType
+
+# Which source type may flow into which target type (F2.4; peers.md 1.4). A mapping is two-way
+# only when both directions are allowed; reference fields are handled by associations (issue 6).
+ALLOWED_FLOWS: dict[FieldType, frozenset[FieldType]] = {
+    T.TEXT: frozenset({T.TEXT}),
+    T.NUMBER: frozenset({T.NUMBER, T.TEXT}),
+    T.BOOL: frozenset({T.BOOL, T.TEXT}),
+    T.DATE: frozenset({T.DATE, T.DATETIME, T.TEXT}),
+    T.DATETIME: frozenset({T.DATETIME, T.DATE, T.TEXT}),
+    T.ENUMERATION: frozenset({T.ENUMERATION, T.TEXT}),
+    T.REFERENCE: frozenset(),
+}
+
+TRUE_WORDS = {"true", "yes", "1", "y", "on"}
+FALSE_WORDS = {"false", "no", "0", "n", "off"}
+
+
+class ConversionError(ValueError):
+    """A value that cannot be written to the target field; `category` says why."""
+
+    def __init__(self, category: ErrorCategory, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.field = field
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def can_flow(source: FieldSpec, target: FieldSpec) -> bool:
+    """Whether values of `source` may be written into `target`."""
+    return not target.read_only and target.type in ALLOWED_FLOWS.get(source.type, frozenset())
+
+
+def mapping_directions(spec_a: FieldSpec, spec_b: FieldSpec) -> set[str]:
+    """The directions a mapping between these fields may take: subset of two_way, to_a, to_b."""
+    to_b = can_flow(spec_a, spec_b)
+    to_a = can_flow(spec_b, spec_a)
+    directions = set()
+    if to_b:
+        directions.add("to_b")
+    if to_a:
+        directions.add("to_a")
+    if to_a and to_b:
+        directions.add("two_way")
+    return directions
+
+
+def explain_incompatibility(spec_a: FieldSpec, spec_b: FieldSpec) -> str:
+    """A sentence for the wizard when a pair cannot be mapped in any direction ('' if it can)."""
+    if mapping_directions(spec_a, spec_b):
+        return ""
+    if spec_a.read_only and spec_b.read_only:
+        return f"{spec_a.label or spec_a.name} and {spec_b.label or spec_b.name} are both read-only."
+    return (
+        f"A {spec_a.type.value} field ({spec_a.label or spec_a.name}) cannot be mapped to a "
+        f"{spec_b.type.value} field ({spec_b.label or spec_b.name}): map it to a compatible field, "
+        f"e.g. a text field."
+    )
+
+
+# --- parsing -------------------------------------------------------------------------------
+def _mismatch(value: Any, kind: str) -> ConversionError:
+    return ConversionError(ErrorCategory.TYPE_MISMATCH, f"{value!r} is not a valid {kind}.")
+
+
+def to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _mismatch(value, "number")
+    try:
+        number = Decimal(str(value).strip().replace(",", "")) if isinstance(value, str) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise _mismatch(value, "number")
+    if not number.is_finite():
+        raise _mismatch(value, "number")
+    return number
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise _mismatch(value, "yes/no value")
+
+
+def to_datetime(value: Any) -> datetime:
+    """A timezone-aware UTC datetime; naive values are taken as UTC, dates as midnight UTC."""
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, date):
+        result = datetime.combine(value, time(0), tzinfo=UTC)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC)
+    else:
+        try:
+            result = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise _mismatch(value, "date and time")
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=UTC)
+    return result.astimezone(UTC)
+
+
+def to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return to_datetime(value).date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return to_datetime(value).date()
+
+
+def decimal_text(number: Decimal) -> str:
+    """'10.50' -> '10.5', '1E+1' -> '10': one spelling per number."""
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def enum_values(value: Any, multi: bool) -> list[str]:
+    if isinstance(value, list | tuple | set):
+        parts = [str(v) for v in value]
+    else:
+        parts = str(value).split(";") if multi else [str(value)]
+    return [p.strip() for p in parts if p.strip()]
+
+
+# --- normalisation -------------------------------------------------------------------------
+def normalize(value: Any, spec: FieldSpec, *, casefold: bool = False) -> Any:
+    """The canonical, JSON-safe form of a value of `spec` (None for empty).
+
+    Values that do not parse as their declared type are kept as text so a comparison still works.
+    """
+    if is_empty(value):
+        return None
+    try:
+        return _normalize(value, spec, casefold)
+    except ConversionError:
+        return str(value).strip()
+
+
+def _normalize(value: Any, spec: FieldSpec, casefold: bool) -> Any:
+    kind = spec.type
+    if kind == T.NUMBER:
+        return decimal_text(to_decimal(value))
+    if kind == T.BOOL:
+        return to_bool(value)
+    if kind == T.DATE:
+        return to_date(value).isoformat()
+    if kind == T.DATETIME:
+        # Seconds precision: apps differ in sub-second storage, people do not edit below it.
+        return to_datetime(value).replace(microsecond=0).isoformat()
+    if kind == T.ENUMERATION:
+        parts = enum_values(value, spec.multi)
+        return ";".join(sorted(parts)) if spec.multi else (parts[0] if parts else None)
+    text = str(value).strip()
+    return text.casefold() if casefold else text
+
+
+# --- conversion ----------------------------------------------------------------------------
+def convert(
+    value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str] | None = None
+) -> Any:
+    """`value` of field `source` as a value for field `target`; ConversionError if impossible."""
+    if is_empty(value):
+        return None
+    try:
+        result = _convert(value, source, target, value_map or {})
+    except ConversionError as exc:
+        exc.field = target.name
+        raise
+    if isinstance(result, str) and target.max_length and len(result) > target.max_length:
+        raise ConversionError(
+            ErrorCategory.VALUE_TOO_LONG,
+            f"{target.label or target.name} allows {target.max_length} characters; the value has {len(result)}.",
+            target.name,
+        )
+    return result
+
+
+def _convert(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
+    kind = target.type
+    if source.type == T.ENUMERATION and kind == T.ENUMERATION:
+        return _convert_options(value, source, target, value_map)
+    if kind == T.TEXT:
+        return _as_text(value, source)
+    if kind == T.NUMBER:
+        number = to_decimal(value)
+        return int(number) if number == number.to_integral_value() else number
+    if kind == T.BOOL:
+        return to_bool(value)
+    if kind == T.DATE:
+        return to_date(value)
+    if kind == T.DATETIME:
+        return to_datetime(value)
+    if kind == T.ENUMERATION:
+        return _convert_options(value, source, target, value_map)
+    raise ConversionError(
+        ErrorCategory.TYPE_MISMATCH, f"{source.type.value} values cannot be written to a {kind.value} field."
+    )
+
+
+def _as_text(value: Any, source: FieldSpec) -> str:
+    if source.type == T.NUMBER:
+        return decimal_text(to_decimal(value))
+    if source.type == T.BOOL:
+        return "true" if to_bool(value) else "false"
+    if source.type == T.DATE:
+        return to_date(value).isoformat()
+    if source.type == T.DATETIME:
+        return to_datetime(value).replace(microsecond=0).isoformat()
+    if source.type == T.ENUMERATION:
+        return ";".join(enum_values(value, source.multi))
+    return str(value)
+
+
+def _convert_options(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
+    """Map each option through `value_map` (or by same value, then same label)."""
+    by_label = {o.label.casefold(): o.value for o in target.options}
+    allowed = {o.value for o in target.options}
+    source_labels = {o.value: o.label for o in source.options}
+    out = []
+    for part in enum_values(value, source.multi or target.multi):
+        mapped = value_map.get(part, part)
+        if allowed and mapped not in allowed:
+            mapped = by_label.get(source_labels.get(part, mapped).casefold(), mapped)
+        if allowed and mapped not in allowed:
+            raise ConversionError(
+                ErrorCategory.INVALID_PROPERTY_VALUE,
+                f"{part!r} has no matching option in {target.label or target.name}: add the option "
+                f"or map it in the field mapping's value map.",
+            )
+        out.append(mapped)
+    if target.multi:
+        return ";".join(out)
+    if len(out) > 1:
+        raise ConversionError(
+            ErrorCategory.TYPE_MISMATCH, f"{target.label or target.name} takes one option; the value has {len(out)}."
+        )
+    return out[0] if out else None

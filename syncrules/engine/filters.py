@@ -1,0 +1,92 @@
+"""Limit filters (F2.6, F2.8): which records may enter a sync. Pure: no ORM.
+
+Filters only gate a record's first inclusion; the engine does not evaluate them for linked
+records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from syncrules.engine.convert import ConversionError, is_empty, to_decimal
+
+# Pragmatic address check: something@domain.tld, no spaces; apps reject the rest.
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def normalize_email(value: Any) -> str:
+    """Emails compare case- and whitespace-insensitively."""
+    return "" if value is None else "".join(str(value).split()).casefold()
+
+
+def is_valid_email(value: Any) -> bool:
+    return bool(EMAIL_RE.match(normalize_email(value)))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter row: field, operator (SyncFilter.Operator values) and value."""
+
+    field: str
+    operator: str
+    value: str = ""
+
+
+def _as_number(value: Any) -> Decimal | None:
+    try:
+        return to_decimal(value)
+    except ConversionError:
+        return None
+
+
+def _compare(left: Any, right: str, greater: bool) -> bool:
+    a, b = _as_number(left), _as_number(right)
+    if a is not None and b is not None:
+        return a > b if greater else a < b
+    return (str(left) > right) if greater else (str(left) < right)
+
+
+def passes(condition: Condition, values: Mapping[str, Any]) -> bool:
+    """Whether a record's values satisfy one condition (text compares case-insensitively)."""
+    raw = values.get(condition.field)
+    op = condition.operator
+    if op == "known":
+        return not is_empty(raw)
+    if op == "unknown":
+        return is_empty(raw)
+    if is_empty(raw):
+        return op in ("neq", "not_contains")
+    text = str(raw).strip().casefold()
+    wanted = condition.value.strip().casefold()
+    if op == "eq":
+        return text == wanted or (_as_number(raw) is not None and _as_number(raw) == _as_number(wanted))
+    if op == "neq":
+        return not passes(Condition(condition.field, "eq", condition.value), values)
+    if op == "contains":
+        return wanted in text
+    if op == "not_contains":
+        return wanted not in text
+    if op == "in":
+        return text in {part.strip().casefold() for part in condition.value.split(",")}
+    if op in ("gt", "lt"):
+        return _compare(raw, condition.value.strip(), op == "gt")
+    raise ValueError(f"unknown filter operator {op!r}")
+
+
+def exclusion_reason(
+    values: Mapping[str, Any], conditions: Iterable[Condition], *, email_field: str | None = None
+) -> str:
+    """Why a record may not enter the sync ('' when it may): all conditions must hold."""
+    if email_field is not None and not is_valid_email(values.get(email_field)):
+        raw = values.get(email_field)
+        if is_empty(raw):
+            return "No email address (the sync only includes contacts with an email address)."
+        return f"Invalid email address {str(raw)!r} (the sync only includes contacts with a valid email address)."
+    for condition in conditions:
+        if not passes(condition, values):
+            return f"Outside the sync's filter: {condition.field} {condition.operator} {condition.value}".strip() + "."
+    return ""

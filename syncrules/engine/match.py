@@ -1,0 +1,94 @@
+"""Matching unlinked records against the other app (F2.7). Pure: no ORM.
+
+Contacts match by email (case- and whitespace-insensitive). Companies match by name or by
+domain: two records match if they share either, even when the other differs. Deals never match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import COMPANIES, CONTACTS
+from syncrules.engine.filters import is_valid_email, normalize_email
+
+# Canonical DefaultField keys the engine matches on, per object type.
+MATCH_KEYS: dict[str, tuple[str, ...]] = {CONTACTS: ("email",), COMPANIES: ("name", "domain")}
+
+
+def normalize_name(value: Any) -> str:
+    return " ".join(str(value or "").split()).casefold()
+
+
+def normalize_domain(value: Any) -> str:
+    text = str(value or "").strip().casefold()
+    text = re.sub(r"^[a-z]+://", "", text).split("/")[0].split("?")[0]
+    text = text.split("@")[-1]
+    return text.removeprefix("www.").rstrip(".")
+
+
+NORMALIZERS = {"email": normalize_email, "name": normalize_name, "domain": normalize_domain}
+
+
+def match_values(key: str, value: Any) -> str:
+    """The comparable form of a value of match key `key` ('' when it cannot be matched on)."""
+    if key == "email" and not is_valid_email(value):
+        return ""
+    return NORMALIZERS[key](value)
+
+
+def record_keys(values: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, str]:
+    """{match key: normalised value} for the keys a record has; `fields` maps key -> field name."""
+    keys = {}
+    for key, field_name in fields.items():
+        normal = match_values(key, values.get(field_name))
+        if normal:
+            keys[key] = normal
+    return keys
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    keys: dict[str, str]
+
+
+TAKEN = "taken"  # the only matching candidates are already linked to other records
+
+
+def find_match(keys: Mapping[str, str], candidates: Sequence[Candidate], taken: set[str]) -> str | None:
+    """The id of the first free candidate (in order) sharing any key; TAKEN if all are linked."""
+    blocked = False
+    for candidate in candidates:
+        if any(keys.get(k) and keys.get(k) == v for k, v in candidate.keys.items()):
+            if candidate.id not in taken:
+                return candidate.id
+            blocked = True
+    return TAKEN if blocked else None
+
+
+def match_all(
+    sources: Iterable[tuple[str, Mapping[str, str]]], candidates: Sequence[Candidate], taken: Iterable[str] = ()
+) -> dict[str, str | None]:
+    """Pair each source (id, keys) with at most one candidate; a candidate serves one source.
+
+    A source whose only candidates serve other sources gets TAKEN: creating it would make a
+    duplicate in the other app. Sources with equal keys and no candidate get TAKEN after the
+    first, for the same reason.
+    """
+    used = set(taken)
+    result: dict[str, str | None] = {}
+    ordered = sorted(candidates, key=lambda c: c.id)
+    unmatched: list[Candidate] = []
+    for source_id, keys in sources:
+        found = find_match(keys, ordered, used) if keys else None
+        if found is None and keys and find_match(keys, unmatched, set()) is not None:
+            found = TAKEN  # an earlier source with the same key will be created
+        if found is None and keys:
+            unmatched.append(Candidate(source_id, dict(keys)))
+        elif found != TAKEN and found is not None:
+            used.add(found)
+        result[source_id] = found
+    return result

@@ -1,0 +1,194 @@
+"""Deltas, conflicts and merges: what to write where for one record. Pure: no ORM.
+
+A record link remembers, per mapping, the last synced value of each side in normalised form
+(`convert.normalize`). A side's delta is the mappings whose current value differs from that.
+Values the sync wrote itself therefore read back as no delta: no ping-pong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import FieldSpec
+from connectors.errors import ErrorCategory
+from syncrules.engine.convert import ConversionError, convert, is_empty, normalize
+
+A, B = "a", "b"
+CONFLICT_WINDOW = timedelta(minutes=5)
+
+
+def other(side: str) -> str:
+    return B if side == A else A
+
+
+@dataclass(frozen=True)
+class FieldPair:
+    """One enabled field mapping with both fields' specs and where values may flow."""
+
+    key: str
+    spec_a: FieldSpec
+    spec_b: FieldSpec
+    to_a: bool = True
+    to_b: bool = True
+    value_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    casefold: bool = False
+
+    def spec(self, side: str) -> FieldSpec:
+        return self.spec_a if side == A else self.spec_b
+
+    def flows_to(self, side: str) -> bool:
+        return self.to_a if side == A else self.to_b
+
+    def current(self, side: str, values: Mapping[str, Any]) -> Any:
+        return normalize(values.get(self.spec(side).name), self.spec(side), casefold=self.casefold)
+
+    def convert_to(self, target: str, value: Any) -> Any:
+        """A value of the other side's field, converted for `target`'s field."""
+        source = other(target)
+        mapping = self.value_map.get(f"{source}_to_{target}") or {}
+        return convert(value, self.spec(source), self.spec(target), mapping)
+
+
+@dataclass
+class Plan:
+    """What one record needs: the writes per side, and the link's last values once written.
+
+    `errors` holds, per side, the conversion error that blocks the write to that side: the
+    record then fails there and keeps its old last values for the fields it could not write.
+    """
+
+    writes: dict[str, dict[str, Any]] = field(default_factory=lambda: {A: {}, B: {}})
+    last: dict[str, list] = field(default_factory=dict)
+    errors: dict[str, ConversionError] = field(default_factory=dict)
+    written_keys: dict[str, list[str]] = field(default_factory=lambda: {A: [], B: []})
+
+    def last_after(self, failed_sides: Sequence[str], old: Mapping[str, list]) -> dict[str, list]:
+        """The last values to store when the writes to `failed_sides` did not happen."""
+        result = dict(self.last)
+        for side in failed_sides:
+            for key in self.written_keys[side]:
+                if key in old:
+                    result[key] = list(old[key])
+                else:
+                    result.pop(key, None)
+        return result
+
+
+def pick_winner(modified_a: datetime | None, modified_b: datetime | None, conflict_winner: str) -> str:
+    """Edits within 5 minutes of each other: the conflict winner; otherwise the latest edit."""
+    if modified_a is None or modified_b is None or abs(modified_a - modified_b) <= CONFLICT_WINDOW:
+        return conflict_winner
+    return A if modified_a > modified_b else B
+
+
+def agree(pair: FieldPair, values_a: Mapping[str, Any], values_b: Mapping[str, Any]) -> bool:
+    """Whether both sides hold the same value once converted into either side's type."""
+    raw_a, raw_b = values_a.get(pair.spec_a.name), values_b.get(pair.spec_b.name)
+    if is_empty(raw_a) or is_empty(raw_b):
+        return is_empty(raw_a) and is_empty(raw_b)
+    for target, raw_source, raw_target in ((B, raw_a, raw_b), (A, raw_b, raw_a)):
+        spec = pair.spec(target)
+        try:
+            converted = normalize(pair.convert_to(target, raw_source), spec, casefold=pair.casefold)
+        except ConversionError:
+            continue
+        return converted == normalize(raw_target, spec, casefold=pair.casefold)
+    return False
+
+
+def plan_link(
+    pairs: Sequence[FieldPair],
+    last: Mapping[str, list],
+    values_a: Mapping[str, Any],
+    values_b: Mapping[str, Any],
+    *,
+    modified_a: datetime | None = None,
+    modified_b: datetime | None = None,
+    conflict_winner: str = A,
+) -> Plan:
+    """The writes that bring a linked pair of records in line.
+
+    A mapping with no last value (a fresh match, or a mapping added later) counts as edited on
+    both sides, so matching merges by the conflict rules and fills blanks both ways.
+    """
+    plan = Plan()
+    values = {A: values_a, B: values_b}
+    for pair in pairs:
+        cur = {A: pair.current(A, values_a), B: pair.current(B, values_b)}
+        old = last.get(pair.key)
+        changed = {side: old is None or cur[side] != old[0 if side == A else 1] for side in (A, B)}
+        plan.last[pair.key] = [cur[A], cur[B]]
+        if not changed[A] and not changed[B]:
+            continue
+        if changed[A] and changed[B]:
+            if agree(pair, values_a, values_b):
+                continue
+            source = pick_winner(modified_a, modified_b, conflict_winner)
+            if cur[source] is None and cur[other(source)] is not None:
+                source = other(source)  # an empty winning value never overwrites a filled one
+        else:
+            source = A if changed[A] else B
+        _copy(plan, pair, source, values[source].get(pair.spec(source).name), cur, old)
+    _block_failed_sides(plan, last)
+    return plan
+
+
+def _copy(plan: Plan, pair: FieldPair, source: str, raw: Any, cur: dict, old: list | None) -> None:
+    target = other(source)
+    if not pair.flows_to(target):
+        return
+    try:
+        value = pair.convert_to(target, raw)
+    except ConversionError as exc:
+        plan.errors.setdefault(target, exc)
+        if old is None:
+            plan.last.pop(pair.key, None)
+        else:
+            plan.last[pair.key] = list(old)
+        return
+    written = normalize(value, pair.spec(target), casefold=pair.casefold)
+    plan.last[pair.key] = [cur[A], written] if target == B else [written, cur[B]]
+    if written != cur[target]:
+        plan.writes[target][pair.spec(target).name] = value
+        plan.written_keys[target].append(pair.key)
+
+
+def _block_failed_sides(plan: Plan, old: Mapping[str, list]) -> None:
+    for side in list(plan.errors):
+        plan.last = plan.last_after([side], old)
+        plan.writes[side] = {}
+        plan.written_keys[side] = []
+
+
+def plan_create(pairs: Sequence[FieldPair], values: Mapping[str, Any], source: str) -> Plan:
+    """The values to create a record with on the other side, and the new link's last values."""
+    plan = Plan()
+    target = other(source)
+    for pair in pairs:
+        cur = pair.current(source, values)
+        if not pair.flows_to(target):
+            plan.last[pair.key] = [cur, None] if source == A else [None, cur]
+            continue
+        spec = pair.spec(target)
+        try:
+            value = pair.convert_to(target, values.get(pair.spec(source).name))
+            if is_empty(value) and spec.required:
+                raise ConversionError(
+                    ErrorCategory.MISSING_REQUIRED_FIELD,
+                    f"{spec.label or spec.name} is required in the other app and the record has no value for it.",
+                    spec.name,
+                )
+        except ConversionError as exc:
+            plan.errors.setdefault(target, exc)
+            continue
+        written = normalize(value, spec, casefold=pair.casefold)
+        plan.last[pair.key] = [cur, written] if source == A else [written, cur]
+        if not is_empty(value):
+            plan.writes[target][spec.name] = value
+            plan.written_keys[target].append(pair.key)
+    if plan.errors:
+        plan.writes[target] = {}
+    return plan

@@ -1,0 +1,74 @@
+"""Matching and filters on plain data."""
+
+from syncrules.engine.filters import Condition, exclusion_reason, is_valid_email, normalize_email, passes
+from syncrules.engine.match import TAKEN, Candidate, match_all, normalize_domain, record_keys
+
+CONTACT_FIELDS = {"email": "email"}
+COMPANY_FIELDS = {"name": "name", "domain": "domain"}
+
+
+def test_it_compares_emails_without_case_or_whitespace():
+    assert normalize_email(" Ann@Example.com ") == normalize_email("ann@example.COM")
+    assert is_valid_email(" ann@example.com ")
+    assert not is_valid_email("ann@")
+    assert not is_valid_email("ann example.com")
+    assert not is_valid_email(None)
+
+
+def test_it_matches_contacts_by_email():
+    keys = record_keys({"email": " ANN@example.com"}, CONTACT_FIELDS)
+    result = match_all([("1", keys)], [Candidate("b9", {"email": "bob@example.com"}), Candidate("b7", {"email": "ann@example.com"})])
+    assert result == {"1": "b7"}
+
+
+def test_it_never_matches_on_an_invalid_email():
+    assert record_keys({"email": "not-an-email"}, CONTACT_FIELDS) == {}
+    assert match_all([("1", {})], [Candidate("b1", {})]) == {"1": None}
+
+
+def test_it_matches_companies_by_name_even_with_different_domains():
+    keys = record_keys({"name": "Acme  Corp", "domain": "acme.com"}, COMPANY_FIELDS)
+    result = match_all([("1", keys)], [Candidate("b1", {"name": "acme corp", "domain": "acme.co.uk"})])
+    assert result == {"1": "b1"}
+
+
+def test_it_matches_companies_by_domain_even_with_different_names():
+    keys = record_keys({"name": "Acme", "domain": "https://www.Acme.com/about"}, COMPANY_FIELDS)
+    result = match_all([("1", keys)], [Candidate("b1", {"name": "ACME Inc", "domain": "acme.com"})])
+    assert result == {"1": "b1"}
+    assert normalize_domain("http://www.acme.com/x?y") == "acme.com"
+
+
+def test_a_candidate_serves_only_one_record_and_the_second_is_reported_as_taken():
+    keys = {"email": "ann@example.com"}
+    result = match_all([("1", keys), ("2", keys)], [Candidate("b1", keys)])
+    assert result == {"1": "b1", "2": TAKEN}
+
+
+def test_a_candidate_already_linked_elsewhere_is_taken():
+    keys = {"email": "ann@example.com"}
+    assert match_all([("1", keys)], [Candidate("b1", keys)], taken={"b1"}) == {"1": TAKEN}
+
+
+def test_two_unmatched_records_with_the_same_key_create_only_one():
+    keys = {"email": "new@example.com"}
+    assert match_all([("1", keys), ("2", dict(keys))], []) == {"1": None, "2": TAKEN}
+
+
+def test_filters_compare_text_case_insensitively_and_numbers_as_numbers():
+    assert passes(Condition("country", "eq", "france"), {"country": "France"})
+    assert passes(Condition("employees", "gt", "9"), {"employees": "10"})
+    assert not passes(Condition("employees", "lt", "9"), {"employees": 10})
+    assert passes(Condition("tier", "in", "gold, silver"), {"tier": "Silver"})
+    assert passes(Condition("name", "contains", "acm"), {"name": "ACME"})
+    assert passes(Condition("phone", "unknown"), {"phone": ""})
+    assert not passes(Condition("phone", "known"), {})
+    assert passes(Condition("country", "neq", "fr"), {})
+
+
+def test_it_explains_why_a_record_is_excluded():
+    assert "No email" in exclusion_reason({"email": ""}, [], email_field="email")
+    assert "Invalid email" in exclusion_reason({"email": "x@"}, [], email_field="email")
+    reason = exclusion_reason({"email": "a@b.co", "country": "DE"}, [Condition("country", "eq", "FR")], email_field="email")
+    assert "filter" in reason
+    assert exclusion_reason({"email": "a@b.co", "country": "FR"}, [Condition("country", "eq", "FR")], email_field="email") == ""
