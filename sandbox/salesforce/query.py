@@ -1,0 +1,119 @@
+"""Running SOQL: pre-filter in the database, evaluate the rest in Python, page through a cursor."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from sandbox.salesforce import soql, store
+from sandbox.salesforce.models import Org, QueryCursor, Record
+from sandbox.salesforce.writes import RequestError
+
+MAX_BATCH = 2000
+COLUMNS = ("sf_id", "sobject", "data", "is_deleted", "created_date", "last_modified_date", "system_modstamp")
+
+
+def rows(queryset) -> list[dict[str, Any]]:
+    """Rows for SOQL from a queryset, without building model instances (10,000s of rows)."""
+    out = []
+    for sf_id, sobject, data, deleted, created, modified, modstamp in queryset.values_list(*COLUMNS):
+        row = dict(data)
+        row.update(
+            Id=sf_id,
+            IsDeleted=deleted,
+            CreatedDate=created,
+            LastModifiedDate=modified,
+            SystemModstamp=modstamp,
+            _type=sobject,
+        )
+        out.append(row)
+    return out
+
+
+def batch_size(header: str | None) -> int:
+    """`Sforce-Query-Options: batchSize=N` (200 to 2000; Salesforce may return fewer)."""
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "batchsize" and value.isdigit():
+            return max(200, min(MAX_BATCH, int(value)))
+    return MAX_BATCH
+
+
+def run(org: Org, meta: store.OrgMeta, text: str, *, include_deleted: bool, batch: int = MAX_BATCH) -> dict:
+    if not text:
+        raise RequestError("MALFORMED_QUERY", "A query string has to be specified")
+    query = soql.parse(text)
+    soql.resolve(query, meta.fields_of)
+    matching = _matching_rows(org, meta, query, include_deleted)
+    total = len(matching)
+    if query.count:
+        return {"totalSize": total, "done": True, "records": []}
+    result: dict[str, Any] = {"totalSize": total, "done": total <= batch}
+    if total > batch:
+        locator = "01g" + secrets.token_hex(8)
+        # Salesforce keeps a cursor for 15 minutes of inactivity; the sandbox forgets it after 15.
+        QueryCursor.objects.filter(org=org, created_at__lt=timezone.now() - timedelta(minutes=15)).delete()
+        QueryCursor.objects.create(
+            org=org,
+            locator=locator,
+            sobject=query.sobject,
+            include_deleted=include_deleted,
+            fields=[list(p) for p in query.paths],
+            ids=[r["Id"] for r in matching],
+        )
+        result["nextRecordsUrl"] = f"/services/data/v{store.API_VERSION}/query/{locator}-{batch}"
+    page = matching[:batch]
+    store.attach_relationships(org, page, query.sobject, query.paths, meta.fields_of)
+    fields = meta.fields_of(query.sobject)
+    result["records"] = [store.render(r, query.sobject, query.paths, fields) for r in page]
+    return result
+
+
+def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_deleted: bool) -> list[dict]:
+    qs = Record.objects.filter(org=org, sobject=query.sobject)
+    if not include_deleted:
+        qs = qs.filter(is_deleted=False)
+    bound = soql.modstamp_lower_bound(query.where)
+    if bound is not None:
+        qs = qs.filter(system_modstamp__gte=bound)
+    ids = soql.id_filter(query.where)
+    if ids is not None:
+        qs = qs.filter(sf_id__in={store.id18(i) if len(i) == 15 else i for i in ids})
+    candidates = rows(qs)
+    ref = soql.reference_filter(query.where)
+    if ref is not None:
+        name, values = ref
+        values = values | {store.id18(v) for v in values if len(v) == 15}
+        candidates = [r for r in candidates if r.get(name) in values]
+    where_paths = [p for p in query.types if len(p) > 1]
+    if where_paths:
+        store.attach_relationships(org, candidates, query.sobject, where_paths, meta.fields_of)
+    matching = [r for r in candidates if soql.matches(query.where, r, query.types)]
+    matching = soql.sort_rows(matching, query.order, query.types)
+    end = query.offset + query.limit if query.limit is not None else None
+    return matching[query.offset : end]
+
+
+def more(org: Org, meta: store.OrgMeta, locator_and_offset: str, batch: int = MAX_BATCH) -> dict:
+    """The next batch of a query cursor (`/query/<locator>-<offset>`)."""
+    locator, _, offset_text = locator_and_offset.rpartition("-")
+    cursor = QueryCursor.objects.filter(org=org, locator=locator).first()
+    if cursor is None or not offset_text.isdigit():
+        raise RequestError("INVALID_QUERY_LOCATOR", "invalid query locator")
+    offset = int(offset_text)
+    ids = cursor.ids[offset : offset + batch]
+    qs = Record.objects.filter(org=org, sf_id__in=ids)
+    by_id = {r["Id"]: r for r in rows(qs)}
+    page = [by_id[i] for i in ids if i in by_id]
+    paths = [tuple(p) for p in cursor.fields]
+    store.attach_relationships(org, page, cursor.sobject, paths, meta.fields_of)
+    fields = meta.fields_of(cursor.sobject)
+    done = offset + batch >= len(cursor.ids)
+    result: dict[str, Any] = {"totalSize": len(cursor.ids), "done": done}
+    if not done:
+        result["nextRecordsUrl"] = f"/services/data/v{store.API_VERSION}/query/{locator}-{offset + batch}"
+    result["records"] = [store.render(r, cursor.sobject, paths, fields) for r in page]
+    return result
