@@ -1,0 +1,265 @@
+"""Reading and writing sandbox records the way HubSpot does: string values, validation with
+per-property errors, duplicate emails, last-modified dates maintained on every write, and a
+webhook event for every change (reference 1.3, 1.12, 1.14)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from sandbox.hubspot import webhooks
+from sandbox.hubspot.models import Association, CrmObject, Pipeline, Portal
+from sandbox.hubspot.schema import DEFAULT_PROPERTIES, OBJECT_TYPES, PROPERTY_INDEX
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+MAX_LENGTH = 65_536
+
+
+def now_ms() -> datetime:
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def parse_time(value: str) -> datetime | None:
+    """Epoch milliseconds or ISO-8601, as HubSpot accepts on write and in filters."""
+    value = str(value).strip()
+    if re.fullmatch(r"-?\d+", value):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def lastmod_property(object_type: str) -> str:
+    return OBJECT_TYPES[object_type][2]
+
+
+def serialize(obj: CrmObject, properties: list[str] | None = None, *, trace_id: str | None = None) -> dict:
+    """A SimplePublicObject: only the requested properties (or the type's defaults)."""
+    wanted = properties or DEFAULT_PROPERTIES[obj.object_type]
+    known = PROPERTY_INDEX[obj.object_type]
+    props = {name: obj.properties.get(name) for name in wanted if name in known}
+    props["hs_object_id"] = str(obj.pk)
+    props["createdate"] = iso(obj.created_at)
+    props[lastmod_property(obj.object_type)] = iso(obj.updated_at)
+    body = {
+        "id": str(obj.pk),
+        "properties": props,
+        "createdAt": iso(obj.created_at),
+        "updatedAt": iso(obj.updated_at),
+        "archived": obj.archived,
+    }
+    if obj.archived:
+        body["archivedAt"] = iso(obj.archived_at)
+    if trace_id:
+        body["objectWriteTraceId"] = trace_id
+    return body
+
+
+class Invalid(Exception):
+    """A write HubSpot refuses; `status`, `category` and `body_errors` shape the response."""
+
+    def __init__(self, status: int, category: str, message: str, errors: list | None = None, **extra) -> None:
+        super().__init__(message)
+        self.status, self.category, self.message = status, category, message
+        self.errors = errors or []
+        self.extra = extra
+
+    def as_batch_error(self, context: dict) -> dict:
+        body = {"status": "error", "category": self.category, "message": self.message, "context": context,
+                "errors": self.errors, "links": {}}
+        return body
+
+
+def _check_value(portal: Portal, object_type: str, name: str, value: str, props: dict) -> tuple[str, str] | None:
+    """(code, message) when `value` is not valid for property `name`, else None."""
+    spec = PROPERTY_INDEX[object_type][name]
+    kind = spec["type"]
+    if len(value) > MAX_LENGTH:
+        return "VALUE_TOO_LONG", f"Property {name} value exceeds the maximum length of {MAX_LENGTH} characters"
+    if value == "":
+        return None
+    if name == "email" and not EMAIL_RE.match(value):
+        return "INVALID_EMAIL", f"Email address {value} is invalid"
+    if kind == "number" and not NUMBER_RE.match(value):
+        return "INVALID_INTEGER", f"{value!r} is not a valid number"
+    if kind == "bool" and value not in ("true", "false"):
+        return "INVALID_BOOLEAN", f"{value!r} is not a valid boolean; use true or false"
+    if kind in ("date", "datetime") and parse_time(value) is None:
+        return "INVALID_DATE", f"{value!r} is not a valid date; use epoch milliseconds or ISO-8601"
+    if kind == "enumeration":
+        allowed = _options(portal, object_type, name, props)
+        chosen = value.split(";") if spec["fieldType"] == "checkbox" else [value]
+        bad = [v for v in chosen if v not in allowed]
+        if bad:
+            return "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"
+    return None
+
+
+def _options(portal: Portal, object_type: str, name: str, props: dict) -> list[str]:
+    if object_type == "deals" and name == "pipeline":
+        return list(Pipeline.objects.filter(portal=portal, object_type="deals", archived=False)
+                    .values_list("pipeline_id", flat=True))
+    if object_type == "deals" and name == "dealstage":
+        pipeline = Pipeline.objects.filter(portal=portal, object_type="deals",
+                                           pipeline_id=props.get("pipeline") or "default").first()
+        return [stage["id"] for stage in pipeline.stages] if pipeline else []
+    return [opt["value"] for opt in PROPERTY_INDEX[object_type][name]["options"]]
+
+
+def _normalise(object_type: str, name: str, value: str) -> str:
+    kind = PROPERTY_INDEX[object_type][name]["type"]
+    if value and kind == "datetime":
+        return iso(parse_time(value))
+    if value and kind == "date":
+        return parse_time(value).date().isoformat()
+    return value
+
+
+def _as_string(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def validate(portal: Portal, object_type: str, current: dict, incoming) -> dict:
+    """The record's new property map, or Invalid with one error per bad property."""
+    if not isinstance(incoming, dict):
+        raise Invalid(400, "VALIDATION_ERROR", "Invalid input JSON: properties must be an object")
+    known = PROPERTY_INDEX[object_type]
+    merged = dict(current)
+    problems = []
+    values = {name: _as_string(value) for name, value in incoming.items()}
+    if object_type == "deals" and "pipeline" in values and "dealstage" not in values and current.get("dealstage"):
+        values["dealstage"] = current["dealstage"]  # a stage must belong to its (new) pipeline
+    for name, value in values.items():
+        if name not in known:
+            problems.append((name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
+            continue
+        if known[name]["modificationMetadata"]["readOnlyValue"]:
+            problems.append((name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.'))
+            continue
+        problem = _check_value(portal, object_type, name, value, {**merged, **values})
+        if problem:
+            problems.append((name, *problem))
+            continue
+        if value == "":
+            merged.pop(name, None)
+        else:
+            merged[name] = _normalise(object_type, name, value)
+    if problems:
+        details = [{"isValid": False, "message": msg, "error": code, "name": name} for name, code, msg in problems]
+        raise Invalid(
+            400, "VALIDATION_ERROR", "Property values were not valid: " + json.dumps(details),
+            errors=[{"message": msg, "code": code, "context": {"propertyName": [name]}} for name, code, msg in problems],
+        )
+    if object_type == "deals":
+        merged.setdefault("pipeline", "default")
+    return merged
+
+
+def check_unique_email(portal: Portal, object_type: str, props: dict, exclude_id: int | None = None) -> None:
+    if object_type != "contacts" or not props.get("email"):
+        return
+    existing = (CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False,
+                                         email=props["email"].lower())
+                .exclude(pk=exclude_id).values_list("pk", flat=True).first())
+    if existing:
+        raise Invalid(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}")
+
+
+def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "INTEGRATION") -> CrmObject:
+    props = validate(portal, object_type, {}, incoming)
+    check_unique_email(portal, object_type, props)
+    stamp = now_ms()
+    obj = CrmObject.objects.create(portal=portal, object_type=object_type, properties=props,
+                                   email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
+    webhooks.record_change(portal, object_type, obj.pk, "creation", source=source)
+    for name, value in props.items():
+        webhooks.record_change(portal, object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
+    return obj
+
+
+def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION") -> CrmObject:
+    props = validate(portal, obj.object_type, obj.properties, incoming)
+    check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
+    changed = {k: v for k, v in props.items() if obj.properties.get(k) != v}
+    changed.update({k: "" for k in obj.properties if k not in props})
+    obj.properties = props
+    obj.email = props.get("email", "").lower()
+    obj.updated_at = now_ms()  # HubSpot bumps the last-modified date on every write
+    obj.save(update_fields=["properties", "email", "updated_at"])
+    for name, value in changed.items():
+        webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
+    return obj
+
+
+def archive(portal: Portal, obj: CrmObject) -> None:
+    if obj.archived:
+        return
+    stamp = now_ms()
+    CrmObject.objects.filter(pk=obj.pk).update(archived=True, archived_at=stamp, updated_at=stamp)
+    webhooks.record_change(portal, obj.object_type, obj.pk, "deletion")
+
+
+def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = "", archived: bool = False):
+    """The record an id (or unique property value) names; merged-away ids resolve to the winner."""
+    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
+    if id_property and id_property != "hs_object_id":
+        if id_property != "email" or object_type != "contacts":
+            raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
+        return qs.filter(email=str(ident).lower(), archived=archived).order_by("pk").first()
+    if not str(ident).isdigit():
+        return None
+    obj = qs.filter(pk=int(ident)).first()
+    hops = 0
+    while obj is not None and obj.merged_into_id and hops < 10:
+        obj, hops = obj.merged_into, hops + 1
+    if obj is None or obj.archived != archived:
+        return None
+    return obj
+
+
+def merge(portal: Portal, object_type: str, primary_id: str, other_id: str) -> CrmObject:
+    primary = resolve(portal, object_type, primary_id)
+    other = resolve(portal, object_type, other_id)
+    if primary is None or other is None:
+        raise Invalid(404, "OBJECT_NOT_FOUND", "Object not found. objectId are usually numeric.")
+    if primary.pk == other.pk:
+        raise Invalid(400, "VALIDATION_ERROR", "Cannot merge a record with itself")
+    with transaction.atomic():
+        merged_ids = [i for i in (primary.properties.get("hs_merged_object_ids") or "").split(";") if i]
+        merged_ids.append(str(other.pk))
+        props = {**{k: v for k, v in other.properties.items() if k != "email"}, **primary.properties}
+        props["hs_merged_object_ids"] = ";".join(merged_ids)
+        primary.properties = props
+        primary.updated_at = now_ms()
+        primary.save(update_fields=["properties", "updated_at"])
+        CrmObject.objects.filter(pk=other.pk).update(merged_into=primary, email="")
+        for assoc in Association.objects.filter(portal=portal, from_type=object_type, from_id=other.pk):
+            Association.objects.get_or_create(
+                portal=portal, from_type=object_type, from_id=primary.pk, to_type=assoc.to_type,
+                to_id=assoc.to_id, type_id=assoc.type_id, defaults={"category": assoc.category})
+    webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)])
+    return primary

@@ -1,0 +1,232 @@
+"""Properties, pipelines and v4 associations (reference 1.8, 1.9, 1.10)."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.http import HttpResponse, JsonResponse
+
+from sandbox.hubspot import associations, store
+from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
+from sandbox.hubspot.models import Pipeline
+from sandbox.hubspot.schema import ASSOCIATION_TYPES, PROPERTIES, PROPERTY_INDEX, object_type_from_path
+
+
+def _schema_scopes(object_type, _request):
+    return {f"crm.schemas.{object_type}.read"} | object_scopes(object_type, "read")
+
+
+def _property_body(portal, object_type: str, prop: dict) -> dict:
+    body = copy.deepcopy(prop)
+    if object_type == "deals" and prop["name"] in ("pipeline", "dealstage"):
+        pipelines = Pipeline.objects.filter(portal=portal, object_type="deals", archived=False).order_by("display_order")
+        if prop["name"] == "pipeline":
+            body["options"] = [{"label": p.label, "value": p.pipeline_id, "displayOrder": p.display_order,
+                                "hidden": False} for p in pipelines]
+        else:
+            body["options"] = [{"label": s["label"], "value": s["id"], "displayOrder": s["displayOrder"],
+                                "hidden": False, "description": f"{p.label}"} for p in pipelines for s in p.stages]
+    return body
+
+
+@api(scopes=_schema_scopes)
+def properties(_request, caller, object_type):
+    return JsonResponse({"results": [_property_body(caller.portal, object_type, p) for p in PROPERTIES[object_type]]})
+
+
+@api(scopes=_schema_scopes)
+def property_detail(_request, caller, object_type, name):
+    prop = PROPERTY_INDEX[object_type].get(name)
+    if prop is None:
+        raise BadRequest(f"Unable to find property {name} on object type {object_type}", status=404,
+                         category="OBJECT_NOT_FOUND")
+    return JsonResponse(_property_body(caller.portal, object_type, prop))
+
+
+def pipeline_body(p: Pipeline) -> dict:
+    stamp = store.iso(p.created_at)
+    return {
+        "id": p.pipeline_id, "label": p.label, "displayOrder": p.display_order, "archived": p.archived,
+        "createdAt": stamp, "updatedAt": store.iso(p.updated_at),
+        "stages": [{**s, "createdAt": stamp, "updatedAt": store.iso(p.updated_at), "archived": False,
+                    "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"} for s in p.stages],
+    }
+
+
+def _pipeline_scopes(object_type, request):
+    if request.method == "POST":
+        return {f"crm.schemas.{object_type}.write"}
+    return object_scopes(object_type, "read") | {f"crm.schemas.{object_type}.read"}
+
+
+@api(scopes=_pipeline_scopes)
+def pipelines(request, caller, object_type):
+    portal = caller.portal
+    if request.method == "GET":
+        rows = Pipeline.objects.filter(portal=portal, object_type=object_type, archived=False).order_by("display_order")
+        return JsonResponse({"results": [pipeline_body(p) for p in rows]})
+    body = read_json(request) or {}
+    stages = _stages(body.get("stages"), object_type)
+    label = str(body.get("label") or "").strip()
+    if not label:
+        raise BadRequest("label is required", errors=[{"code": "REQUIRED_FIELD", "message": "label is required",
+                                                       "context": {"propertyName": ["label"]}}])
+    if Pipeline.objects.filter(portal=portal, object_type=object_type, label=label, archived=False).exists():
+        raise BadRequest(f"A pipeline with label {label} already exists", status=409, category="CONFLICT")
+    now = store.now_ms()
+    next_id = str(body.get("pipelineId") or "") or str(
+        (Pipeline.objects.filter(portal=portal).aggregate(m=Max("pk"))["m"] or 0) + 10_000_000)
+    try:
+        with transaction.atomic():
+            pipeline = Pipeline.objects.create(portal=portal, object_type=object_type, pipeline_id=next_id, label=label,
+                                               display_order=int(body.get("displayOrder") or 0), stages=stages,
+                                               created_at=now, updated_at=now)
+    except IntegrityError:
+        raise BadRequest(f"Pipeline id {next_id} already exists", status=409, category="CONFLICT") from None
+    response = JsonResponse(pipeline_body(pipeline), status=201)
+    response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{pipeline.pipeline_id}")
+    return response
+
+
+def _stages(raw, object_type: str) -> list[dict]:
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("stages is required and must be a non-empty array")
+    stages, labels = [], set()
+    base_id = int(time.time() * 1000) % 10**9 * 10
+    for index, stage in enumerate(raw):
+        label = str((stage or {}).get("label") or "").strip()
+        metadata = {str(k): str(v) for k, v in ((stage or {}).get("metadata") or {}).items()}
+        if not label or label in labels:
+            raise BadRequest(f"Stage labels must be present and unique within a pipeline: {label!r}")
+        if object_type == "deals":
+            probability = metadata.get("probability")
+            if probability not in {f"{i / 10:.1f}" for i in range(11)}:
+                raise BadRequest(f"Deal stage {label!r} needs metadata.probability between 0.0 and 1.0 in steps of 0.1")
+            metadata.setdefault("isClosed", "false")
+        labels.add(label)
+        stages.append({"id": str(stage.get("stageId") or f"{base_id + index}"),
+                       "label": label, "displayOrder": int(stage.get("displayOrder", index)), "metadata": metadata})
+    return stages
+
+
+@api(scopes=lambda t, r: _pipeline_scopes(t, r))
+def pipeline_detail(_request, caller, object_type, pipeline_id):
+    pipeline = Pipeline.objects.filter(portal=caller.portal, object_type=object_type, pipeline_id=pipeline_id,
+                                       archived=False).first()
+    if pipeline is None:
+        raise BadRequest(f"Unable to find pipeline {pipeline_id}", status=404, category="OBJECT_NOT_FOUND")
+    return JsonResponse(pipeline_body(pipeline))
+
+
+# --- associations v4 -----------------------------------------------------------------------
+def _pair(from_path: str, to_path: str) -> tuple[str, str]:
+    from_type, to_type = object_type_from_path(from_path), object_type_from_path(to_path)
+    if (from_type, to_type) not in ASSOCIATION_TYPES:
+        raise BadRequest(f"No association types between {from_path} and {to_path}")
+    return from_type, to_type
+
+
+def _assoc_scopes(object_type, request):
+    return object_scopes(object_type, "write" if request.method in ("PUT", "DELETE") else "read")
+
+
+@api(scopes=_assoc_scopes)
+def record_associations(request, caller, object_type, object_id, to_type, to_id=None, default=False):
+    from_type, to_type = _pair(object_type, to_type)
+    portal = caller.portal
+    if not associations.exists(portal, from_type, object_id):
+        raise BadRequest(store_not_found(from_type, object_id), status=404, category="OBJECT_NOT_FOUND")
+    if request.method == "GET":
+        results = associations.for_ids(portal, from_type, [int(object_id)], to_type).get(int(object_id), [])
+        return JsonResponse({"results": results[:500]})
+    if to_id is None or not associations.exists(portal, to_type, to_id):
+        raise BadRequest(store_not_found(to_type, to_id), status=404, category="OBJECT_NOT_FOUND")
+    if request.method == "DELETE":
+        associations.remove(portal, from_type, int(object_id), to_type, int(to_id))
+        return HttpResponse(status=204)
+    body = read_json(request)
+    types = body if isinstance(body, list) else []
+    if default:
+        types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
+    for t in types:
+        type_id = int(t.get("associationTypeId") or 0)
+        if type_id not in ASSOCIATION_TYPES[(from_type, to_type)]:
+            raise BadRequest(f"Association type {type_id} is not valid from {from_type} to {to_type}")
+        associations.add(portal, from_type, int(object_id), to_type, int(to_id), type_id)
+    return JsonResponse(_labels(from_type, to_type, object_id, to_id, portal), status=201)
+
+
+def store_not_found(object_type, object_id) -> str:
+    return f"No {object_type} with id {object_id} exists"
+
+
+def _labels(from_type, to_type, from_id, to_id, portal) -> dict:
+    found = associations.for_ids(portal, from_type, [int(from_id)], to_type).get(int(from_id), [])
+    types = next((t["associationTypes"] for t in found if t["toObjectId"] == int(to_id)), [])
+    return {"fromObjectTypeId": from_type, "fromObjectId": int(from_id), "toObjectTypeId": to_type,
+            "toObjectId": int(to_id), "labels": [t["label"] for t in types if t["label"]]}
+
+
+@api(scopes=lambda _t, r: object_scopes(object_type_from_path(r.resolver_match.kwargs["from_type"]) or "",
+                                       "read" if r.path.endswith("/read") else "write"))
+def batch_associations(request, caller, from_type, to_type, action):
+    from_type, to_type = _pair(from_type, to_type)
+    body = read_json(request)
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+        raise BadRequest("Invalid input JSON: expected an object with an 'inputs' array")
+    limit = 1000 if action == "read" else 100
+    if len(inputs) > limit:
+        raise BadRequest(f"The maximum number of inputs supported in a batch is {limit}.")
+    portal, started = caller.portal, store.iso(store.now_ms())
+    if action == "read":
+        ids = [int(i["from"]["id"]) for i in inputs if str((i.get("from") or {}).get("id", "")).isdigit()]
+        found = associations.for_ids(portal, from_type, ids, to_type)
+        results = [{"from": {"id": str(i)}, "to": found[i]} for i in ids if i in found]
+        missing = [str(i) for i in ids if i not in found]
+        body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": store.iso(store.now_ms())}
+        if missing:
+            body.update(numErrors=1, errors=[{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                              "message": f"No {to_type} is associated", "context": {"fromObjectId": missing}}])
+            return JsonResponse(body, status=207)
+        return JsonResponse(body)
+    return _batch_write_associations(portal, from_type, to_type, action, inputs, started)
+
+
+def _batch_write_associations(portal, from_type, to_type, action, inputs, started):
+    results, errors = [], []
+    for entry in inputs:
+        from_id = str((entry.get("from") or {}).get("id", ""))
+        targets = entry.get("to") if isinstance(entry.get("to"), list) else [entry.get("to") or {}]
+        for target in targets:
+            to_id = str(target.get("id", ""))
+            if not (associations.exists(portal, from_type, from_id) and associations.exists(portal, to_type, to_id)):
+                errors.append({"status": "error", "category": "VALIDATION_ERROR", "subCategory": "crm.associations.INVALID_OBJECT_IDS",
+                               "message": f"One or more ids are not valid: {from_id}, {to_id}",
+                               "context": {"fromObjectId": [from_id], "toObjectId": [to_id]}})
+                continue
+            if action == "archive":
+                associations.remove(portal, from_type, int(from_id), to_type, int(to_id))
+                continue
+            types = entry.get("types") or [{"associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
+            if action == "associate":  # associate/default
+                types = [{"associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
+            for t in types:
+                type_id = int(t.get("associationTypeId") or 0)
+                if type_id not in ASSOCIATION_TYPES[(from_type, to_type)]:
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR", "message":
+                                   f"Association type {type_id} is not valid from {from_type} to {to_type}",
+                                   "context": {"fromObjectId": [from_id], "toObjectId": [to_id]}})
+                    break
+                associations.add(portal, from_type, int(from_id), to_type, int(to_id), type_id)
+            else:
+                results.append(_labels(from_type, to_type, from_id, to_id, portal))
+    if action == "archive" and not errors:
+        return HttpResponse(status=204)
+    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": store.iso(store.now_ms())}
+    if errors:
+        body.update(numErrors=len(errors), errors=errors)
+    return JsonResponse(body, status=207 if errors else 201)
