@@ -88,6 +88,13 @@ class ObjectSync(models.Model):
     def __str__(self) -> str:
         return self.name or f"{self.get_object_type_display()}: {self.connection_a.name} <-> {self.connection_b.name}"
 
+    def save(self, *args, **kwargs):
+        # One-way syncs default the conflict winner to the side data flows from (F2.3); the
+        # field's own default (A) cannot know the direction, so a new "only to A" sync is fixed here.
+        if self._state.adding and self.direction == Direction.TO_A and self.conflict_winner == Side.A:
+            self.conflict_winner = Side.B
+        super().save(*args, **kwargs)
+
     def connection(self, side: str) -> Connection:
         return self.connection_a if side == Side.A else self.connection_b
 

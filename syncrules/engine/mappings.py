@@ -1,0 +1,104 @@
+"""Field mappings of an object sync: the connectors' defaults, and the engine's view of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.base import Connector, DefaultField, FieldSpec, FieldType
+from syncrules.engine.convert import mapping_directions
+from syncrules.engine.merge import A, B, FieldPair
+from syncrules.models import Direction, FieldMapping, ObjectSync
+
+
+def pair_defaults(defaults_a: Sequence[DefaultField], defaults_b: Sequence[DefaultField]) -> list[tuple[str, str, str]]:
+    """(key, field on A, field on B) for every canonical key both connectors propose, in A's order."""
+    on_b = {d.key: d.field for d in defaults_b}
+    return [(d.key, d.field, on_b[d.key]) for d in defaults_a if d.key in on_b]
+
+
+def default_direction(spec_a: FieldSpec, spec_b: FieldSpec) -> str | None:
+    """Two-way when the types allow it, else the one direction they allow (None: not mappable)."""
+    directions = mapping_directions(spec_a, spec_b)
+    for choice in (Direction.TWO_WAY, Direction.TO_B, Direction.TO_A):
+        if choice.value in directions:
+            return choice.value
+    return None
+
+
+def create_default_mappings(
+    sync: ObjectSync, connector_a: Connector | None = None, connector_b: Connector | None = None
+) -> list[FieldMapping]:
+    """Create the default FieldMapping rows of `sync` (idempotent: existing pairs are kept).
+
+    Pairs whose fields do not exist or whose types are incompatible are left out.
+    """
+    connector_a = connector_a or sync.connection_a.connector()
+    connector_b = connector_b or sync.connection_b.connector()
+    kind = sync.object_type
+    specs_a = {s.name: s for s in connector_a.fields(kind)}
+    specs_b = {s.name: s for s in connector_b.fields(kind)}
+    rows = []
+    for position, (_key, field_a, field_b) in enumerate(
+        pair_defaults(connector_a.default_fields(kind), connector_b.default_fields(kind))
+    ):
+        if field_a not in specs_a or field_b not in specs_b:
+            continue
+        direction = default_direction(specs_a[field_a], specs_b[field_b])
+        if direction is None:
+            continue
+        mapping, _ = FieldMapping.objects.get_or_create(
+            object_sync=sync, field_a=field_a, field_b=field_b,
+            defaults={"direction": direction, "is_default": True, "position": position},
+        )
+        rows.append(mapping)
+    return rows
+
+
+def _writable(spec: FieldSpec) -> bool:
+    return not spec.read_only and spec.type != FieldType.REFERENCE
+
+
+def mapping_key(mapping: FieldMapping) -> str:
+    """The key of a mapping's last synced values in RecordLink.last_values."""
+    return f"{mapping.field_a}|{mapping.field_b}"
+
+
+def build_pairs(
+    sync: ObjectSync,
+    mappings: Sequence[FieldMapping],
+    specs_a: dict[str, FieldSpec],
+    specs_b: dict[str, FieldSpec],
+    casefold_fields: set[str] = frozenset(),
+) -> tuple[list[FieldPair], list[str]]:
+    """The engine's view of the enabled mappings, and a problem per mapping it must skip."""
+    pairs, problems = [], []
+    for mapping in mappings:
+        if not mapping.enabled:
+            continue
+        spec_a, spec_b = specs_a.get(mapping.field_a), specs_b.get(mapping.field_b)
+        if spec_a is None or spec_b is None:
+            missing = mapping.field_a if spec_a is None else mapping.field_b
+            problems.append(f"Mapping {mapping} skipped: field {missing} no longer exists.")
+            continue
+        # The engine honours a mapping saved with a direction the types do not allow (the wizard
+        # refuses those): each value is converted if it can be, else its record fails with
+        # TYPE_MISMATCH. Read-only and reference fields are never written.
+        allowed = mapping_directions(spec_a, spec_b)
+        flows = {
+            side: sync.flows_to(side)
+            and mapping.direction in (Direction.TWO_WAY, wanted)
+            and _writable(spec_b if side == B else spec_a)
+            for side, wanted in ((A, "to_a"), (B, "to_b"))
+        }
+        for side, wanted in ((A, "to_a"), (B, "to_b")):
+            if flows[side] and wanted not in allowed:
+                problems.append(f"Mapping {mapping} is not type-compatible {wanted.replace('_', ' ')}: values that "
+                                f"cannot be converted fail as type mismatches.")
+        pairs.append(
+            FieldPair(
+                key=mapping_key(mapping), spec_a=spec_a, spec_b=spec_b, to_a=flows[A], to_b=flows[B],
+                value_map=mapping.value_map or {},
+                casefold=mapping.field_a in casefold_fields or mapping.field_b in casefold_fields,
+            )
+        )
+    return pairs, problems

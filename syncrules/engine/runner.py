@@ -1,0 +1,381 @@
+"""One run of one object sync: read -> match -> merge -> write -> record outcomes.
+
+Per side (A, then B) the engine reads the pages of records changed since that side's cursor.
+For each page it loads the page's links in one query, then:
+- linked records: the side's delta against the link's last synced values; only records with a
+  delta get their counterpart read (one batched read), a merge plan (merge.plan_link), and
+  batched updates on either side;
+- unlinked records: the Limit filters, then matching against the other app (batched `find`),
+  then a merge (matched) or a create (batched to the target's batch size; each batch's new ids
+  are saved in their own transaction right after the write, so a crash loses at most the
+  answer to one batch, whose records a re-run finds again by matching).
+Only once every record of a page is saved does the side's cursor move past it. Last, failing
+links that are due for a retry are read again and reprocessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from connectors.base import CONTACTS, Connector, FieldSpec, Record, WriteResult
+from connectors.errors import ConnectorError, ErrorCategory
+from syncrules.engine import store
+from syncrules.engine.filters import Condition, exclusion_reason
+from syncrules.engine.mappings import build_pairs
+from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
+from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
+from syncrules.engine.store import LinkChange, Outcome
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
+
+logger = logging.getLogger(__name__)
+Action = RecordOutcome.Action
+RETRY_LIMIT = 1000  # failing links retried per run; the rest wait for the next one
+SIDE_NAMES = {A: "side A", B: "side B"}
+
+
+def http_calls(connector: Connector) -> int:
+    """HTTP requests a connector has sent, when it tells (its `http_calls` or its client's `calls`)."""
+    count = getattr(connector, "http_calls", None)
+    if count is None:
+        count = getattr(getattr(connector, "client", None), "calls", 0)
+    return int(count or 0)
+
+
+@dataclass
+class SideContext:
+    side: str
+    connector: Connector
+    specs: dict[str, FieldSpec]
+    match_fields: dict[str, str]  # canonical match key -> this app's field
+    email_field: str | None  # set when contacts must have a valid email to enter the sync
+    conditions: list[Condition]
+    calls_at_start: int = 0
+
+
+@dataclass
+class Pending:
+    """A record on its way: the link it will update and the plan of writes for it."""
+
+    change: LinkChange
+    plan: Plan
+    action: str  # created, matched or updated
+    create_on: str | None = None
+    message: str = ""
+    results: dict[str, WriteResult] = field(default_factory=dict)
+
+
+def search_values(key: str, raw: Any, normal: str) -> set[str]:
+    """Spellings to look a match key up by in the other app (its search compares exactly)."""
+    values = {str(raw).strip(), normal}
+    if key == "domain":
+        values |= {f"www.{normal}", f"https://{normal}", f"https://www.{normal}", f"http://www.{normal}"}
+    return values
+
+
+class Engine:
+    """Runs one SyncRun of one ObjectSync against the two apps' connectors."""
+
+    def __init__(self, sync: ObjectSync, run: SyncRun, *, now: Callable[[], datetime] = timezone.now) -> None:
+        self.sync, self.run, self.now = sync, run, now
+        self.kind = sync.object_type
+        self.sides: dict[str, SideContext] = {}
+        self.pairs: list[FieldPair] = []
+        self.problems: list[str] = []
+        self.touched: set[int] = set()
+
+    # --- setup ---------------------------------------------------------------------------
+    def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
+        filters = list(self.sync.filters.all())
+        for side in (A, B):
+            connector = (connectors or {}).get(side) or self.sync.connection(side).connector()
+            calls = http_calls(connector)
+            specs = {s.name: s for s in connector.fields(self.kind)}
+            defaults = {d.key: d.field for d in connector.default_fields(self.kind)}
+            match_fields = {k: defaults[k] for k in MATCH_KEYS.get(self.kind, ()) if defaults.get(k) in specs}
+            email = defaults.get("email") if self.kind == CONTACTS and self.sync.require_email else None
+            conditions = [Condition(f.field, f.operator, f.value) for f in filters if f.side == side]
+            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls)
+        casefold = {f for s in self.sides.values() for k, f in s.match_fields.items() if k == "email"}
+        self.pairs, self.problems = build_pairs(
+            self.sync, list(self.sync.field_mappings.all()), self.sides[A].specs, self.sides[B].specs, casefold
+        )
+
+    # --- the run -------------------------------------------------------------------------
+    def execute(self) -> None:
+        for side in (A, B):
+            cursor = getattr(self.sync, f"cursor_{side}")
+            first = True
+            for page in self.sides[side].connector.read_changes(self.kind, cursor):
+                if first and page.estimated_total is not None:
+                    self.run.estimated_total = self.run.processed + page.estimated_total
+                first = False
+                self.process(side, page.records)
+                self.run.processed += len(page.records)
+                self.save_progress(side, page.cursor)
+        self.retry_due()
+        self.save_progress()
+
+    def save_progress(self, side: str | None = None, cursor: Any = None) -> None:
+        self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
+        store.save_progress(self.sync, self.run, side, cursor)
+
+    def process(self, side: str, records: Sequence[Record], *, forced: bool = False) -> None:
+        """Sync one page of records read from `side`."""
+        unique = {r.id: r for r in records if not r.archived}  # deletions are issue 6's
+        links = store.load_links(self.sync, side, unique)
+        linked, unlinked = [], []
+        for record in unique.values():
+            link = links.get(record.id)
+            if link is not None and link.id_a and link.id_b:
+                if link.status in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+                    self.run.skipped += 1
+                else:
+                    linked.append((record, link))
+            else:
+                unlinked.append((record, link))
+        self.sync_linked(side, linked, forced=forced)
+        self.sync_unlinked(side, unlinked)
+
+    # --- linked records ------------------------------------------------------------------
+    def has_delta(self, side: str, record: Record, link: RecordLink) -> bool:
+        index = 0 if side == A else 1
+        last = link.last_values or {}
+        return any(
+            pair.key not in last or pair.current(side, record.values) != last[pair.key][index] for pair in self.pairs
+        )
+
+    def sync_linked(self, side: str, items: Sequence[tuple[Record, RecordLink]], *, forced: bool = False) -> None:
+        todo = []
+        for record, link in items:
+            self.touched.add(link.pk)
+            if forced or link.status == LinkStatus.FAILING or self.has_delta(side, record, link):
+                todo.append((record, link))
+            else:
+                self.run.skipped += 1  # unchanged, e.g. our own write read back
+        if not todo:
+            return
+        there = other(side)
+        found = self.sides[there].connector.read(self.kind, [getattr(link, f"id_{there}") for _, link in todo])
+        pendings, gone = [], []
+        for record, link in todo:
+            counterpart = found.get(getattr(link, f"id_{there}"))
+            if counterpart is None:
+                gone.append(self.deleted(link, there))
+                continue
+            records = {side: record, there: counterpart}
+            self.set_modified(link, records)
+            plan = plan_link(
+                self.pairs, link.last_values or {}, records[A].values, records[B].values,
+                modified_a=records[A].modified_at, modified_b=records[B].modified_at,
+                conflict_winner=self.sync.conflict_winner,
+            )
+            pendings.append(Pending(LinkChange(link), plan, Action.UPDATED))
+        store.save_changes(self.sync, self.run, gone, self.now())
+        self.write_updates(pendings)
+
+    def deleted(self, link: RecordLink, side: str) -> LinkChange:
+        link.status = LinkStatus.DELETED_A if side == A else LinkStatus.DELETED_B
+        link.next_retry_at = None
+        message = f"The record {getattr(link, f'id_{side}')} no longer exists on {SIDE_NAMES[side]}."
+        link.error_category = ErrorCategory.RECORD_DELETED.code
+        link.last_error = message
+        return LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.RECORD_DELETED, message)])
+
+    @staticmethod
+    def set_modified(link: RecordLink, records: dict[str, Record]) -> None:
+        link.modified_a = records[A].modified_at or link.modified_a
+        link.modified_b = records[B].modified_at or link.modified_b
+
+    # --- unlinked records ----------------------------------------------------------------
+    def sync_unlinked(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> None:
+        there = other(side)
+        context = self.sides[side]
+        now = self.now()
+        excluded, eligible = [], []
+        for record, link in items:
+            if link is not None:
+                self.touched.add(link.pk)
+            link = link or RecordLink(**{f"id_{side}": record.id})
+            if not self.sync.flows_to(there):
+                reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
+            else:
+                reason = exclusion_reason(record.values, context.conditions, email_field=context.email_field)
+            if reason:
+                link.status = LinkStatus.EXCLUDED
+                link.error_category, link.last_error, link.next_retry_at = "", reason, None
+                excluded.append(LinkChange(link, [Outcome(Action.EXCLUDED, "", None, reason)]))
+            else:
+                eligible.append((record, link))
+        store.save_changes(self.sync, self.run, excluded, now)
+        matches, their_links = self.match(side, [r for r, _ in eligible])
+        merges, creates, duplicates = [], [], []
+        for record, link in eligible:
+            found = matches.get(record.id)
+            change = LinkChange(link)
+            if found == TAKEN:
+                message = "Another record with the same " + "/".join(context.match_fields) + " is already synced."
+                change.fail(ErrorCategory.DUPLICATE_RECORD, message, now)
+                change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
+                duplicates.append(change)
+            elif found is not None:
+                merges.append(self.merge(side, record, change, found, their_links.get(found.id)))
+            else:
+                values = record.values
+                link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
+                creates.append(Pending(change, plan_create(self.pairs, values, side), Action.CREATED, create_on=there))
+        store.save_changes(self.sync, self.run, duplicates, now)
+        self.write_updates(merges)
+        self.write_creates(there, creates)
+
+    def merge(self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None) -> Pending:
+        there = other(side)
+        if theirs is not None:  # the other record was excluded or failing alone: one link now
+            if change.link.pk:
+                change.absorb = theirs
+            else:
+                theirs.status = change.link.status
+                change.link = theirs
+        setattr(change.link, f"id_{side}", record.id)
+        setattr(change.link, f"id_{there}", found.id)
+        records = {side: record, there: found}
+        self.set_modified(change.link, records)
+        plan = plan_link(
+            self.pairs, {}, records[A].values, records[B].values,
+            modified_a=records[A].modified_at, modified_b=records[B].modified_at,
+            conflict_winner=self.sync.conflict_winner,
+        )
+        keys = "/".join(self.sides[side].match_fields)
+        return Pending(change, plan, Action.MATCHED, message=f"Matched {record.id} with {found.id} by {keys}.")
+
+    def match(self, side: str, records: Sequence[Record]) -> tuple[dict[str, Any], dict[str, RecordLink]]:
+        """For each record, a free record of the other app sharing a match key, TAKEN, or nothing."""
+        there = other(side)
+        mine, theirs = self.sides[side].match_fields, self.sides[there].match_fields
+        shared = {k: mine[k] for k in mine if k in theirs}
+        if not (self.sync.match_records and shared and records):
+            return {}, {}
+        keys = {r.id: record_keys(r.values, shared) for r in records}
+        candidates: dict[str, Record] = {}
+        for key in shared:
+            wanted = set()
+            for record in records:
+                if key in keys[record.id]:
+                    wanted.update(search_values(key, record.values[shared[key]], keys[record.id][key]))
+            if wanted:
+                for group in self.sides[there].connector.find(self.kind, theirs[key], sorted(wanted)).values():
+                    candidates.update((r.id, r) for r in group)
+        their_links = store.load_links(self.sync, there, candidates)
+        taken = {rid for rid, link in their_links.items() if getattr(link, f"id_{side}")}
+        pool = [Candidate(r.id, record_keys(r.values, {k: theirs[k] for k in shared})) for r in candidates.values()]
+        result = match_all(((r.id, keys[r.id]) for r in records), pool, taken)
+        return {rid: (candidates[found] if found not in (None, TAKEN) else found) for rid, found in result.items()}, {
+            rid: link for rid, link in their_links.items() if rid not in taken
+        }
+
+    # --- writes --------------------------------------------------------------------------
+    def write(self, side: str, creates: Sequence[dict] = (), updates: dict[str, dict] | None = None) -> list[WriteResult]:
+        """Write through the connector; a whole-call failure fails every record of the call."""
+        if not creates and not updates:
+            return []
+        try:
+            return self.sides[side].connector.write(self.kind, creates, updates or {})
+        except ConnectorError as exc:
+            logger.warning("write to %s failed as a whole: %s", SIDE_NAMES[side], exc)
+            return [WriteResult(i, error=exc) for i in range(len(creates))] + [
+                WriteResult(rid, error=exc) for rid in (updates or {})
+            ]
+
+    def write_updates(self, pendings: Sequence[Pending]) -> None:
+        for side in (A, B):
+            batch = {}
+            for pending in pendings:
+                if pending.plan.writes[side]:
+                    batch[getattr(pending.change.link, f"id_{side}")] = (pending, pending.plan.writes[side])
+            by_id = {r.ref: r for r in self.write(side, updates={rid: values for rid, (_, values) in batch.items()})}
+            for rid, (pending, _) in batch.items():
+                pending.results[side] = by_id.get(rid) or WriteResult(rid, error=_no_answer())
+        store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings], self.now())
+
+    def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
+        ready = [p for p in pendings if side not in p.plan.errors]
+        size = max(1, self.sides[side].connector.batch_size)
+        store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings if side in p.plan.errors], self.now())
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
+            results = {r.ref: r for r in self.write(side, creates=[p.plan.writes[side] for p in chunk])}
+            for index, pending in enumerate(chunk):
+                pending.results[side] = results.get(index) or WriteResult(index, error=_no_answer())
+            # Saved right after each batch: the new ids are durable before the next call.
+            store.save_changes(self.sync, self.run, [self.finish(p) for p in chunk], self.now())
+
+    def finish(self, pending: Pending) -> LinkChange:
+        """Turn a plan and its write results into the link's new state and outcomes."""
+        change, plan, link = pending.change, pending.plan, pending.change.link
+        now = self.now()
+        old = dict(link.last_values or {})
+        failures = {s: (e.category, e.message, None) for s, e in plan.errors.items()}
+        for side, result in pending.results.items():
+            if result.ok and pending.create_on == side:
+                setattr(link, f"id_{side}", result.id)
+            elif not result.ok:
+                failures[side] = (result.error.category, result.error.message, result.error.retry_after)
+        link.last_values = plan.last_after([s for s in failures if s in pending.results], old)
+        if pending.action == Action.MATCHED:
+            change.outcomes.append(Outcome(Action.MATCHED, "", None, pending.message))
+        for side, result in pending.results.items():
+            if result.ok:
+                action = Action.CREATED if pending.create_on == side else Action.UPDATED
+                fields = ", ".join(sorted(plan.writes[side]))
+                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else ""))
+        if not failures:
+            change.succeed(now)
+            if not change.outcomes:
+                change.outcomes.append(Outcome(Action.SKIPPED, "", None, "Nothing to change: both sides agree."))
+            return change
+        return self.fail(change, failures, now)
+
+    def fail(self, change: LinkChange, failures: dict, now: datetime) -> LinkChange:
+        for side, (category, message, retry_after) in sorted(failures.items()):
+            change.outcomes.append(Outcome(Action.FAILED, side, category, message))
+            if category is ErrorCategory.RECORD_DELETED and change.link.id_a and change.link.id_b:
+                self.deleted(change.link, side)
+                continue
+            change.fail(category, message, now, retry_after)
+        if change.link.status in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+            change.link.fail_count, change.link.next_retry_at = 0, None
+        return change
+
+    # --- retries -------------------------------------------------------------------------
+    def retry_due(self) -> None:
+        """Reprocess failing links whose retry time has come (transient errors, manual retries)."""
+        due = list(
+            RecordLink.objects.filter(object_sync=self.sync, status=LinkStatus.FAILING, next_retry_at__lte=self.now())
+            .exclude(pk__in=self.touched)
+            .order_by("next_retry_at")[:RETRY_LIMIT]
+        )
+        for side in (A, B):
+            # Linked pairs are retried from side A; one-sided links from the side they exist on.
+            links = [link for link in due if getattr(link, f"id_{side}") and (side == A or not link.id_a)]
+            size = max(1, self.sides[side].connector.batch_size)
+            for start in range(0, len(links), size):
+                self.retry(side, links[start : start + size])
+
+    def retry(self, side: str, links: Sequence[RecordLink]) -> None:
+        ids = [getattr(link, f"id_{side}") for link in links]
+        found = self.sides[side].connector.read(self.kind, ids)
+        missing = [link for link, rid in zip(links, ids, strict=True) if rid not in found]
+        store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())
+        present = [found[rid] for rid in ids if rid in found]
+        self.process(side, present, forced=True)
+        self.run.processed += len(present)
+
+
+def _no_answer() -> ConnectorError:
+    return ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "The app returned no result for this record.")
+

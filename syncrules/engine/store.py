@@ -1,0 +1,148 @@
+"""Durable memory of a run: links, outcomes and run counters, written in short transactions.
+
+Nothing here talks to an app: callers read and write over HTTP first, then hand the results
+here, so no database transaction is ever open across an HTTP call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from connectors.errors import ErrorCategory
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
+
+LINK_FIELDS = [
+    "id_a", "id_b", "status", "last_values", "modified_a", "modified_b", "last_synced_at",
+    "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
+]
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def backoff(fail_count: int, retry_after: float | None = None) -> timedelta:
+    """Wait before retrying a transient failure: 2, 4, 8 ... minutes, at most 6 hours."""
+    wait = min(timedelta(minutes=2 ** min(fail_count, 12)), MAX_BACKOFF)
+    return max(wait, timedelta(seconds=retry_after or 0))
+
+
+@dataclass
+class Outcome:
+    action: str
+    side: str = ""
+    category: ErrorCategory | None = None
+    message: str = ""
+
+
+@dataclass
+class LinkChange:
+    """The new state of one link (existing or new) and the outcomes that explain it.
+
+    `absorb` is a one-sided link of the other record that this link replaces (a record that
+    was excluded or failing on the other side and has now matched): it is deleted first.
+    """
+
+    link: RecordLink
+    outcomes: list[Outcome] = field(default_factory=list)
+    absorb: RecordLink | None = None
+
+    def fail(self, category: ErrorCategory, message: str, now: datetime, retry_after: float | None = None) -> None:
+        link = self.link
+        link.status = LinkStatus.FAILING
+        link.error_category = category.code
+        link.last_error = message
+        link.fail_count += 1
+        link.next_retry_at = now + backoff(link.fail_count, retry_after) if category.transient else None
+
+    def succeed(self, now: datetime) -> None:
+        link = self.link
+        link.status = LinkStatus.IN_SYNC
+        link.error_category = ""
+        link.last_error = ""
+        link.fail_count = 0
+        link.next_retry_at = None
+        link.last_synced_at = now
+
+
+def load_links(sync: ObjectSync, side: str, ids: Iterable[str]) -> dict[str, RecordLink]:
+    """The links of `sync` holding any of `ids` on `side`, by that id (one query)."""
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    rows = RecordLink.objects.filter(object_sync=sync, **{f"id_{side}__in": ids})
+    return {getattr(link, f"id_{side}"): link for link in rows}
+
+
+def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], now: datetime) -> None:
+    """Write links and their outcomes in one short transaction, and count the outcomes."""
+    if not changes:
+        return
+    for change in changes:
+        change.link.object_sync = sync
+        change.link.updated_at = now
+    with transaction.atomic():
+        absorbed = [c.absorb.pk for c in changes if c.absorb is not None and c.absorb.pk]
+        if absorbed:
+            RecordLink.objects.filter(pk__in=absorbed).delete()
+        existing = [c.link for c in changes if c.link.pk]
+        new = [c.link for c in changes if not c.link.pk]
+        if existing:
+            RecordLink.objects.bulk_update(existing, LINK_FIELDS)
+        if new:
+            RecordLink.objects.bulk_create(new)
+        RecordOutcome.objects.bulk_create(_outcome_rows(sync, run, changes, now))
+    _count(run, changes)
+
+
+def _outcome_rows(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], now: datetime) -> list[RecordOutcome]:
+    rows = []
+    for change in changes:
+        link = change.link
+        for outcome in change.outcomes:
+            category = outcome.category
+            rows.append(RecordOutcome(
+                run=run, object_sync=sync, link=link, id_a=link.id_a or "", id_b=link.id_b or "",
+                side=outcome.side, action=outcome.action, category=category.code if category else "",
+                message=outcome.message, hint=category.hint if category else "", created_at=now,
+            ))
+    return rows
+
+
+def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
+    for change in changes:
+        actions = {o.action for o in change.outcomes}
+        if RecordOutcome.Action.FAILED in actions:
+            run.failed += 1
+        for outcome in change.outcomes:
+            if outcome.action == RecordOutcome.Action.CREATED:
+                run.created += 1
+            elif outcome.action == RecordOutcome.Action.UPDATED:
+                run.updated += 1
+            elif outcome.action == RecordOutcome.Action.MATCHED:
+                run.matched += 1
+            elif outcome.action == RecordOutcome.Action.EXCLUDED:
+                run.excluded += 1
+            elif outcome.action == RecordOutcome.Action.SKIPPED:
+                run.skipped += 1
+
+
+PROGRESS_FIELDS = [
+    "processed", "estimated_total", "created", "updated", "matched", "skipped", "excluded", "failed", "http_calls",
+]
+
+
+def save_progress(sync: ObjectSync, run: SyncRun, side: str | None = None, cursor: object = None) -> None:
+    """Store the run's counters and, when given, the cursor of `side` (after its page is saved)."""
+    with transaction.atomic():
+        SyncRun.objects.filter(pk=run.pk).update(**{f: getattr(run, f) for f in PROGRESS_FIELDS})
+        updates: dict[str, object] = {}
+        if side is not None:
+            updates[f"cursor_{side}"] = cursor
+            setattr(sync, f"cursor_{side}", cursor)
+        if sync.initial_sync_done_at is None:
+            updates["initial_processed"] = run.processed
+            updates["initial_total"] = run.estimated_total
+        if updates:
+            ObjectSync.objects.filter(pk=sync.pk).update(**updates)

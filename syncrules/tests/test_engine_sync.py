@@ -1,0 +1,331 @@
+"""The engine against two in-memory apps: initial and incremental runs, conflicts, failures."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from connectors.base import COMPANIES
+from connectors.errors import ConnectorError, ErrorCategory
+from syncrules.engine import run_sync
+from syncrules.models import (
+    Direction,
+    FieldMapping,
+    LinkStatus,
+    RecordLink,
+    RecordOutcome,
+    Side,
+    SyncFilter,
+    SyncRun,
+)
+from syncrules.tests.factories import make_memory_sync
+from syncrules.tests.memory_connector import SimulatedCrash
+
+pytestmark = pytest.mark.django_db
+C = "contacts"
+
+
+def by_email(app):
+    return {r[f"{app.prefix}email"].strip().lower(): rid for rid, r in app.all(C).items() if r.get(f"{app.prefix}email")}
+
+
+def outcomes(sync, action=None):
+    rows = RecordOutcome.objects.filter(object_sync=sync)
+    return rows.filter(action=action) if action else rows
+
+
+def test_an_initial_sync_matches_by_email_and_creates_the_rest_both_ways(apps):
+    ann_a = apps.a.create(C, email="Ann@Example.com", first="Ann", last="Lee", score=Decimal("10.5"))
+    apps.a.create(C, email="bob@example.com", first="Bob", last="Ray")
+    ann_b = apps.b.create(C, email=" ann@example.com", last="Lee", birthday=date(1990, 5, 1))
+    apps.b.create(C, email="cy@example.com", first="Cy", last="Doe", vip=True)
+    sync = make_memory_sync(apps)
+
+    run = run_sync(sync.pk)
+
+    assert run.status == SyncRun.Status.SUCCEEDED and run.kind == SyncRun.Kind.INITIAL
+    assert (run.created, run.matched, run.failed) == (2, 1, 0)
+    assert set(by_email(apps.a)) == set(by_email(apps.b)) == {"ann@example.com", "bob@example.com", "cy@example.com"}
+    assert RecordLink.objects.get(object_sync=sync, id_a=ann_a).id_b == ann_b
+    # The match merged fields both ways: blanks filled from the other side.
+    assert apps.b.get(C, ann_b, "first") == "Ann"
+    assert apps.a.get(C, ann_a, "birthday") == date(1990, 5, 1)
+    assert RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).count() == 3
+    assert all(link.outcomes.exists() for link in RecordLink.objects.filter(object_sync=sync))
+    assert run.processed >= 4 and run.http_calls > 0
+
+
+def test_a_second_run_with_no_changes_writes_nothing(apps):
+    apps.a.create(C, email="ann@example.com", first="Ann", last="Lee", score=Decimal("10.5"), stage="ha_lead")
+    apps.b.create(C, email="bob@example.com", first="Bob", last="Ray", birthday=date(2000, 1, 2), vip=False)
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    written = apps.written
+    runs = [run_sync(sync.pk) for _ in range(2)]
+    assert apps.written == written
+    assert [r.kind for r in runs] == [SyncRun.Kind.INCREMENTAL] * 2
+    assert all(r.created == r.updated == 0 for r in runs)
+
+
+def test_it_excludes_contacts_without_a_valid_email_with_the_reason(apps):
+    no_email = apps.a.create(C, first="Nobody", last="X")
+    bad = apps.b.create(C, email="not-an-email", last="Y")
+    sync = make_memory_sync(apps)
+    run = run_sync(sync.pk)
+    assert run.excluded == 2 and apps.b.written == apps.a.written == 0
+    link = RecordLink.objects.get(object_sync=sync, id_a=no_email)
+    assert link.status == LinkStatus.EXCLUDED and "No email" in link.last_error
+    assert "Invalid email" in outcomes(sync, "excluded").get(id_b=bad).message
+
+
+def test_it_syncs_contacts_without_email_when_the_limit_is_unchecked(apps):
+    apps.a.create(C, first="Nobody", last="X")
+    sync = make_memory_sync(apps, require_email=False)
+    assert run_sync(sync.pk).created == 1
+
+
+def test_a_one_sided_edit_is_copied_and_not_echoed_back(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    ann_b = RecordLink.objects.get(id_a=ann).id_b
+    apps.a.edit(C, ann, first="Anna", score=Decimal("3"))
+    run = run_sync(sync.pk)
+    assert apps.b.get(C, ann_b, "first") == "Anna" and apps.b.get(C, ann_b, "score") == Decimal("3.00")
+    assert run.updated == 1
+    before = apps.written
+    run_sync(sync.pk)
+    assert apps.written == before
+
+
+def test_a_conflict_within_five_minutes_goes_to_the_conflict_winner(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps, conflict_winner=Side.B)
+    run_sync(sync.pk)
+    ann_b = RecordLink.objects.get(id_a=ann).id_b
+    apps.a.edit(C, ann, first="Anna")
+    apps.clock.advance(minutes=2)
+    apps.b.edit(C, ann_b, first="Annie")
+    run_sync(sync.pk)
+    assert apps.a.get(C, ann, "first") == apps.b.get(C, ann_b, "first") == "Annie"
+
+
+def test_outside_five_minutes_the_latest_edit_wins_over_the_conflict_winner(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps, conflict_winner=Side.B)
+    run_sync(sync.pk)
+    ann_b = RecordLink.objects.get(id_a=ann).id_b
+    apps.b.edit(C, ann_b, first="Annie")
+    apps.clock.advance(minutes=10)
+    apps.a.edit(C, ann, first="Anna")
+    run_sync(sync.pk)
+    assert apps.a.get(C, ann, "first") == apps.b.get(C, ann_b, "first") == "Anna"
+
+
+def test_a_one_way_sync_writes_only_to_its_target(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    only_b = apps.b.create(C, email="bob@example.com", first="Bob", last="Ray")
+    sync = make_memory_sync(apps, direction=Direction.TO_B)
+    assert sync.conflict_winner == Side.A
+    run = run_sync(sync.pk)
+    assert apps.a.written == 0 and run.created == 1
+    assert "only writes to side A" not in RecordLink.objects.get(id_b=only_b).last_error
+    assert RecordLink.objects.get(id_b=only_b).status == LinkStatus.EXCLUDED
+    ann_b = RecordLink.objects.get(id_a=ann).id_b
+    apps.b.edit(C, ann_b, first="Changed in B")
+    run_sync(sync.pk)
+    assert apps.a.get(C, ann, "first") == "Ann" and apps.a.written == 0
+
+
+def test_a_one_way_sync_to_a_defaults_its_conflict_winner_to_side_b(apps):
+    assert make_memory_sync(apps, direction=Direction.TO_A).conflict_winner == Side.B
+
+
+def test_filters_only_gate_the_first_inclusion(apps):
+    keep = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee", stage="ha_customer")
+    skip = apps.a.create(C, email="bob@example.com", first="Bob", last="Ray", stage="ha_lead")
+    sync = make_memory_sync(apps)
+    SyncFilter.objects.create(object_sync=sync, side=Side.A, field="ha_stage", operator="eq", value="ha_customer")
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_a=skip).status == LinkStatus.EXCLUDED
+    keep_b = RecordLink.objects.get(id_a=keep).id_b
+    apps.a.edit(C, keep, stage="ha_lead", first="Annie")  # now outside the filter
+    run_sync(sync.pk)
+    assert apps.b.get(C, keep_b, "first") == "Annie" and apps.b.get(C, keep_b, "stage") == "sf_lead"
+    apps.a.edit(C, skip, stage="ha_customer")  # an excluded record that now passes enters the sync
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_a=skip).status == LinkStatus.IN_SYNC
+
+
+def test_companies_match_by_name_or_by_domain(apps):
+    acme = apps.a.create(COMPANIES, name="Acme Corp", domain="acme.com")
+    globex = apps.a.create(COMPANIES, name="Globex", domain="globex.com")
+    acme_b = apps.b.create(COMPANIES, name="ACME corp", domain="acme.co.uk")
+    globex_b = apps.b.create(COMPANIES, name="Globex Corporation", domain="www.globex.com")
+    sync = make_memory_sync(apps, object_type=COMPANIES)
+    run = run_sync(sync.pk)
+    assert run.matched == 2 and run.created == 0
+    assert RecordLink.objects.get(id_a=acme).id_b == acme_b
+    assert RecordLink.objects.get(id_a=globex).id_b == globex_b
+
+
+def test_bad_records_fail_with_their_category_and_the_rest_of_the_batch_syncs(apps):
+    good = apps.a.create(C, email="ok@example.com", first="Ok", last="Fine")
+    too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
+    no_option = apps.a.create(C, email="opt@example.com", last="Opt", stage="ha_partner")
+    rejected = apps.a.create(C, email="ann@blocked.example", last="Blocked")
+    apps.b.fail_when = lambda rid, values: (
+        ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, "Email address is invalid", vendor_code="INVALID_EMAIL")
+        if str(values.get("sf_email", "")).endswith("blocked.example") else None
+    )
+    sync = make_memory_sync(apps)
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.PARTIAL and run.created == 1 and run.failed == 3
+    failed = {o.id_a: o for o in outcomes(sync, "failed")}
+    assert failed[too_long].category == ErrorCategory.VALUE_TOO_LONG.code
+    assert failed[no_option].category == ErrorCategory.INVALID_PROPERTY_VALUE.code
+    assert failed[rejected].category == ErrorCategory.INVALID_PROPERTY_VALUE.code
+    assert failed[rejected].hint == ErrorCategory.INVALID_PROPERTY_VALUE.hint
+    assert "ok@example.com" in by_email(apps.b)
+    link = RecordLink.objects.get(id_a=too_long)
+    assert link.status == LinkStatus.FAILING and link.id_b is None and link.next_retry_at is None
+    assert RecordLink.objects.get(id_a=good).status == LinkStatus.IN_SYNC
+
+
+def test_a_permanent_failure_is_retried_after_the_record_changes(apps):
+    too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    assert run_sync(sync.pk).failed == 0  # not retried on its own
+    apps.a.edit(C, too_long, first="Short")
+    run = run_sync(sync.pk)
+    assert run.created == 1 and RecordLink.objects.get(id_a=too_long).status == LinkStatus.IN_SYNC
+
+
+def test_a_manual_retry_reprocesses_a_failed_record(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    apps.b.fail_when = lambda rid, values: ConnectorError(ErrorCategory.AUTOMATION_REJECTED, "Validation rule")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_a=ann).status == LinkStatus.FAILING
+    apps.b.fail_when = None
+    RecordLink.objects.filter(id_a=ann).update(next_retry_at=timezone.now(), fail_count=0)  # the admin action
+    run = run_sync(sync.pk)
+    assert run.created == 1 and RecordLink.objects.get(id_a=ann).status == LinkStatus.IN_SYNC
+
+
+def test_a_transient_failure_backs_off_and_is_retried_automatically(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    ann_b = RecordLink.objects.get(id_a=ann).id_b
+    apps.a.edit(C, ann, first="Anna")
+    apps.b.fail_when = lambda rid, values: ConnectorError(ErrorCategory.RECORD_LOCKED, "UNABLE_TO_LOCK_ROW")
+    run_sync(sync.pk)
+    link = RecordLink.objects.get(id_a=ann)
+    assert link.status == LinkStatus.FAILING and link.fail_count == 1 and link.next_retry_at > timezone.now()
+    apps.b.fail_when = None
+    assert run_sync(sync.pk).updated == 0  # not due yet, and the record did not change
+    RecordLink.objects.filter(pk=link.pk).update(next_retry_at=timezone.now() - timedelta(seconds=1))
+    run_sync(sync.pk)
+    assert apps.b.get(C, ann_b, "first") == "Anna"
+    assert RecordLink.objects.get(pk=link.pk).status == LinkStatus.IN_SYNC
+
+
+def test_a_record_deleted_between_read_and_write_marks_the_link_deleted(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    bob = apps.a.create(C, email="bob@example.com", first="Bob", last="Ray")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    ann_b, bob_b = (RecordLink.objects.get(id_a=i).id_b for i in (ann, bob))
+    apps.a.edit(C, ann, first="Anna")
+    apps.a.edit(C, bob, first="Bobby")
+    apps.b.delete_before_write.add(ann_b)
+    run = run_sync(sync.pk)
+    link = RecordLink.objects.get(id_a=ann)
+    assert link.status == LinkStatus.DELETED_B
+    assert outcomes(sync, "failed").get(id_a=ann).category == ErrorCategory.RECORD_DELETED.code
+    assert apps.b.get(C, bob_b, "first") == "Bobby" and run.updated == 1
+
+
+def test_a_linked_record_missing_on_the_other_side_is_marked_deleted(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    apps.b.remove(C, RecordLink.objects.get(id_a=ann).id_b)
+    apps.a.edit(C, ann, first="Anna")
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_a=ann).status == LinkStatus.DELETED_B
+
+
+def test_a_crash_after_a_create_loses_nothing_and_duplicates_nothing(apps):
+    for n in range(12):
+        apps.a.create(C, email=f"p{n}@example.com", first=f"P{n}", last="Crash")
+    sync = make_memory_sync(apps)
+    apps.b.crash_after_writes = 2  # dies after the second create batch, before saving its links
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.FAILED and SimulatedCrash.__name__ in run.error
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert len(apps.b.all(C)) == 12 and len(by_email(apps.b)) == 12
+    assert RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).count() == 12
+
+
+def test_a_failed_read_fails_the_run_and_keeps_the_cursor(apps):
+    apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    cursor = type(sync).objects.get(pk=sync.pk).cursor_a
+    apps.a.edit(C, next(iter(apps.a.all(C))), first="Anna")
+    apps.a.fail_calls.append(ConnectorError(ErrorCategory.AUTHENTICATION_EXPIRED, "401 expired"))
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.FAILED and "expired" in run.error
+    assert type(sync).objects.get(pk=sync.pk).cursor_a == cursor
+
+
+def test_a_failed_write_call_fails_its_records_and_the_run_goes_on(apps):
+    for n in range(3):
+        apps.a.create(C, email=f"p{n}@example.com", first=f"P{n}", last="X")
+    sync = make_memory_sync(apps)
+    apps.b.batch_size = 2
+    apps.b.fail_write_calls.append(ConnectorError(ErrorCategory.APP_UNAVAILABLE, "503 Service Unavailable"))
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.PARTIAL and run.failed == 2 and run.created == 1
+    assert RecordLink.objects.filter(error_category="app_unavailable").exclude(next_retry_at=None).count() == 2
+
+
+def test_two_records_with_the_same_email_create_only_one(apps):
+    first = apps.a.create(C, email="ann@example.com", first="Ann", last="One")
+    second = apps.a.create(C, email="ANN@example.com", first="Ann", last="Two")
+    sync = make_memory_sync(apps)
+    run = run_sync(sync.pk)
+    assert len(apps.b.all(C)) == 1 and run.created == 1
+    assert RecordLink.objects.get(id_a=first).status == LinkStatus.IN_SYNC
+    dup = RecordLink.objects.get(id_a=second)
+    assert dup.status == LinkStatus.FAILING and dup.error_category == ErrorCategory.DUPLICATE_RECORD.code
+
+
+def test_an_impossible_conversion_fails_the_record_as_a_type_mismatch(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee", score=Decimal(1))
+    sync = make_memory_sync(apps)
+    FieldMapping.objects.create(object_sync=sync, field_a="ha_last", field_b="sf_score", direction=Direction.TO_B)
+    run = run_sync(sync.pk)
+    outcome = outcomes(sync, "failed").get(id_a=ann)
+    assert outcome.category == ErrorCategory.TYPE_MISMATCH.code and run.failed == 1
+
+
+def test_a_sync_already_running_is_not_run_twice(apps):
+    sync = make_memory_sync(apps)
+    assert sync.claim()
+    assert run_sync(sync.pk) is None
+    assert not SyncRun.objects.filter(object_sync=sync).exists()
+
+
+def test_a_forced_initial_run_rereads_everything_without_duplicating(apps):
+    apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    written = apps.written
+    run = run_sync(sync.pk, initial=True)
+    assert run.kind == SyncRun.Kind.INITIAL and run.created == 0 and apps.written == written
