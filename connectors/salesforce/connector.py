@@ -1,6 +1,36 @@
-"""The Salesforce connector (REST API v60.0)."""
+"""The Salesforce connector (REST API v60.0): contacts, companies (Account), deals (Opportunity)."""
 
-from connectors.base import Connector, CredentialParam
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import (
+    COMPANIES,
+    CONTACTS,
+    DEALS,
+    OBJECT_TYPE_LABELS,
+    CheckResult,
+    Connector,
+    CredentialParam,
+    DefaultField,
+    DeletedPage,
+    DeletedRecord,
+    FieldSpec,
+    ObjectTypeInfo,
+    Option,
+    Page,
+    Pipeline,
+    Record,
+    Stage,
+    WriteResult,
+)
+from connectors.errors import ConnectorError, ErrorCategory
+from connectors.salesforce import associations, defaults, soql
+from connectors.salesforce.client import SalesforceClient, record_error
+from connectors.salesforce.soql import ID_CHUNK, VALUE_CHUNK, chunks
 
 
 class SalesforceConnector(Connector):
@@ -16,3 +46,400 @@ class SalesforceConnector(Connector):
         CredentialParam("client_id", "Connected app consumer key", required=False),
         CredentialParam("client_secret", "Connected app consumer secret", secret=True, required=False),
     )
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Mapping[str, Any],
+        *,
+        on_credentials: Any = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(base_url, credentials, on_credentials=on_credentials, options=options)
+        opts = self.options
+        timeout = opts.get("timeout")
+        usage = opts.get("on_api_usage")
+        self.client = SalesforceClient(
+            self.base_url,
+            self.credentials,
+            save_credentials=self._save_credentials,
+            on_api_usage=usage if callable(usage) else self._report_usage,
+            budget_share=float(opts.get("api_budget_share", 0.75)),
+            max_attempts=int(opts.get("max_attempts", 5)),
+            backoff_base=float(opts.get("backoff_base", 0.5)),
+            timeout=(float(timeout), float(timeout)) if isinstance(timeout, (int, float)) else None,
+            query_batch_size=opts.get("query_batch_size"),
+        )
+        self.on_api_usage = None  # set to Connection.record_api_usage to keep the usage on the row
+        self._describes: dict[str, dict] = {}
+
+    def _report_usage(self, used: int, allowed: int) -> None:
+        if self.on_api_usage is not None:
+            self.on_api_usage(used, allowed)
+
+    @property
+    def api_usage(self) -> tuple[int | None, int | None]:
+        return self.client.budget.used, self.client.budget.allowed
+
+    # --- discovery -------------------------------------------------------------------------
+    def sobject(self, object_type: str) -> str:
+        if object_type == CONTACTS and self.options.get("contacts_object") == "Lead":
+            return "Lead"
+        try:
+            return defaults.OBJECTS[object_type]
+        except KeyError:
+            raise ConnectorError(
+                ErrorCategory.UNKNOWN, f"Salesforce has no object type {object_type!r}"
+            ) from None
+
+    def object_types(self) -> list[ObjectTypeInfo]:
+        return [
+            ObjectTypeInfo(key, self.sobject(key), OBJECT_TYPE_LABELS[key])
+            for key in (CONTACTS, COMPANIES, DEALS)
+        ]
+
+    def describe(self, sobject: str) -> dict:
+        if sobject not in self._describes:
+            self._describes[sobject] = self.client.get(f"sobjects/{sobject}/describe")
+        return self._describes[sobject]
+
+    def _field_meta(self, object_type: str) -> dict[str, dict]:
+        return {
+            f["name"]: f
+            for f in self.describe(self.sobject(object_type)).get("fields", [])
+            if f.get("type") not in defaults.UNSYNCABLE_TYPES
+        }
+
+    def fields(self, object_type: str) -> list[FieldSpec]:
+        return [self._spec(f) for f in self._field_meta(object_type).values()]
+
+    @staticmethod
+    def _spec(f: dict) -> FieldSpec:
+        ftype = defaults.FIELD_TYPES.get(f["type"], defaults.FieldType.TEXT)
+        options = tuple(
+            Option(p["value"], p.get("label") or p["value"])
+            for p in f.get("picklistValues") or []
+            if p.get("active", True)
+        )
+        refs = f.get("referenceTo") or []
+        return FieldSpec(
+            name=f["name"],
+            label=f.get("label") or f["name"],
+            type=ftype,
+            required=bool(f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate")),
+            read_only=not (f.get("createable") or f.get("updateable")),
+            unique=bool(f.get("unique") or f.get("externalId") or f["name"] == "Id"),
+            options=options,
+            max_length=f.get("length") or None if ftype is defaults.FieldType.TEXT else None,
+            multi=f["type"] == "multipicklist",
+            reference_to=defaults.TO_CANONICAL.get(refs[0], "") if refs else "",
+        )
+
+    def default_fields(self, object_type: str) -> list[DefaultField]:
+        if object_type == CONTACTS and self.sobject(CONTACTS) == "Lead":
+            return list(defaults.LEAD_DEFAULT_FIELDS)
+        return list(defaults.DEFAULT_FIELDS.get(object_type, []))
+
+    def pipelines(self, object_type: str) -> list[Pipeline]:
+        """One pipeline per active Opportunity record type (its sales process's stages), or a single
+        "Standard pipeline" with every active stage when the org has no record types."""
+        if object_type != DEALS:
+            return []
+        stage_rows = self.client.query_all(
+            "SELECT ApiName, MasterLabel, IsClosed, IsWon, SortOrder FROM OpportunityStage "
+            "WHERE IsActive = true ORDER BY SortOrder"
+        )
+        stages = [
+            Stage(
+                r["ApiName"], r["MasterLabel"], r.get("SortOrder") or i, bool(r["IsClosed"]), bool(r["IsWon"])
+            )
+            for i, r in enumerate(stage_rows)
+        ]
+        record_types = self.client.query_all(
+            "SELECT Id, Name FROM RecordType WHERE SobjectType = 'Opportunity' AND IsActive = true ORDER BY Name"
+        )
+        if not record_types:
+            return [Pipeline(defaults.MASTER_RECORD_TYPE_ID, defaults.STANDARD_PIPELINE_LABEL, tuple(stages))]
+        pipelines = []
+        for rt in record_types:
+            values = self.client.get(f"ui-api/object-info/Opportunity/picklist-values/{rt['Id']}/StageName")
+            allowed = {v["value"] for v in (values or {}).get("values", [])}
+            pipelines.append(Pipeline(rt["Id"], rt["Name"], tuple(s for s in stages if s.id in allowed)))
+        return pipelines
+
+    def check(self) -> CheckResult:
+        try:
+            listed = {o["name"]: o for o in self.client.get("sobjects").get("sobjects", [])}
+            missing = []
+            for sobject in (
+                "Contact",
+                "Account",
+                "Opportunity",
+                "OpportunityContactRole",
+                "OpportunityStage",
+                "RecordType",
+            ):
+                if sobject not in listed:
+                    missing.append(f"object {sobject} (not visible to the integration user)")
+            for object_type in (CONTACTS, COMPANIES, DEALS):
+                sobject = self.sobject(object_type)
+                if sobject not in listed:
+                    continue
+                meta = self._field_meta(object_type)
+                wanted = [d.field for d in self.default_fields(object_type)]
+                wanted += ["AccountId"] if sobject in ("Contact", "Opportunity") else []
+                for name in wanted:
+                    if name not in meta:
+                        missing.append(f"{sobject}.{name} (field not visible)")
+                    elif not meta[name].get("updateable"):
+                        missing.append(f"{sobject}.{name} (read-only for the integration user)")
+        except ConnectorError as exc:
+            return CheckResult(ok=False, message=str(exc))
+        used, allowed = self.api_usage
+        usage = f" API calls used today: {used} of {allowed}." if allowed else ""
+        if missing:
+            return CheckResult(
+                ok=False, message="Missing permissions: " + "; ".join(missing) + "." + usage, missing=missing
+            )
+        return CheckResult(ok=True, message="Connected; all objects and fields are accessible." + usage)
+
+    def record_url(self, object_type: str, record_id: str) -> str:
+        return f"{self.client.instance_url}/lightning/r/{self.sobject(object_type)}/{record_id}/view"
+
+    # --- values ----------------------------------------------------------------------------
+    def _select(self, object_type: str) -> list[str]:
+        return list(self._field_meta(object_type))
+
+    def _record(self, object_type: str, raw: dict) -> Record:
+        meta = self._field_meta(object_type)
+        values = {
+            name: from_salesforce(meta[name]["type"], value) for name, value in raw.items() if name in meta
+        }
+        record = Record(
+            id=raw["Id"],
+            values=values,
+            modified_at=values.get("SystemModstamp"),
+            archived=bool(raw.get("IsDeleted")),
+        )
+        if raw.get("AccountId") and object_type in (CONTACTS, DEALS):
+            record.associations[COMPANIES] = [raw["AccountId"]]
+        return record
+
+    def _outgoing(self, object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        meta = self._field_meta(object_type)
+        return {
+            name: to_salesforce(meta.get(name, {}).get("type", ""), value) for name, value in values.items()
+        }
+
+    # --- reads -----------------------------------------------------------------------------
+    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
+        """Records by SystemModstamp then Id; the cursor (timestamp, id) resumes exactly after the
+        last record delivered even when thousands share one timestamp."""
+        sobject = self.sobject(object_type)
+        text = soql.select(
+            self._select(object_type),
+            sobject,
+            self._after(cursor) if cursor else "",
+            "SystemModstamp ASC, Id ASC",
+        )
+        delivered = False
+        for batch in self.client.query_pages(text):
+            records = [self._record(object_type, raw) for raw in batch["records"]]
+            if not records:
+                continue
+            if object_type == DEALS:
+                self._attach_contacts(records)
+            last = batch["records"][-1]
+            cursor = {"modstamp": last["SystemModstamp"], "id": last["Id"]}
+            delivered = True
+            yield Page(records, cursor, estimated_total=batch.get("totalSize"))
+        if not delivered:
+            yield Page([], cursor, estimated_total=0)
+
+    @staticmethod
+    def _after(cursor: Mapping[str, str]) -> str:
+        stamp = soql.datetime_literal(datetime.fromisoformat(str(cursor["modstamp"]).replace("Z", "+00:00")))
+        last_id = soql.string(cursor["id"])
+        return f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {last_id}))"
+
+    def _attach_contacts(self, records: list[Record]) -> None:
+        roles = associations.read(self, DEALS, [r.id for r in records], CONTACTS)
+        for record in records:
+            if roles.get(record.id):
+                record.associations[CONTACTS] = roles[record.id]
+
+    def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        found: dict[str, Record] = {}
+        fields = self._select(object_type)
+        for chunk in chunks(list(dict.fromkeys(ids)), ID_CHUNK):
+            text = soql.select(fields, self.sobject(object_type), f"Id IN {soql.in_list(chunk)}")
+            for raw in self.client.query_all(text):
+                found[raw["Id"]] = self._record(object_type, raw)
+        if object_type == DEALS and found:
+            self._attach_contacts(list(found.values()))
+        return found
+
+    def find(self, object_type: str, field_name: str, values: Sequence[str]) -> dict[str, list[Record]]:
+        """Matches by value; Salesforce compares text case-insensitively, and so does this."""
+        meta = self._field_meta(object_type)
+        if field_name not in meta:
+            raise ConnectorError(
+                ErrorCategory.PERMISSION_DENIED,
+                f"{self.sobject(object_type)} has no field {field_name!r} visible to the integration user",
+                vendor_code="INVALID_FIELD",
+            )
+        wanted: dict[str, list[str]] = {}
+        for value in values:
+            if value not in (None, ""):
+                wanted.setdefault(str(value).lower(), []).append(value)
+        result: dict[str, list[Record]] = {}
+        fields = self._select(object_type)
+        for chunk in chunks(list(wanted), VALUE_CHUNK):
+            text = soql.select(fields, self.sobject(object_type), f"{field_name} IN {soql.in_list(chunk)}")
+            for raw in self.client.query_all(text):
+                record = self._record(object_type, raw)
+                for original in wanted.get(str(raw.get(field_name) or "").lower(), []):
+                    result.setdefault(original, []).append(record)
+        return result
+
+    def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:
+        """Deleted records from the recycle bin through queryAll (IsDeleted = true)."""
+        where = "IsDeleted = true" + (" AND " + self._after(cursor) if cursor else "")
+        text = soql.select(
+            ["Id", "SystemModstamp"], self.sobject(object_type), where, "SystemModstamp ASC, Id ASC"
+        )
+        delivered = False
+        for batch in self.client.query_pages(text, include_deleted=True):
+            if not batch["records"]:
+                continue
+            records = [
+                DeletedRecord(r["Id"], from_salesforce("datetime", r["SystemModstamp"]))
+                for r in batch["records"]
+            ]
+            last = batch["records"][-1]
+            cursor = {"modstamp": last["SystemModstamp"], "id": last["Id"]}
+            delivered = True
+            yield DeletedPage(records, cursor)
+        if not delivered:
+            yield DeletedPage([], cursor)
+
+    def read_associations(self, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
+        return associations.read(self, object_type, ids, to_type)
+
+    # --- writes ----------------------------------------------------------------------------
+    def write(
+        self,
+        object_type: str,
+        creates: Sequence[Mapping[str, Any]] = (),
+        updates: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[WriteResult]:
+        sobject = self.sobject(object_type)
+        results: list[WriteResult] = []
+        create_items = [
+            (i, {"attributes": {"type": sobject}, **self._outgoing(object_type, v)})
+            for i, v in enumerate(creates)
+        ]
+        update_items = [
+            (rid, {"attributes": {"type": sobject}, **self._outgoing(object_type, v), "id": rid})
+            for rid, v in (updates or {}).items()
+        ]
+        for method, items in (("POST", create_items), ("PATCH", update_items)):
+            for chunk in chunks(items, self.batch_size):
+                results.extend(self._write_chunk(method, chunk))
+        return results
+
+    def _write_chunk(self, method: str, chunk: Sequence[tuple[Any, dict]]) -> list[WriteResult]:
+        try:
+            answers = self.client.collection(method, [body for _, body in chunk])
+        except ConnectorError as exc:
+            if exc.category.transient or exc.category is ErrorCategory.PERMISSION_DENIED:
+                raise  # the whole call failed for a reason no single record caused
+            return [WriteResult(ref, error=exc) for ref, _ in chunk]
+        return [
+            self._result(ref, answer, ref if method == "PATCH" else None)
+            for (ref, _), answer in zip(chunk, answers, strict=True)
+        ]
+
+    @staticmethod
+    def _result(ref: Any, answer: dict, known_id: str | None = None) -> WriteResult:
+        if answer.get("success"):
+            return WriteResult(ref, id=answer.get("id") or known_id)
+        return WriteResult(ref, id=known_id, error=record_error(answer.get("errors") or []))
+
+    def delete(self, object_type: str, ids: Sequence[str]) -> list[WriteResult]:
+        results = []
+        for chunk in chunks(list(ids), self.batch_size):
+            answers = self.client.collection(
+                "DELETE", [], params={"ids": ",".join(chunk), "allOrNone": "false"}
+            )
+            for rid, answer in zip(chunk, answers, strict=True):
+                codes = {e.get("statusCode") for e in answer.get("errors") or []}
+                if codes == {"ENTITY_IS_DELETED"}:
+                    answer = {"success": True, "id": rid}  # already gone: the goal is reached
+                results.append(self._result(rid, answer, rid))
+        return results
+
+    def write_associations(
+        self, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        return associations.write(self, object_type, to_type, pairs)
+
+    def remove_associations(
+        self, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        return associations.remove(self, object_type, to_type, pairs)
+
+    # --- OAuth -----------------------------------------------------------------------------
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        return self.client.authorize_url(redirect_uri, state)
+
+    def exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        token = self.client.token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "client_id": self.credentials.get("client_id", ""),
+                "client_secret": self.credentials.get("client_secret", ""),
+            }
+        )
+        credentials = {
+            k: self.credentials[k] for k in ("client_id", "client_secret") if self.credentials.get(k)
+        }
+        credentials.update(
+            {k: token[k] for k in ("access_token", "refresh_token", "instance_url") if token.get(k)}
+        )
+        return credentials
+
+
+def from_salesforce(ftype: str, value: Any) -> Any:
+    """A Salesforce JSON value as the plain Python value the contract speaks."""
+    if value is None:
+        return None
+    if ftype == "datetime":
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    if ftype == "date":
+        return date.fromisoformat(str(value)[:10])
+    if ftype == "currency":
+        return Decimal(str(value))
+    if ftype in ("double", "percent"):
+        return float(value)
+    if ftype == "int":
+        return int(value)
+    return value
+
+
+def to_salesforce(ftype: str, value: Any) -> Any:
+    """A plain Python value in the JSON form Salesforce accepts for a field of `ftype`."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if ftype == "int" else float(value)
+    if ftype in ("string", "textarea", "email", "phone", "url", "picklist") and not isinstance(value, str):
+        return str(value)
+    return value
