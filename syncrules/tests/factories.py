@@ -24,8 +24,7 @@ def make_memory_sync(apps, object_type: str = "contacts", mappings: bool = True,
         connection_b=make_connection("salesforce", f"Memory B {id(apps.b)}"),
         **kwargs,
     )
-    apps.by_connection[sync.connection_a.pk] = apps.a
-    apps.by_connection[sync.connection_b.pk] = apps.b
+    apps.attach(sync.connection_a, sync.connection_b)
     if mappings:
         create_default_mappings(sync, apps.a.connector(), apps.b.connector())
     return sync

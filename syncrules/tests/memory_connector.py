@@ -40,6 +40,10 @@ from connectors.base import (
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 
+# Connection pk -> the app it reaches; tests patch Connection.connector to look here.
+REGISTRY: dict[int, MemoryApp] = {}
+
+
 class SimulatedCrash(Exception):
     """The worker died right after the app applied a write (the engine never saw the answer)."""
 
@@ -329,14 +333,15 @@ class Apps:
     clock: Clock = field(default_factory=Clock)
     a: MemoryApp = None  # type: ignore[assignment]
     b: MemoryApp = None  # type: ignore[assignment]
-    by_connection: dict[int, MemoryApp] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.a = self.a or MemoryApp("ha_", self.clock)
         self.b = self.b or MemoryApp("sf_", self.clock)
 
-    def connector_for(self, connection: Any) -> MemoryConnector:
-        return self.by_connection[connection.pk].connector()
+    def attach(self, connection_a: Any, connection_b: Any) -> None:
+        """Make these connections reach apps a and b (once Connection.connector is patched)."""
+        REGISTRY[connection_a.pk] = self.a
+        REGISTRY[connection_b.pk] = self.b
 
     @property
     def written(self) -> int:

@@ -1,0 +1,153 @@
+"""Property-based runs of the engine: random creates, edits (also of one field on both sides,
+minutes apart) and sync runs on two in-memory apps. Whatever happens, after one quiet run both
+apps agree, nothing is duplicated, a further run writes nothing, and writes stay bounded by the
+real changes."""
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from syncrules.engine import run_sync
+from syncrules.models import Direction, LinkStatus, RecordLink
+from syncrules.tests.factories import make_memory_sync
+from syncrules.tests.memory_connector import Apps
+
+pytestmark = pytest.mark.django_db
+C = "contacts"
+EMAILS = ["ann@example.com", "Bob@Example.com", "cy@example.com", "dee@example.com", None]
+SIDES = st.sampled_from(["a", "b"])
+FIELD_VALUES = {
+    "first": st.sampled_from(["Ann", "Bo", "Cy", None]),
+    "last": st.sampled_from(["Lee", "Ray", "Doe"]),
+    "score": st.sampled_from([None, Decimal("1"), Decimal("10.50"), Decimal("2.25")]),
+    "stage": st.sampled_from([None, "lead", "customer"]),
+    "vip": st.sampled_from([None, True, False]),
+}
+field_edits = st.sampled_from(sorted(FIELD_VALUES)).flatmap(lambda f: st.tuples(st.just(f), FIELD_VALUES[f]))
+
+create = st.tuples(st.just("create"), SIDES, st.sampled_from(EMAILS), st.sampled_from(["Ann", "Bo", None]))
+edit = st.tuples(st.just("edit"), SIDES, st.integers(0, 20), field_edits)
+edit_both = st.tuples(st.just("edit_both"), st.integers(0, 20), field_edits, field_edits, st.integers(0, 9))
+wait = st.tuples(st.just("wait"), st.integers(1, 10))
+sync_now = st.tuples(st.just("sync"))
+operations = st.lists(st.one_of(create, create, edit, edit, edit_both, wait, sync_now), min_size=1, max_size=25)
+
+
+def app_value(app, key, value):
+    if key == "stage" and value is not None:
+        return f"{app.prefix}{value}"
+    return value
+
+
+class World:
+    def __init__(self, direction):
+        self.apps = Apps()
+        for app in (self.apps.a, self.apps.b):
+            app.page_size, app.batch_size = 3, 2
+        self.sync = make_memory_sync(self.apps, direction=direction)
+        self.created = {"a": Counter(), "b": Counter()}
+        self.changes = 0
+        # email -> whether the first record with it on a side was created before any sync run
+        self.first_sync_after = {"a": {}, "b": {}}
+        self.synced = False
+
+    def app(self, side):
+        return self.apps.a if side == "a" else self.apps.b
+
+    def apply(self, op):
+        kind = op[0]
+        if kind == "create":
+            _, side, email, first = op
+            self.app(side).create(C, email=email, first=first, last="Doe")
+            self.created[side][(email or "").lower()] += 1
+            self.first_sync_after[side].setdefault((email or "").lower(), self.synced)
+            self.changes += 1
+        elif kind == "edit":
+            _, side, pick, (key, value) = op
+            records = sorted(self.app(side).all(C))
+            if records:
+                self.app(side).edit(C, records[pick % len(records)], **{key: app_value(self.app(side), key, value)})
+                self.changes += 1
+        elif kind == "edit_both":
+            _, pick, (key_a, value_a), (_, value_b), gap = op
+            links = list(RecordLink.objects.filter(object_sync=self.sync, status=LinkStatus.IN_SYNC).order_by("pk"))
+            if links:
+                link = links[pick % len(links)]
+                self.apps.a.edit(C, link.id_a, **{key_a: app_value(self.apps.a, key_a, value_a)})
+                self.apps.clock.advance(minutes=gap)
+                self.apps.b.edit(C, link.id_b, **{key_a: app_value(self.apps.b, key_a, value_b)})
+                self.changes += 2
+        elif kind == "wait":
+            self.apps.clock.advance(minutes=op[1])
+        else:
+            run_sync(self.sync.pk)
+            self.synced = True
+
+    def same(self, key, value_a, value_b):
+        if key == "stage":
+            value_a = value_a and value_a.removeprefix("ha_")
+            value_b = value_b and value_b.removeprefix("sf_")
+        if key == "email":
+            value_a, value_b = (v and v.strip().lower() for v in (value_a, value_b))
+        if key == "score":
+            value_a, value_b = (None if v is None else Decimal(v).normalize() for v in (value_a, value_b))
+        return value_a == value_b
+
+
+def check_two_way(world):
+    apps = world.apps
+    links = RecordLink.objects.filter(object_sync=world.sync, status=LinkStatus.IN_SYNC)
+    for link in links:
+        for key in ("email", "first", "last", "score", "stage", "vip"):
+            value_a, value_b = apps.a.get(C, link.id_a, key), apps.b.get(C, link.id_b, key)
+            assert world.same(key, value_a, value_b), (key, value_a, value_b)
+    emails = {side: Counter((r.get(f"{app.prefix}email") or "").lower() for r in app.all(C).values())
+              for side, app in (("a", apps.a), ("b", apps.b))}
+    for email in set(emails["a"]) | set(emails["b"]):
+        if not email:
+            continue
+        assert emails["a"][email] >= 1 and emails["b"][email] >= 1, f"{email} did not sync"
+        for side in ("a", "b"):  # the sync creates at most one record per email on each side
+            assert emails[side][email] - world.created[side][email] <= 1, f"{email} duplicated on {side}"
+            if world.created[side][email] and world.first_sync_after[side].get(email) is False:
+                assert emails[side][email] == world.created[side][email], f"{email} created though it existed"
+
+
+@settings(max_examples=40)
+@given(operations)
+def test_two_way_runs_converge_without_duplicates_or_ping_pong(memory_connections, ops):
+    with transaction.atomic():
+        world = World(Direction.TWO_WAY)
+        for op in ops:
+            world.apply(op)
+        before = world.apps.written
+        run_sync(world.sync.pk)  # the final quiet run
+        check_two_way(world)
+        assert world.apps.written - before <= world.changes or not ops
+        settled = world.apps.written
+        run = run_sync(world.sync.pk)
+        assert world.apps.written == settled and run.created == run.updated == 0
+        assert settled <= world.changes  # every write answers a real change
+        transaction.set_rollback(True)
+
+
+@settings(max_examples=25)
+@given(operations)
+def test_one_way_runs_never_write_to_the_source_and_settle(memory_connections, ops):
+    with transaction.atomic():
+        world = World(Direction.TO_B)
+        for op in ops:
+            world.apply(op)
+        run_sync(world.sync.pk)
+        assert world.apps.a.written == 0
+        emails_a = {(r.get("ha_email") or "").lower() for r in world.apps.a.all(C).values()} - {""}
+        emails_b = {(r.get("sf_email") or "").lower() for r in world.apps.b.all(C).values()}
+        assert emails_a <= emails_b
+        settled = world.apps.written
+        run_sync(world.sync.pk)
+        assert world.apps.written == settled
+        transaction.set_rollback(True)
