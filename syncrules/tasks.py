@@ -1,0 +1,65 @@
+"""django-q2 entry points: thin, idempotent, taking ids (the broker delivers at least once)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from syncrules.models import ObjectSync, SyncRun
+
+RUN_TASK = "syncrules.tasks.run_object_sync"
+DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
+SCHEDULE_NAME = "syncrules: dispatch due object syncs"
+
+
+def run_object_sync(object_sync_id: int, initial: bool = False, trigger: str = SyncRun.Trigger.SCHEDULE) -> int | None:
+    """Run one object sync once; the id of its SyncRun, or None if it was running already."""
+    from syncrules.engine import run_sync
+
+    if not ObjectSync.objects.filter(pk=object_sync_id).exists():
+        return None  # deleted since it was queued
+    run = run_sync(object_sync_id, initial=initial, trigger=trigger)
+    return run.pk if run else None
+
+
+def enqueue_run(object_sync_id: int, *, initial: bool = False, trigger: str = SyncRun.Trigger.MANUAL) -> None:
+    """Queue a run once the current transaction commits (a rolled-back request queues nothing)."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(RUN_TASK, object_sync_id, initial, trigger, task_name=f"sync {object_sync_id}")
+    )
+
+
+def dispatch_due_syncs() -> list[int]:
+    """Queue every active sync whose next run is due; the ids queued.
+
+    Each sync's next_run_at is pushed forward by a conditional UPDATE before it is queued, so
+    two dispatchers running at once queue it once; a run queued twice anyway is harmless
+    (ObjectSync.claim lets one through).
+    """
+    now = timezone.now()
+    queued = []
+    due = ObjectSync.objects.filter(state=ObjectSync.State.ACTIVE, next_run_at__lte=now, running_since__isnull=True)
+    for sync_id, next_run_at, interval in due.values_list("pk", "next_run_at", "interval_seconds"):
+        taken = ObjectSync.objects.filter(pk=sync_id, next_run_at=next_run_at).update(
+            next_run_at=now + timedelta(seconds=interval)
+        )
+        if taken:
+            enqueue_run(sync_id, trigger=SyncRun.Trigger.SCHEDULE)
+            queued.append(sync_id)
+    return queued
+
+
+def ensure_schedules() -> bool:
+    """Create the one django-q2 Schedule that runs the dispatcher every minute; True if created."""
+    from django_q.models import Schedule
+
+    _, created = Schedule.objects.update_or_create(
+        name=SCHEDULE_NAME,
+        defaults={"func": DISPATCH_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+    )
+    return created
+
