@@ -1,17 +1,235 @@
-"""The HubSpot connector (CRM v3/v4 API)."""
+"""The HubSpot connector (CRM v3/v4 API): the contract of connectors/base.py over
+HubSpotClient. Everything is batched (100 records per call), reads page with `after`, and
+incremental reads use search with a (modification time, id) keyset that never pages past
+HubSpot's 10,000-result cap, however many records share one timestamp.
+"""
 
-from connectors.base import Connector, CredentialParam
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from connectors.base import (
+    COMPANIES,
+    CONTACTS,
+    DEALS,
+    OBJECT_TYPE_LABELS,
+    PRODUCTS,
+    CheckResult,
+    Connector,
+    CredentialParam,
+    DefaultField,
+    DeletedPage,
+    DeletedRecord,
+    FieldSpec,
+    FieldType,
+    ObjectTypeInfo,
+    Option,
+    Pipeline,
+    Record,
+    Stage,
+)
+from connectors.errors import ConnectorError, ErrorCategory
+from connectors.hubspot import reads, writes
+from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
+from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTIONAL_SCOPES, REQUIRED_SCOPES
+
+_TYPES = {"string": FieldType.TEXT, "phone_number": FieldType.TEXT, "number": FieldType.NUMBER,
+          "bool": FieldType.BOOL, "date": FieldType.DATE, "datetime": FieldType.DATETIME,
+          "enumeration": FieldType.ENUMERATION}
 
 
 class HubSpotConnector(Connector):
     key = "hubspot"
     label = "HubSpot"
-    default_base_url = "https://api.hubapi.com"
+    default_base_url = PUBLIC_API
     supports_oauth = True
     batch_size = 100
     credential_params = (
-        CredentialParam("access_token", "Private app token or OAuth access token", secret=True),
+        CredentialParam("access_token", "Private app token or OAuth access token", secret=True, required=False,
+                        help_text="A private app token (pat-...); leave blank to connect with OAuth."),
         CredentialParam("refresh_token", "OAuth refresh token", secret=True, required=False),
         CredentialParam("client_id", "OAuth client id", required=False),
-        CredentialParam("client_secret", "OAuth client secret", secret=True, required=False),
+        CredentialParam("client_secret", "OAuth client secret", secret=True, required=False,
+                        help_text="Also verifies the signatures of HubSpot's webhooks."),
     )
+    oauth_scopes = REQUIRED_SCOPES
+    oauth_optional_scopes = OPTIONAL_SCOPES
+
+    def __init__(self, base_url: str, credentials: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(base_url, credentials, **kwargs)
+        self.client = HubSpotClient(self.base_url, self.credentials, save_credentials=self._save_credentials,
+                                    options=self.options)
+        self._fields: dict[str, dict[str, FieldSpec]] = {}
+
+    # --- discovery -------------------------------------------------------------------------
+    def object_types(self) -> list[ObjectTypeInfo]:
+        return [ObjectTypeInfo(t, t, OBJECT_TYPE_LABELS[t]) for t in (CONTACTS, COMPANIES, DEALS, PRODUCTS)]
+
+    def fields(self, object_type: str) -> list[FieldSpec]:
+        return list(self.field_map(object_type).values())
+
+    def field_map(self, object_type: str) -> dict[str, FieldSpec]:
+        if object_type not in self._fields:
+            body = self.client.json("GET", f"/crm/v3/properties/{object_type}")
+            specs = [self._field_spec(object_type, p) for p in _results(body)]
+            self._fields[object_type] = {s.name: s for s in specs if s is not None}
+        return self._fields[object_type]
+
+    @staticmethod
+    def _field_spec(object_type: str, prop: Any) -> FieldSpec | None:
+        if not isinstance(prop, Mapping) or not prop.get("name"):
+            return None
+        meta = prop.get("modificationMetadata") or {}
+        field_type = _TYPES.get(str(prop.get("type")), FieldType.TEXT)
+        options = tuple(Option(str(o.get("value")), str(o.get("label") or o.get("value")))
+                        for o in prop.get("options") or [] if isinstance(o, Mapping) and not o.get("hidden"))
+        return FieldSpec(
+            name=str(prop["name"]), label=str(prop.get("label") or prop["name"]), type=field_type,
+            read_only=bool(meta.get("readOnlyValue") or prop.get("calculated")),
+            unique=bool(prop.get("hasUniqueValue")) or (object_type == CONTACTS and prop["name"] == "email"),
+            options=options if field_type is FieldType.ENUMERATION else (),
+            multi=field_type is FieldType.ENUMERATION and prop.get("fieldType") == "checkbox",
+        )
+
+    def default_fields(self, object_type: str) -> list[DefaultField]:
+        return list(DEFAULT_FIELDS.get(object_type, []))
+
+    def pipelines(self, object_type: str) -> list[Pipeline]:
+        body = self.client.json("GET", f"/crm/v3/pipelines/{object_type}")
+        return [_pipeline(p) for p in _results(body) if not p.get("archived")]
+
+    def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
+        """Create a pipeline (e.g. one per Salesforce record type); won/lost stages are closed."""
+        count = max(1, len(stages))
+        payload = {"label": label, "displayOrder": 0, "stages": [
+            {"label": s.label, "displayOrder": s.order if s.order else i,
+             "metadata": {"isClosed": "true" if s.closed else "false",
+                          "probability": "1.0" if s.won else "0.0" if s.closed else
+                          f"{min(0.9, max(0.1, round((i + 1) / (count + 1), 1))):.1f}"}}
+            for i, s in enumerate(stages)]}
+        return _pipeline(self.client.json("POST", f"/crm/v3/pipelines/{object_type}", json=payload))
+
+    def check(self) -> CheckResult:
+        try:
+            granted = self._granted_scopes()
+        except ConnectorError as exc:
+            return CheckResult(ok=False, message=str(exc))
+        if granted is not None:
+            missing = [s for s in REQUIRED_SCOPES if s not in granted]
+        else:
+            missing = self._probe_scopes()
+        if missing:
+            return CheckResult(ok=False, message="Missing scopes: " + ", ".join(missing), missing=missing)
+        return CheckResult(ok=True, message="Connected")
+
+    def _granted_scopes(self) -> set[str] | None:
+        """The OAuth token's scopes (None for private-app tokens, which have no token-info call)."""
+        if not self.client.oauth:
+            return None
+        self.client._auth_headers()  # refresh first if the token is about to expire
+        body = self.client.json("GET", f"/oauth/v1/access-tokens/{quote(self.credentials['access_token'], safe='')}")
+        return set((body or {}).get("scopes") or [])
+
+    def _probe_scopes(self) -> list[str]:
+        """Private apps: call one read per object type and collect the scopes HubSpot names."""
+        missing: list[str] = []
+        for object_type in (CONTACTS, COMPANIES, DEALS):
+            for path in (f"/crm/v3/objects/{object_type}?limit=1", f"/crm/v3/properties/{object_type}"):
+                try:
+                    self.client.call("GET", path)
+                except ConnectorError as exc:
+                    if exc.category is not ErrorCategory.PERMISSION_DENIED:
+                        raise
+                    scopes = exc.message.rsplit("(missing scopes: ", 1)
+                    names = scopes[1].rstrip(")").split(", ") if len(scopes) == 2 else [f"{object_type} access"]
+                    missing += [n for n in names if n not in missing]
+        return missing
+
+    # --- reads -----------------------------------------------------------------------------
+    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator:
+        return reads.read_changes(self, object_type, cursor)
+
+    def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        return reads.read(self, object_type, ids)
+
+    def find(self, object_type: str, field_name: str, values: Sequence[str]) -> dict[str, list[Record]]:
+        return reads.find(self, object_type, field_name, values)
+
+    def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:
+        since = str((cursor or {}).get("since") or "")
+        newest, after = since, None
+        while True:
+            params = {"archived": "true", "limit": 100, **({"after": after} if after else {})}
+            body = self.client.json("GET", f"/crm/v3/objects/{object_type}", params=params)
+            records = []
+            for item in _results(body):
+                archived_at = str(item.get("archivedAt") or item.get("updatedAt") or "")
+                if archived_at > since:  # ISO-8601 UTC strings sort as times
+                    records.append(DeletedRecord(str(item["id"]), reads.parse_time(archived_at)))
+                    newest = max(newest, archived_at)
+            after = ((body or {}).get("paging") or {}).get("next", {}).get("after")
+            yield DeletedPage(records, {"since": newest if not after else since})
+            if not after:
+                return
+
+    def read_associations(self, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
+        return reads.read_associations(self, object_type, ids, to_type)
+
+    # --- writes ----------------------------------------------------------------------------
+    def write(self, object_type, creates=(), updates=None):
+        return writes.write(self, object_type, creates, updates or {})
+
+    def delete(self, object_type, ids):
+        return writes.delete(self, object_type, ids)
+
+    def write_associations(self, object_type, to_type, pairs):
+        return writes.write_associations(self, object_type, to_type, pairs)
+
+    def remove_associations(self, object_type, to_type, pairs):
+        return writes.remove_associations(self, object_type, to_type, pairs)
+
+    # --- OAuth -----------------------------------------------------------------------------
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        if not self.credentials.get("client_id"):
+            raise ConnectorError(ErrorCategory.AUTHENTICATION_EXPIRED, "Set the OAuth client id first.")
+        base = PUBLIC_AUTHORIZE if self.base_url == PUBLIC_API else f"{self.base_url}/oauth/authorize"
+        query = {"client_id": self.credentials["client_id"], "redirect_uri": redirect_uri,
+                 "scope": " ".join(REQUIRED_SCOPES), "optional_scope": " ".join(OPTIONAL_SCOPES), "state": state}
+        return f"{base}?{urlencode(query, quote_via=quote)}"
+
+    def exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        tokens = self.client.token_request({
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "client_id": self.credentials.get("client_id", ""),
+            "client_secret": self.credentials.get("client_secret", ""),
+        })
+        credentials = {**self.credentials, **credentials_from_tokens(tokens)}
+        self.credentials.update(credentials)
+        return credentials
+
+    def record_url(self, object_type: str, record_id: str) -> str:
+        hub = self.credentials.get("hub_id")
+        type_ids = {CONTACTS: "0-1", COMPANIES: "0-2", DEALS: "0-3", PRODUCTS: "0-7"}
+        if not hub or object_type not in type_ids or self.base_url != PUBLIC_API:
+            return ""
+        return f"https://app.hubspot.com/contacts/{hub}/record/{type_ids[object_type]}/{record_id}"
+
+
+def _results(body: Any) -> list[dict]:
+    if not isinstance(body, Mapping) or not isinstance(body.get("results"), list):
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's response has no 'results' list")
+    return [r for r in body["results"] if isinstance(r, Mapping)]
+
+
+def _pipeline(body: Any) -> Pipeline:
+    if not isinstance(body, Mapping) or "id" not in body:
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's pipeline has no id")
+    stages = []
+    for s in sorted(body.get("stages") or [], key=lambda s: s.get("displayOrder", 0)):
+        meta = s.get("metadata") or {}
+        closed = str(meta.get("isClosed", "")).lower() == "true"
+        won = closed and str(meta.get("probability")) in ("1.0", "1")
+        stages.append(Stage(str(s["id"]), str(s.get("label") or s["id"]), int(s.get("displayOrder") or 0), closed, won))
+    return Pipeline(str(body["id"]), str(body.get("label") or body["id"]), tuple(stages))

@@ -183,7 +183,9 @@ def batch_associations(request, caller, from_type, to_type, action):
         raise BadRequest(f"The maximum number of inputs supported in a batch is {limit}.")
     portal, started = caller.portal, store.iso(store.now_ms())
     if action == "read":
-        ids = [int(i["from"]["id"]) for i in inputs if str((i.get("from") or {}).get("id", "")).isdigit()]
+        # The spec's form is {id, after?}; {from: {id}} is accepted too.
+        raw = [str(i.get("id") or (i.get("from") or {}).get("id") or "") for i in inputs]
+        ids = [int(i) for i in raw if i.isdigit()]
         found = associations.for_ids(portal, from_type, ids, to_type)
         results = [{"from": {"id": str(i)}, "to": found[i]} for i in ids if i in found]
         missing = [str(i) for i in ids if i not in found]

@@ -152,8 +152,9 @@ def _run(portal, object_type: str, body: dict, groups: list[list[dict]]) -> tupl
         raise BadRequest("limit and after must be numbers") from None
     if not 0 < limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    if offset >= RESULT_CAP:
-        raise BadRequest(f"Search results are limited to {RESULT_CAP} records: 'after' {offset} is past the "
+    cap = portal.search_cap or RESULT_CAP
+    if offset >= cap:
+        raise BadRequest(f"Search results are limited to {cap} records: 'after' {offset} is past the "
                          "limit. Narrow the query, e.g. by filtering on hs_object_id.")
     qs = CrmObject.objects.filter(portal=portal, object_type=object_type, archived=False, merged_into=None)
     prop, descending = _sort(body)
@@ -171,13 +172,13 @@ def _run(portal, object_type: str, body: dict, groups: list[list[dict]]) -> tupl
             qs = qs.filter(where)
         order = [f"-{sort_column}" if descending else sort_column, "pk"]
         total = qs.count()
-        page = list(qs.order_by(*order)[offset: min(offset + limit, RESULT_CAP)])
+        page = list(qs.order_by(*order)[offset: min(offset + limit, cap)])
         return page, total, offset, limit
     objs = [o for o in qs.order_by("pk") if (not groups or any(all(_matches(o, f) for f in g) for g in groups))
             and (not query or any(query in str(o.properties.get(t, "")).casefold() for t in TEXT_FIELDS))]
     objs.sort(key=lambda o: (_value_of(o, prop) is None, _typed(object_type, prop, _value_of(o, prop) or "0")
                              if prop in PROPERTY_INDEX[object_type] else 0), reverse=descending)
-    return objs[offset: min(offset + limit, RESULT_CAP)], len(objs), offset, limit
+    return objs[offset: min(offset + limit, cap)], len(objs), offset, limit
 
 
 @api(search=True, scopes=lambda object_type, _request: object_scopes(object_type, "read"))
@@ -189,6 +190,6 @@ def search(request, caller, object_type):
     page, total, offset, limit = _run(caller.portal, object_type, body, groups)
     result = {"total": total, "results": [store.serialize(o, body.get("properties") or []) for o in page]}
     next_offset = offset + limit
-    if next_offset < min(total, RESULT_CAP):
+    if next_offset < min(total, caller.portal.search_cap or RESULT_CAP):
         result["paging"] = {"next": {"after": str(next_offset), "link": None}}
     return JsonResponse(result)

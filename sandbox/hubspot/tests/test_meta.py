@@ -79,7 +79,7 @@ def test_it_keeps_one_primary_company_per_contact(api):
         api("POST", "/crm/v4/associations/contacts/companies/batch/create", {"inputs": [
             {"from": {"id": contact}, "to": {"id": company},
              "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]})
-    read = api("POST", "/crm/v4/associations/contacts/companies/batch/read", {"inputs": [{"from": {"id": contact}}]})
+    read = api("POST", "/crm/v4/associations/contacts/companies/batch/read", {"inputs": [{"id": contact}]})
     assert read.status_code == 200
     primaries = [t["toObjectId"] for t in read.data["results"][0]["to"]
                  if 1 in [a["typeId"] for a in t["associationTypes"]]]

@@ -1,0 +1,192 @@
+"""Reading from HubSpot: incremental reads through search, batch reads, lookups for matching
+and associations (primary company first).
+
+Incremental reads walk a (last-modified, id) keyset. The cursor {"t": ms, "id": n} means
+"every record with a last-modified time before t, and those at t with an id up to n, have
+been read" (id None: none at t yet). Each query starts at offset 0, so paging never reaches
+search's 10,000-result cap, and records sharing one timestamp are read by id, in pages, so a
+bulk import stamped with a single millisecond is never skipped nor looped over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import COMPANIES, CONTACTS, DEALS, Page, Record
+from connectors.errors import ConnectorError, ErrorCategory
+from connectors.hubspot.convert import from_hubspot, parse_datetime
+
+if TYPE_CHECKING:
+    from connectors.hubspot.connector import HubSpotConnector
+
+LASTMOD = {CONTACTS: "lastmodifieddate"}  # every other type: hs_lastmodifieddate
+ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES,)}
+PRIMARY_TYPE_IDS = {(CONTACTS, COMPANIES): 1, (DEALS, COMPANIES): 5, (COMPANIES, CONTACTS): 2, (COMPANIES, DEALS): 6}
+BATCH = 100
+ASSOCIATION_BATCH = 1000
+
+
+def lastmod_property(object_type: str) -> str:
+    return LASTMOD.get(object_type, "hs_lastmodifieddate")
+
+
+def parse_time(value: Any):
+    try:
+        return parse_datetime(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _epoch_ms(value: Any) -> int | None:
+    moment = parse_time(value)
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -> Iterator[Page]:
+    state = dict(cursor) if isinstance(cursor, dict) else {"t": 0, "id": None}
+    t, last_id = int(state.get("t") or 0), state.get("id")
+    until = int(time.time() * 1000)  # changes after the run started are left for the next run
+    page_size = int(conn.options.get("search_page_size", 200))
+    prop = lastmod_property(object_type)
+    while True:
+        # 1. Records at exactly t, by id, after the last id read at t.
+        while True:
+            filters = [_f(prop, "EQ", t), _f("hs_object_id", "GT", last_id if last_id is not None else -1)]
+            body = _search(conn, object_type, [filters], "hs_object_id", page_size)
+            items = body["results"]
+            if items:
+                last_id = max(int(i["id"]) for i in items)
+                yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
+            if len(items) < page_size:
+                break
+        # 2. The next records after t, by modification time.
+        body = _search(conn, object_type, [[_f(prop, "GT", t), _f(prop, "LTE", until)]], prop, page_size)
+        items = [i for i in body["results"] if _epoch_ms(i["properties"].get(prop)) is not None]
+        if len(body["results"]) < page_size:
+            if items:
+                t = max(_epoch_ms(i["properties"][prop]) for i in items)
+                last_id = max(int(i["id"]) for i in items if _epoch_ms(i["properties"][prop]) == t)
+                yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
+            return
+        # A full page: its newest timestamp may continue on the next page, so read the records
+        # before it now and that timestamp itself by id (step 1) on the next turn.
+        newest = max(_epoch_ms(i["properties"][prop]) for i in items)
+        older = [i for i in items if _epoch_ms(i["properties"][prop]) < newest]
+        t, last_id = newest, None
+        if older:
+            yield Page(_records(conn, object_type, older), {"t": t, "id": None}, body.get("total"))
+
+
+def _f(prop: str, operator: str, value: Any) -> dict:
+    return {"propertyName": prop, "operator": operator, "value": str(value)}
+
+
+def _search(conn: HubSpotConnector, object_type: str, groups: list[list[dict]], sort: str, limit: int,
+            after: str | None = None) -> dict:
+    payload = {"filterGroups": [{"filters": g} for g in groups],
+               "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+               "properties": _property_names(conn, object_type), "limit": limit}
+    if after:
+        payload["after"] = after
+    body = conn.client.json("POST", f"/crm/v3/objects/{object_type}/search", json=payload, search=True)
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's search response has no 'results' list")
+    if not all(isinstance(i, dict) and "id" in i and isinstance(i.get("properties"), dict) for i in body["results"]):
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's search response has a malformed record")
+    return body
+
+
+def _property_names(conn: HubSpotConnector, object_type: str) -> list[str]:
+    return sorted(conn.field_map(object_type))
+
+
+def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> list[Record]:
+    specs = conn.field_map(object_type)
+    prop = lastmod_property(object_type)
+    records = []
+    for item in items:
+        props = item.get("properties") or {}
+        records.append(Record(
+            id=str(item["id"]),
+            values={name: from_hubspot(specs.get(name), value) for name, value in props.items()},
+            modified_at=parse_time(props.get(prop) or item.get("updatedAt")),
+            archived=bool(item.get("archived")),
+        ))
+    if conn.options.get("read_associations", True):
+        for to_type in ASSOCIATED.get(object_type, ()):
+            found = read_associations(conn, object_type, [r.id for r in records], to_type)
+            for record in records:
+                record.associations[to_type] = found.get(record.id, [])
+    return records
+
+
+def read(conn: HubSpotConnector, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+    out: dict[str, Record] = {}
+    for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH):
+        items = _batch_read(conn, object_type, [{"id": i} for i in chunk])
+        for record in _records(conn, object_type, items):
+            out[record.id] = record
+    return out
+
+
+def _batch_read(conn: HubSpotConnector, object_type: str, inputs: list[dict], id_property: str = "") -> list[dict]:
+    payload: dict[str, Any] = {"inputs": inputs, "properties": _property_names(conn, object_type)}
+    if id_property:
+        payload["idProperty"] = id_property
+    body = conn.client.json("POST", f"/crm/v3/objects/{object_type}/batch/read", json=payload)
+    # Missing ids come back in a 207's errors (OBJECT_NOT_FOUND): absent from the result.
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's batch read response has no 'results' list")
+    return [i for i in body["results"] if isinstance(i, dict) and "id" in i]
+
+
+def find(conn: HubSpotConnector, object_type: str, field_name: str, values: Sequence[str]) -> dict[str, list[Record]]:
+    wanted = {str(v).strip().casefold(): str(v) for v in values if v not in (None, "")}
+    out: dict[str, list[Record]] = {}
+    if not wanted:
+        return out
+    spec = conn.field_map(object_type).get(field_name)
+    if spec is None:
+        raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, f"HubSpot has no {object_type} property {field_name}",
+                             field=field_name)
+    keys = list(wanted)
+    if object_type == CONTACTS and field_name == "email":
+        items = []
+        for chunk in _chunks(keys, BATCH):
+            items += _batch_read(conn, object_type, [{"id": k} for k in chunk], id_property="email")
+    else:
+        items = []
+        for chunk in _chunks(list(wanted.values()), BATCH):
+            after = None
+            while True:
+                body = _search(conn, object_type, [[{"propertyName": field_name, "operator": "IN", "values": chunk}]],
+                               "hs_object_id", 200, after)
+                items += body["results"]
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+    for record in _records(conn, object_type, items):
+        key = str(record.values.get(field_name) or "").strip().casefold()
+        if key in wanted:
+            out.setdefault(wanted[key], []).append(record)
+    return out
+
+
+def read_associations(conn: HubSpotConnector, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    primary = PRIMARY_TYPE_IDS.get((object_type, to_type))
+    for chunk in _chunks([str(i) for i in ids], ASSOCIATION_BATCH):
+        body = conn.client.json("POST", f"/crm/v4/associations/{object_type}/{to_type}/batch/read",
+                                json={"inputs": [{"id": i} for i in chunk]})
+        for result in (body or {}).get("results") or []:
+            targets = result.get("to") or []
+            ordered = sorted(targets, key=lambda t: primary not in [a.get("typeId") for a in t.get("associationTypes") or []])
+            out[str((result.get("from") or {}).get("id"))] = [str(t["toObjectId"]) for t in ordered]
+    return out
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
