@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -149,6 +151,7 @@ class SalesforceClient:
         self.budget = ApiBudget(budget_share)
         self.timeout = timeout or (5.0, 60.0)
         self.token_calls = 0
+        self.server_time: datetime | None = None  # from the last response's Date header
         # Sforce-Query-Options: batchSize=200..2000 (records per query batch; default 2000).
         self.query_headers = (
             {"Sforce-Query-Options": f"batchSize={query_batch_size}"} if query_batch_size else {}
@@ -200,6 +203,10 @@ class SalesforceClient:
         )
 
     def _on_response(self, response: requests.Response) -> None:
+        try:
+            self.server_time = parsedate_to_datetime(response.headers["Date"]).astimezone(UTC)
+        except (KeyError, TypeError, ValueError):
+            self.server_time = datetime.now(UTC)
         match = LIMIT_INFO.search(response.headers.get("Sforce-Limit-Info", ""))
         if not match:
             return

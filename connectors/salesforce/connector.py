@@ -250,11 +250,27 @@ class SalesforceConnector(Connector):
             if object_type == DEALS:
                 self._attach_contacts(records)
             last = batch["records"][-1]
-            cursor = {"modstamp": last["SystemModstamp"], "id": last["Id"]}
+            cursor = self._cursor(last, final=bool(batch.get("done", True)))
             delivered = True
             yield Page(records, cursor, estimated_total=batch.get("totalSize"))
         if not delivered:
             yield Page([], cursor, estimated_total=0)
+
+    def _cursor(self, last: dict, *, final: bool) -> dict[str, str]:
+        """(SystemModstamp, Id) of the last record delivered.
+
+        Within a run the id makes resuming exact. SystemModstamp has one-second precision, so
+        a record written later in the same second as the final cursor could sort before its id
+        and be skipped: when the final timestamp is that recent (by the server's clock), the
+        next run re-reads that whole second instead (re-reads are harmless, gaps are not).
+        """
+        stamp = last["SystemModstamp"]
+        if final:
+            modified = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+            now = self.client.server_time or datetime.now(UTC)
+            if (now - modified).total_seconds() < float(self.options.get("settle_seconds", 10)):
+                return {"modstamp": stamp, "id": ""}
+        return {"modstamp": stamp, "id": last["Id"]}
 
     @staticmethod
     def _after(cursor: Mapping[str, str]) -> str:
@@ -316,8 +332,7 @@ class SalesforceConnector(Connector):
                 DeletedRecord(r["Id"], from_salesforce("datetime", r["SystemModstamp"]))
                 for r in batch["records"]
             ]
-            last = batch["records"][-1]
-            cursor = {"modstamp": last["SystemModstamp"], "id": last["Id"]}
+            cursor = self._cursor(batch["records"][-1], final=bool(batch.get("done", True)))
             delivered = True
             yield DeletedPage(records, cursor)
         if not delivered:

@@ -15,11 +15,29 @@ def sandbox_url(live_server) -> str:
 
 
 @pytest.fixture
-def make_connector(sandbox_url):
-    """Build a connector for a seeded org; records the credentials it saves."""
+def build(sandbox_url):
+    """A connector from raw credentials; it records what it saves, and is closed afterwards."""
+    made = []
+
+    def make(credentials, **options):
+        saved: list[dict] = []
+        connector = SalesforceConnector(
+            sandbox_url, credentials, on_credentials=saved.append, options={"backoff_base": 0.01, **options}
+        )
+        connector.saved = saved
+        made.append(connector)
+        return connector
+
+    yield make
+    for connector in made:  # no keep-alive socket may outlive the live server's thread
+        connector.client.http.session.close()
+
+
+@pytest.fixture
+def make_connector(build, sandbox_url):
+    """A connector with a seeded org's full credentials."""
 
     def make(seeded, **options):
-        saved: list[dict] = []
         credentials = {
             "access_token": seeded.access_token,
             "refresh_token": seeded.refresh_token,
@@ -27,11 +45,7 @@ def make_connector(sandbox_url):
             "client_id": seeded.org.client_id,
             "client_secret": seeded.org.client_secret,
         }
-        connector = SalesforceConnector(
-            sandbox_url, credentials, on_credentials=saved.append, options={"backoff_base": 0.01, **options}
-        )
-        connector.saved = saved
-        return connector
+        return build(credentials, **options)
 
     return make
 
