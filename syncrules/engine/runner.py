@@ -87,7 +87,6 @@ class Engine:
         self.sides: dict[str, SideContext] = {}
         self.pairs: list[FieldPair] = []
         self.problems: list[str] = []
-        self.touched: set[int] = set()
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -153,7 +152,6 @@ class Engine:
     def sync_linked(self, side: str, items: Sequence[tuple[Record, RecordLink]], *, forced: bool = False) -> None:
         todo = []
         for record, link in items:
-            self.touched.add(link.pk)
             if forced or link.status == LinkStatus.FAILING or self.has_delta(side, record, link):
                 todo.append((record, link))
             else:
@@ -199,8 +197,6 @@ class Engine:
         now = self.now()
         excluded, eligible = [], []
         for record, link in items:
-            if link is not None:
-                self.touched.add(link.pk)
             link = link or RecordLink(**{f"id_{side}": record.id})
             if not self.sync.flows_to(there):
                 reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
@@ -355,8 +351,9 @@ class Engine:
     def retry_due(self) -> None:
         """Reprocess failing links whose retry time has come (transient errors, manual retries)."""
         due = list(
+            # Links this run already saved are left alone (every failing link it touched is saved).
             RecordLink.objects.filter(object_sync=self.sync, status=LinkStatus.FAILING, next_retry_at__lte=self.now())
-            .exclude(pk__in=self.touched)
+            .exclude(updated_at__gte=self.run.started_at)
             .order_by("next_retry_at")[:RETRY_LIMIT]
         )
         for side in (A, B):
