@@ -61,7 +61,9 @@ def similarity(label_a: str, label_b: str) -> float:
     # the character ratio breaks ties and catches small spelling differences.
     containment = max(shared_a / len(wa), shared_b / len(wb))
     overlap = (shared_a + shared_b) / (len(wa) + len(wb))
-    chars = SequenceMatcher(None, " ".join(wa), " ".join(wb)).ratio()
+    ja, jb = " ".join(wa), " ".join(wb)
+    # SequenceMatcher is not symmetric; average both orders so similarity(a, b) == similarity(b, a).
+    chars = (SequenceMatcher(None, ja, jb).ratio() + SequenceMatcher(None, jb, ja).ratio()) / 2
     return round(0.45 * containment + 0.35 * overlap + 0.2 * chars, 4)
 
 
