@@ -43,6 +43,7 @@ def add_arguments(parser) -> None:
 
 def run(
     stdout,
+    /,
     *,
     org: str,
     contacts: int,
