@@ -40,10 +40,17 @@ SIDE_NAMES = {A: "side A", B: "side B"}
 
 
 def http_calls(connector: Connector) -> int:
-    """HTTP requests a connector has sent, when it tells (its `http_calls` or its client's `calls`)."""
+    """HTTP requests a connector has sent, when it tells.
+
+    The contract has no counter yet; connectors built on connectors.http expose their
+    HttpClient's `calls` as `http_calls`, `client.calls` or `client.http.calls` (+ token calls).
+    """
     count = getattr(connector, "http_calls", None)
-    if count is None:
-        count = getattr(getattr(connector, "client", None), "calls", 0)
+    client = getattr(connector, "client", None)
+    if count is None and client is not None:
+        count = getattr(client, "calls", None)
+        if not isinstance(count, int):
+            count = getattr(getattr(client, "http", None), "calls", 0) + getattr(client, "token_calls", 0)
     return int(count or 0)
 
 

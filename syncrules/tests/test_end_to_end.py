@@ -1,0 +1,169 @@
+"""End to end over real HTTP: the HubSpot sandbox <-> the Salesforce sandbox, through the real
+connectors and the engine, for contacts and companies, initial and incremental, both ways."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.utils import timezone
+
+from connectors.base import COMPANIES, CONTACTS
+from connectors.models import Connection
+from sandbox.hubspot import gate
+from sandbox.hubspot.seed import ensure_portal, seed_records
+from sandbox.salesforce.seed import seed_org
+from syncrules.engine import run_sync
+from syncrules.engine.filters import is_valid_email, normalize_email
+from syncrules.engine.mappings import create_default_mappings
+from syncrules.models import Direction, LinkStatus, ObjectSync, RecordLink, SyncRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+_hub_ids = itertools.count(700_001)
+_orgs = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    gate.reset_rate_limits()
+    yield
+    gate.reset_rate_limits()
+
+
+@pytest.fixture
+def pair(live_server):
+    """Two connections: a seeded HubSpot portal (side A) and a seeded Salesforce org (side B)."""
+    made = []
+
+    def make(*, contacts=0, companies=0, sf_contacts=0, sf_accounts=0):
+        portal = ensure_portal(next(_hub_ids), rate_limit_enabled=False)
+        seed_records(portal, contacts=contacts, companies=companies)
+        org = seed_org(f"e2e{next(_orgs)}", contacts=sf_contacts, accounts=sf_accounts)
+        hubspot = Connection.objects.create(
+            kind="hubspot", name="HubSpot sandbox", base_url=f"{live_server.url}/sandbox/hubspot",
+            credentials={"access_token": portal.private_token}, options={"client_rate_limit": False},
+        )
+        salesforce = Connection.objects.create(
+            kind="salesforce", name="Salesforce sandbox", base_url=f"{live_server.url}/sandbox/salesforce",
+            credentials={
+                "access_token": org.access_token, "refresh_token": org.refresh_token,
+                "instance_url": f"{live_server.url}/sandbox/salesforce",
+                "client_id": org.org.client_id, "client_secret": org.org.client_secret,
+            },
+            options={"backoff_base": 0.01},
+        )
+        made.append((hubspot, salesforce))
+        return hubspot, salesforce
+
+    return make
+
+
+def new_sync(hubspot, salesforce, object_type, **kwargs) -> ObjectSync:
+    sync = ObjectSync.objects.create(
+        connection_a=hubspot, connection_b=salesforce, object_type=object_type, state=ObjectSync.State.ACTIVE, **kwargs
+    )
+    create_default_mappings(sync)
+    return sync
+
+
+def every(connection, object_type):
+    """Every record of a connection's app, by id."""
+    records = {}
+    for page in connection.connector().read_changes(object_type, None):
+        records.update((r.id, r) for r in page.records)
+    return records
+
+
+def emails(records, field):
+    return {normalize_email(r.values.get(field)) for r in records.values() if is_valid_email(r.values.get(field))}
+
+
+def test_an_initial_two_way_contact_sync_then_edits_on_both_sides(pair):
+    hubspot, salesforce = pair(contacts=25, sf_contacts=20, sf_accounts=3)
+    sync = new_sync(hubspot, salesforce, CONTACTS)
+    assert sync.field_mappings.filter(field_a="email", field_b="Email").exists()
+
+    run = run_sync(sync.pk)
+    assert run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL), run.error
+    on_hubspot, on_salesforce = every(hubspot, CONTACTS), every(salesforce, CONTACTS)
+    assert emails(on_hubspot, "email") == emails(on_salesforce, "Email")
+    assert run.created > 0 and run.http_calls > 0
+    failed = {(o.category, o.message) for o in run.outcomes.filter(action="failed")}
+    assert run.failed == 0, failed
+
+    second = run_sync(sync.pk)
+    assert (second.created, second.updated, second.failed) == (0, 0, 0), second.error
+
+    link = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).first()
+    hubspot.connector().write(CONTACTS, updates={link.id_a: {"jobtitle": "Chief Syncing Officer"}})
+    other = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).exclude(pk=link.pk).first()
+    salesforce.connector().write(CONTACTS, updates={other.id_b: {"Title": "Head of Records"}})
+    third = run_sync(sync.pk)
+    assert third.updated == 2 and third.failed == 0
+    assert salesforce.connector().read(CONTACTS, [link.id_b])[link.id_b].values["Title"] == "Chief Syncing Officer"
+    assert hubspot.connector().read(CONTACTS, [other.id_a])[other.id_a].values["jobtitle"] == "Head of Records"
+    fourth = run_sync(sync.pk)
+    assert (fourth.created, fourth.updated) == (0, 0)
+
+
+def test_a_one_way_contact_sync_to_hubspot_copies_salesforce_changes_only(pair):
+    hubspot, salesforce = pair(contacts=6, sf_contacts=10, sf_accounts=2)
+    sync = new_sync(hubspot, salesforce, CONTACTS, direction=Direction.TO_A)
+    assert sync.conflict_winner == "b"
+    before_salesforce = {k: r.values for k, r in every(salesforce, CONTACTS).items()}
+    run = run_sync(sync.pk)
+    assert run.failed == 0 and run.created > 0, run.error
+    assert emails(every(salesforce, CONTACTS), "Email") <= emails(every(hubspot, CONTACTS), "email")
+    link = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).first()
+    salesforce.connector().write(CONTACTS, updates={link.id_b: {"FirstName": "Renamed"}})
+    hubspot.connector().write(CONTACTS, updates={link.id_a: {"lastname": "Changed in HubSpot"}})
+    later = run_sync(sync.pk)
+    assert later.updated == 1
+    assert hubspot.connector().read(CONTACTS, [link.id_a])[link.id_a].values["firstname"] == "Renamed"
+    last_name = salesforce.connector().read(CONTACTS, [link.id_b])[link.id_b].values["LastName"]
+    assert last_name == before_salesforce[link.id_b]["LastName"]  # nothing flows to Salesforce
+
+
+HUBSPOT_TO_SALESFORCE_INDUSTRY = {
+    "ACCOUNTING": "Finance", "COMPUTER_SOFTWARE": "Technology", "FINANCIAL_SERVICES": "Finance",
+    "HOSPITAL_HEALTH_CARE": "Healthcare", "CONSTRUCTION": "Manufacturing", "EDUCATION_MANAGEMENT": "Education",
+    "MARKETING_AND_ADVERTISING": "Media",  # RETAIL pairs with "Retail" by its label, no entry needed
+}
+
+
+def test_a_one_way_company_sync_fails_unmapped_options_then_retries_them_once_mapped(pair):
+    hubspot, salesforce = pair(companies=12, sf_accounts=6)
+    before_hubspot = {k: r.values for k, r in every(hubspot, COMPANIES).items()}
+    sync = new_sync(hubspot, salesforce, COMPANIES, direction=Direction.TO_B)
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.PARTIAL, run.error
+    failures = run.outcomes.filter(action="failed")
+    assert failures.exists() and {o.category for o in failures} == {"invalid_property_value"}
+    assert all("no matching option in Industry" in o.message and o.hint for o in failures)
+    assert run.created + run.failed == len(before_hubspot)
+
+    industry = sync.field_mappings.get(field_a="industry")
+    industry.value_map = {"a_to_b": HUBSPOT_TO_SALESFORCE_INDUSTRY}
+    industry.save()
+    RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).update(next_retry_at=timezone.now())
+    retry = run_sync(sync.pk)
+    assert retry.failed == 0 and retry.created == run.failed
+    assert {k: r.values for k, r in every(hubspot, COMPANIES).items()} == before_hubspot  # never written
+    by_name = {r.values.get("Name"): r.values for r in every(salesforce, COMPANIES).values()}
+    for values in before_hubspot.values():
+        assert values["name"] in by_name
+    assert run_sync(sync.pk).created == 0
+
+
+def test_a_two_way_company_sync_creates_on_both_sides_and_converges(pair):
+    hubspot, salesforce = pair(companies=8, sf_accounts=5)
+    sync = new_sync(hubspot, salesforce, COMPANIES)
+    sync.field_mappings.filter(field_a="industry").update(enabled=False)  # options differ: toggled off
+    run = run_sync(sync.pk)
+    # The portal's seed has a few duplicate companies: those fail as duplicates, never get copied.
+    assert set(run.outcomes.filter(action="failed").values_list("category", flat=True)) <= {"duplicate_record"}
+    names_a = {r.values.get("name") for r in every(hubspot, COMPANIES).values()}
+    names_b = {r.values.get("Name") for r in every(salesforce, COMPANIES).values()}
+    assert names_a == names_b
+    again = run_sync(sync.pk)
+    assert (again.created, again.updated) == (0, 0)
