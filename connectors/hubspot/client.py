@@ -169,18 +169,23 @@ class HubSpotClient:
                                                        credentials.get("access_token") or ""))
         self.limiter_key = f"hubspot:{self.base_url}:{key}"
         self.limited = bool(options.get("client_rate_limit", True))
-        self.ten = shared_limiter(f"{self.limiter_key}:ten", int(options.get("rate_limit_per_10s", 190)), 10.0)
-        self.search_limiter = shared_limiter(f"{self.limiter_key}:search", int(options.get("search_per_second", 5)), 1.0)
-        self.http = HttpClient(
+        self.ten = shared_limiter(f"{self.limiter_key}:ten", int(options.get("rate_limit_per_10s", 190)), _window(10.0))
+        self.search_limiter = shared_limiter(f"{self.limiter_key}:search", int(options.get("search_per_second", 5)),
+                                             _window(1.0))
+        self.http = _HubSpotHttp(
             self.base_url, classify=classify, auth_headers=self._auth_headers, refresh_auth=self._refresh_on_401,
             limiters=[self.ten] if self.limited else [], on_response=self._learn_limits,
             max_attempts=int(options.get("max_attempts", 6)),
             timeout=(5.0, float(options.get("read_timeout", 60.0))),
         )
+        self.http.can_refresh = lambda: self.oauth
 
     # --- requests -------------------------------------------------------------------------
     def call(self, method: str, path: str, *, search: bool = False, **kwargs: Any) -> requests.Response:
-        limiters = ([self.ten, self.search_limiter] if search else [self.ten]) if self.limited else []
+        # Search has its own per-second limit and is not counted in the ten-secondly one
+        # (reference 1.13); waiting on one limiter after taking another's slot would make the
+        # first slot's timestamp early, so each call takes exactly one.
+        limiters = ([self.search_limiter] if search else [self.ten]) if self.limited else []
         try:
             return self.http.request(method, path, limiters=limiters, **kwargs)
         except ConnectorError:
@@ -207,9 +212,9 @@ class HubSpotClient:
             remaining = int(headers.get("X-HubSpot-RateLimit-Remaining", limit))
         except (KeyError, ValueError):
             return
-        if not self.limited or (limit, period) == (self.ten.max_calls, self.ten.period) or limit <= 0:
+        if not self.limited or (limit, _window(period)) == (self.ten.max_calls, self.ten.period) or limit <= 0:
             return
-        fresh = shared_limiter(f"{self.limiter_key}:ten", limit, period)
+        fresh = shared_limiter(f"{self.limiter_key}:ten", limit, _window(period))
         for _ in range(min(limit, max(0, limit - remaining))):
             fresh.acquire()  # the calls the portal has already counted in this window
         self.ten = fresh
@@ -231,6 +236,7 @@ class HubSpotClient:
         if not self.oauth:
             return False
         self.refresh(stale_token=self.credentials.get("access_token"))
+        self.http.refreshed = True
         return True
 
     def refresh(self, *, stale_token: str | None = None) -> None:
@@ -253,6 +259,29 @@ class HubSpotClient:
         if not isinstance(body, dict) or not body.get("access_token"):
             raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "The token response has no access_token")
         return body
+
+
+class _HubSpotHttp(HttpClient):
+    """HttpClient that stops at a 401 nothing can fix.
+
+    http.py retries AUTHENTICATION_EXPIRED like any transient error once a refresh is not
+    possible (a private-app token) or has already been tried; another attempt with the same
+    token cannot succeed, so the error is raised at once instead of after minutes of backoff.
+    """
+
+    refreshed = False
+    can_refresh: Callable[[], bool] = staticmethod(lambda: False)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        self.refreshed = False
+        return super().request(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, kwargs: dict) -> requests.Response | ConnectorError:
+        result = super()._send(method, path, kwargs)
+        if isinstance(result, ConnectorError) and result.category is ErrorCategory.AUTHENTICATION_EXPIRED:
+            if self.refreshed or not self.can_refresh():
+                raise result
+        return result
 
 
 def _classify_token_error(response: requests.Response) -> ConnectorError:
@@ -280,6 +309,12 @@ def credentials_from_tokens(tokens: Mapping[str, Any]) -> dict[str, Any]:
     if tokens.get("scopes"):
         creds["scopes"] = list(tokens["scopes"])
     return creds
+
+
+def _window(period: float) -> float:
+    """The client's window for a server window: a little longer, so that latency jitter between
+    taking a slot here and arriving there never puts a request over the server's limit."""
+    return period * 1.05 + 0.05
 
 
 def _digest(value: str) -> str:

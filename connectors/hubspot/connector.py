@@ -114,12 +114,12 @@ class HubSpotConnector(Connector):
     def check(self) -> CheckResult:
         try:
             granted = self._granted_scopes()
+            if granted is not None:
+                missing = [s for s in REQUIRED_SCOPES if s not in granted]
+            else:
+                missing = self._probe_scopes()
         except ConnectorError as exc:
             return CheckResult(ok=False, message=str(exc))
-        if granted is not None:
-            missing = [s for s in REQUIRED_SCOPES if s not in granted]
-        else:
-            missing = self._probe_scopes()
         if missing:
             return CheckResult(ok=False, message="Missing scopes: " + ", ".join(missing), missing=missing)
         return CheckResult(ok=True, message="Connected")
