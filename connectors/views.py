@@ -1,0 +1,113 @@
+"""The OAuth connect flow, for every connector with `supports_oauth`.
+
+    /connect/<pk>/         GET: what will be requested (app, scopes, redirect URI); POST: go to
+                           the app's consent page with a signed state
+    /connect/callback/     the app sends the person back here with ?code= (or ?error=): the code
+                           is exchanged for tokens, stored encrypted, and the connection tested
+
+The state is signed with django.core.signing and names the connection and the user, so a
+callback can be neither forged nor replayed by someone else; no session state is needed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from connectors.errors import ConnectorError
+from connectors.models import Connection
+
+STATE_SALT = "connectors.oauth.state"
+STATE_MAX_AGE = 15 * 60  # seconds a person may spend on the consent page
+
+
+def _require_perms(request: HttpRequest) -> None:
+    # Connecting writes credentials: only those who may change connections and see credentials.
+    if not (request.user.has_perm("connectors.change_connection")
+            and request.user.has_perm("connectors.view_credentials")):
+        raise PermissionDenied
+
+
+def redirect_uri(request: HttpRequest) -> str:
+    path = reverse("connectors:oauth_callback")
+    site = getattr(settings, "SITE_URL", "")
+    return f"{site}{path}" if site else request.build_absolute_uri(path)
+
+
+def _change_url(connection: Connection) -> str:
+    return reverse("admin:connectors_connection_change", args=[connection.pk])
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def start(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_perms(request)
+    connection = get_object_or_404(Connection, pk=pk)
+    cls = connection.connector_class()
+    problem = ""
+    if not cls.supports_oauth:
+        problem = f"{cls.label} does not connect with OAuth: enter its credentials on the connection instead."
+    elif not connection.credentials.get("client_id") or not connection.credentials.get("client_secret"):
+        problem = "Enter the OAuth client id and client secret on the connection first, then connect."
+    if request.method == "POST" and not problem:
+        state = signing.dumps({"c": connection.pk, "u": request.user.pk}, salt=STATE_SALT)
+        try:
+            url = connection.connector().authorize_url(redirect_uri(request), state)
+        except ConnectorError as exc:
+            messages.error(request, f"Cannot connect {connection.name}: {exc}")
+            return HttpResponseRedirect(_change_url(connection))
+        return HttpResponseRedirect(url)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Connect {cls.label}",
+        "connection": connection,
+        "app_label": cls.label,
+        "scopes": getattr(cls, "oauth_scopes", ()),
+        "optional_scopes": getattr(cls, "oauth_optional_scopes", ()),
+        "redirect_uri": redirect_uri(request),
+        "problem": problem,
+        "change_url": _change_url(connection),
+        "opts": Connection._meta,
+    }
+    return TemplateResponse(request, "connectors/connect.html", context)
+
+
+@staff_member_required
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    _require_perms(request)
+    try:
+        state = signing.loads(request.GET.get("state", ""), salt=STATE_SALT, max_age=STATE_MAX_AGE)
+    except signing.BadSignature:
+        return HttpResponseBadRequest("This connection link is invalid or has expired. Start connecting again.")
+    if state.get("u") != request.user.pk:
+        raise PermissionDenied
+    connection = get_object_or_404(Connection, pk=state.get("c"))
+    if request.GET.get("error"):
+        description = request.GET.get("error_description") or request.GET["error"]
+        messages.warning(request, f"{connection.name} was not connected: {description}")
+        return HttpResponseRedirect(_change_url(connection))
+    try:
+        credentials = connection.connector().exchange_code(request.GET.get("code", ""), redirect_uri(request))
+    except ConnectorError as exc:
+        connection.last_error = str(exc)
+        connection.status = Connection.Status.FAILING
+        connection.save(update_fields=["last_error", "status", "updated_at"])
+        messages.error(request, f"{connection.name} was not connected: {exc}")
+        return HttpResponseRedirect(_change_url(connection))
+    connection.credentials = credentials
+    connection.save(update_fields=["credentials", "updated_at"])
+    result = connection.test()
+    if result.ok:
+        messages.success(request, f"{connection.name} is connected.")
+    else:
+        messages.warning(request, f"{connection.name} is connected but failing its check: {result.message}")
+    return HttpResponseRedirect(_change_url(connection))
