@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import (
@@ -20,7 +19,6 @@ from connectors.base import (
     DeletedRecord,
     FieldSpec,
     ObjectTypeInfo,
-    Option,
     Page,
     Pipeline,
     Record,
@@ -30,6 +28,7 @@ from connectors.base import (
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.salesforce import associations, defaults, soql
 from connectors.salesforce.client import SalesforceClient, record_error
+from connectors.salesforce.convert import field_spec, from_salesforce, to_salesforce
 from connectors.salesforce.soql import ID_CHUNK, VALUE_CHUNK, chunks
 
 
@@ -100,7 +99,18 @@ class SalesforceConnector(Connector):
 
     def describe(self, sobject: str) -> dict:
         if sobject not in self._describes:
-            self._describes[sobject] = self.client.get(f"sobjects/{sobject}/describe")
+            try:
+                self._describes[sobject] = self.client.get(f"sobjects/{sobject}/describe")
+            except ConnectorError as exc:
+                if exc.status != 404:
+                    raise
+                # A standard object "does not exist" only when the user's profile cannot see it.
+                raise ConnectorError(
+                    ErrorCategory.PERMISSION_DENIED,
+                    f"The object {sobject} is not visible to the integration user ({exc.message})",
+                    vendor_code=exc.vendor_code,
+                    status=404,
+                ) from None
         return self._describes[sobject]
 
     def _field_meta(self, object_type: str) -> dict[str, dict]:
@@ -111,29 +121,7 @@ class SalesforceConnector(Connector):
         }
 
     def fields(self, object_type: str) -> list[FieldSpec]:
-        return [self._spec(f) for f in self._field_meta(object_type).values()]
-
-    @staticmethod
-    def _spec(f: dict) -> FieldSpec:
-        ftype = defaults.FIELD_TYPES.get(f["type"], defaults.FieldType.TEXT)
-        options = tuple(
-            Option(p["value"], p.get("label") or p["value"])
-            for p in f.get("picklistValues") or []
-            if p.get("active", True)
-        )
-        refs = f.get("referenceTo") or []
-        return FieldSpec(
-            name=f["name"],
-            label=f.get("label") or f["name"],
-            type=ftype,
-            required=bool(f.get("createable") and not f.get("nillable") and not f.get("defaultedOnCreate")),
-            read_only=not (f.get("createable") or f.get("updateable")),
-            unique=bool(f.get("unique") or f.get("externalId") or f["name"] == "Id"),
-            options=options,
-            max_length=f.get("length") or None if ftype is defaults.FieldType.TEXT else None,
-            multi=f["type"] == "multipicklist",
-            reference_to=defaults.TO_CANONICAL.get(refs[0], "") if refs else "",
-        )
+        return [field_spec(f) for f in self._field_meta(object_type).values()]
 
     def default_fields(self, object_type: str) -> list[DefaultField]:
         if object_type == CONTACTS and self.sobject(CONTACTS) == "Lead":
@@ -425,36 +413,3 @@ class SalesforceConnector(Connector):
             {k: token[k] for k in ("access_token", "refresh_token", "instance_url") if token.get(k)}
         )
         return credentials
-
-
-def from_salesforce(ftype: str, value: Any) -> Any:
-    """A Salesforce JSON value as the plain Python value the contract speaks."""
-    if value is None:
-        return None
-    if ftype == "datetime":
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    if ftype == "date":
-        return date.fromisoformat(str(value)[:10])
-    if ftype == "currency":
-        return Decimal(str(value))
-    if ftype in ("double", "percent"):
-        return float(value)
-    if ftype == "int":
-        return int(value)
-    return value
-
-
-def to_salesforce(ftype: str, value: Any) -> Any:
-    """A plain Python value in the JSON form Salesforce accepts for a field of `ftype`."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if ftype == "int" else float(value)
-    if ftype in ("string", "textarea", "email", "phone", "url", "picklist") and not isinstance(value, str):
-        return str(value)
-    return value

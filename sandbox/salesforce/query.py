@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from sandbox.salesforce import soql, store
+from sandbox.salesforce import evaluate, soql, store
 from sandbox.salesforce.models import Org, QueryCursor, Record
 from sandbox.salesforce.writes import RequestError
 
@@ -76,14 +76,14 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
     qs = Record.objects.filter(org=org, sobject=query.sobject)
     if not include_deleted:
         qs = qs.filter(is_deleted=False)
-    bound = soql.modstamp_lower_bound(query.where)
+    bound = evaluate.modstamp_lower_bound(query.where)
     if bound is not None:
         qs = qs.filter(system_modstamp__gte=bound)
-    ids = soql.id_filter(query.where)
+    ids = evaluate.id_filter(query.where)
     if ids is not None:
         qs = qs.filter(sf_id__in={store.id18(i) if len(i) == 15 else i for i in ids})
     candidates = rows(qs)
-    ref = soql.reference_filter(query.where)
+    ref = evaluate.reference_filter(query.where)
     if ref is not None:
         name, values = ref
         values = values | {store.id18(v) for v in values if len(v) == 15}
@@ -91,8 +91,8 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
     where_paths = [p for p in query.types if len(p) > 1]
     if where_paths:
         store.attach_relationships(org, candidates, query.sobject, where_paths, meta.fields_of)
-    matching = [r for r in candidates if soql.matches(query.where, r, query.types)]
-    matching = soql.sort_rows(matching, query.order, query.types)
+    matching = [r for r in candidates if evaluate.matches(query.where, r, query.types)]
+    matching = evaluate.sort_rows(matching, query.order, query.types)
     end = query.offset + query.limit if query.limit is not None else None
     return matching[query.offset : end]
 

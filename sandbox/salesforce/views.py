@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox.salesforce import handlers, store
+from sandbox.salesforce import handlers, replication, store
 from sandbox.salesforce.models import Org, Token
 from sandbox.salesforce.soql import SoqlError
 from sandbox.salesforce.writes import RequestError
@@ -65,8 +65,8 @@ ROUTES = [
     (r"(?:query|queryAll)/(?P<locator>[0-9A-Za-z]+-\d+)", {"GET": handlers.query_more}),
     (r"sobjects", {"GET": handlers.global_describe}),
     (r"sobjects/(?P<sobject>\w+)/describe", {"GET": handlers.describe}),
-    (r"sobjects/(?P<sobject>\w+)/updated", {"GET": handlers.updated}),
-    (r"sobjects/(?P<sobject>\w+)/deleted", {"GET": handlers.deleted}),
+    (r"sobjects/(?P<sobject>\w+)/updated", {"GET": replication.updated}),
+    (r"sobjects/(?P<sobject>\w+)/deleted", {"GET": replication.deleted}),
     (r"sobjects/(?P<sobject>\w+)", {"GET": handlers.sobject_info, "POST": handlers.create}),
     (
         r"sobjects/(?P<sobject>\w+)/(?P<field>\w+)/(?P<value>[^/]+)",

@@ -112,5 +112,6 @@ def test_a_collections_answer_of_the_wrong_length_is_a_malformed_response(canned
 def test_an_unexpected_error_body_keeps_the_status_classification(canned):
     connector = canned(404, "application/json", b'{"message": "gone"}')
     with pytest.raises(ConnectorError) as info:
-        connector.fields(CONTACTS)
+        connector.client.get("sobjects/Contact/003000000000000AAA")
     assert info.value.category is ErrorCategory.RECORD_DELETED
+    assert "gone" in info.value.message

@@ -135,3 +135,26 @@ def test_it_offers_the_shared_default_field_keys(connector):
         "city",
         "owner",
     }
+
+
+def test_an_object_hidden_from_the_user_is_permission_denied(org, connector):
+    from connectors.errors import ConnectorError, ErrorCategory
+    from sandbox.salesforce.models import Org
+
+    Org.objects.filter(pk=org.org.pk).update(restrictions={"hidden_objects": ["Account"]})
+    with pytest.raises(ConnectorError) as info:
+        connector.fields(COMPANIES)
+    assert info.value.category is ErrorCategory.PERMISSION_DENIED
+    assert "Account" in info.value.message
+
+
+def test_contacts_can_be_leads_by_option(org, make_connector):
+    connector = make_connector(org, contacts_object="Lead")
+    assert connector.object_types()[0].app_name == "Lead"
+    (created,) = connector.write(
+        CONTACTS, [{"LastName": "Lead", "Company": "Acme", "Email": "l@acme.example"}]
+    )
+    assert created.ok and created.id.startswith("00Q")
+    (record,) = [r for p in connector.read_changes(CONTACTS) for r in p.records]
+    assert record.values["Status"] == "Open - Not Contacted"
+    assert {d.key for d in connector.default_fields(CONTACTS)} >= {"email", "company_name"}

@@ -1,0 +1,165 @@
+"""Evaluating a parsed SOQL plan over rows in Python, and the pre-filters it allows in the database.
+
+Rows are dicts of field values (system datetimes as datetime objects), with relationships nested
+under their relationship name. Text compares case-insensitively, ids case-sensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sandbox.salesforce.soql import Cond, Literal, SoqlError
+
+
+def _typed(value: Any, ftype: str) -> Any:
+    if value is None:
+        return None
+    if ftype == "datetime":
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if ftype == "date":
+        return value if isinstance(value, date) else date.fromisoformat(value)
+    if isinstance(value, str) and ftype not in ("id", "reference"):
+        return value.lower()  # Salesforce compares text case-insensitively; ids are case-sensitive
+    return value
+
+
+def _literal(lit: Literal, ftype: str) -> Any:
+    value = lit.value
+    if lit.kind == "string":
+        if ftype == "datetime":
+            raise SoqlError(
+                "INVALID_FIELD",
+                "value of filter criterion must be of type dateTime and should not be enclosed in quotes",
+            )
+        if ftype == "date":
+            raise SoqlError(
+                "INVALID_FIELD",
+                "value of filter criterion must be of type date and should not be enclosed in quotes",
+            )
+        return value if ftype in ("id", "reference") else value.lower()
+    if lit.kind == "datetime" and ftype == "date":
+        return value.date()
+    if lit.kind == "date" and ftype == "datetime":
+        return datetime.combine(value, time(), UTC)
+    return value
+
+
+def get_path(row: dict, path: tuple[str, ...]) -> Any:
+    """A value from a row whose relationships are nested dicts keyed by relationship name."""
+    current: Any = row
+    for name in path:
+        if current is None:
+            return None
+        current = current.get(name, current.get(_ci_key(current, name)))
+    return current
+
+
+def _ci_key(row: dict, name: str) -> str:
+    lower = name.lower()
+    return next((k for k in row if k.lower() == lower), name)
+
+
+def matches(cond: Cond | None, row: dict, types: dict) -> bool:
+    if cond is None:
+        return True
+    if cond.op == "and":
+        return all(matches(c, row, types) for c in cond.children)
+    if cond.op == "or":
+        return any(matches(c, row, types) for c in cond.children)
+    if cond.op == "not":
+        return not matches(cond.children[0], row, types)
+    ftype = types[cond.path]
+    value = _typed(get_path(row, cond.path), ftype)
+    if cond.op in ("in", "not in"):
+        found = value in {_literal(v, ftype) for v in cond.values}
+        return found if cond.op == "in" else not found
+    lit = cond.values[0]
+    if cond.op == "like":
+        pattern = re.escape(str(lit.value).lower()).replace("%", ".*").replace("_", ".")
+        return value is not None and re.fullmatch(pattern, str(value), re.S) is not None
+    if lit.kind == "range":
+        return _in_range(cond.op, value, lit.value, ftype)
+    return _compare(cond.op, value, _literal(lit, ftype))
+
+
+def _in_range(op: str, value: Any, bounds: tuple[datetime, datetime], ftype: str) -> bool:
+    if value is None:
+        return op == "!="
+    start, end = bounds if ftype == "datetime" else (bounds[0].date(), bounds[1].date())
+    inside = start <= value < end
+    return {
+        "=": inside,
+        "!=": not inside,
+        "<": value < start,
+        "<=": value < end,
+        ">": value >= end,
+        ">=": value >= start,
+    }[op]
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if op == "=":
+        return a == b
+    if op == "!=":
+        return a != b
+    if a is None or b is None:
+        return False
+    try:
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    except TypeError:
+        return False
+
+
+def sort_rows(rows: list[dict], order, types: dict) -> list[dict]:
+    """Stable multi-key sort with Salesforce's null placement."""
+    for path, desc, nulls_last in reversed(order):
+        ftype = types[path]
+        present = [r for r in rows if get_path(r, path) is not None]
+        absent = [r for r in rows if get_path(r, path) is None]
+        present.sort(key=lambda r, p=path, t=ftype: _typed(get_path(r, p), t), reverse=desc)
+        rows = present + absent if nulls_last else absent + present
+    return rows
+
+
+def modstamp_lower_bound(cond: Cond | None) -> datetime | None:
+    """A lower bound on SystemModstamp every matching row must meet, to pre-filter in the database."""
+    if cond is None:
+        return None
+    if cond.op == "and":
+        bounds = [b for b in (modstamp_lower_bound(c) for c in cond.children) if b]
+        return max(bounds) if bounds else None
+    if cond.op == "or":
+        bounds = [modstamp_lower_bound(c) for c in cond.children]
+        return None if any(b is None for b in bounds) else min(bounds)
+    if cond.path and cond.path[-1].lower() == "systemmodstamp" and len(cond.path) == 1:
+        lit = cond.values[0] if cond.values else None
+        if lit and cond.op in (">", ">=", "=") and lit.kind == "datetime":
+            return lit.value
+    return None
+
+
+def id_filter(cond: Cond | None) -> set[str] | None:
+    """The ids a query is restricted to (`Id = 'x'`, `Id IN (...)` at the top level), if any."""
+    if cond is None:
+        return None
+    if cond.op == "and":
+        sets = [s for s in (id_filter(c) for c in cond.children) if s is not None]
+        return set.intersection(*sets) if sets else None
+    if cond.path == ("Id",) or (cond.path and len(cond.path) == 1 and cond.path[0].lower() == "id"):
+        if cond.op in ("=", "in") and all(v.kind == "string" for v in cond.values):
+            return {str(v.value) for v in cond.values}
+    return None
+
+
+def reference_filter(cond: Cond | None) -> tuple[str, set[str]] | None:
+    """A top-level `<Reference>Id IN (...)` restriction (e.g. OpportunityId), to pre-filter."""
+    if cond is None:
+        return None
+    if cond.op == "and":
+        return next((r for r in (reference_filter(c) for c in cond.children) if r), None)
+    if cond.path and len(cond.path) == 1 and cond.op in ("=", "in") and cond.path[0].lower().endswith("id"):
+        if cond.path[0].lower() != "id" and all(v.kind == "string" for v in cond.values):
+            return cond.path[0], {str(v.value) for v in cond.values}
+    return None
