@@ -116,6 +116,7 @@ class MemoryApp:
         self._seq = itertools.count(1)
         self.calls = 0
         self.written = 0  # records created or updated through the contract
+        self.write_calls = 0  # write batches sent
         self.fail_when: Callable[[str, Mapping[str, Any]], ConnectorError | None] | None = None
         self.delete_before_write: set[str] = set()
         self.crash_after_writes: int | None = None
@@ -295,6 +296,7 @@ class MemoryConnector(Connector):
         results = []
         for start in range(0, len(items), self.app.batch_size):
             self.app.call()
+            self.app.write_calls += 1
             if self.app.fail_write_calls:
                 raise self.app.fail_write_calls.pop(0)
             results += [self._write_one(object_type, *item) for item in items[start: start + self.app.batch_size]]
