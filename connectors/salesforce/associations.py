@@ -25,6 +25,13 @@ LOOKUPS = {
 }
 
 
+def _supported(connector: SalesforceConnector, object_type: str, to_type: str) -> bool:
+    """Known pairs, except any touching contacts when contacts are Leads (a Lead has no Account
+    and no contact roles until it is converted)."""
+    leads = connector.sobject(CONTACTS) == "Lead" and CONTACTS in (object_type, to_type)
+    return (object_type, to_type) in LOOKUPS and not leads
+
+
 def _unsupported(object_type: str, to_type: str) -> ConnectorError:
     return ConnectorError(
         ErrorCategory.ASSOCIATION_FAILED,
@@ -36,7 +43,7 @@ def read(
     connector: SalesforceConnector, object_type: str, ids: Sequence[str], to_type: str
 ) -> dict[str, list[str]]:
     """Associated ids for each id, primary first (contact roles: IsPrimary, then oldest)."""
-    if (object_type, to_type) not in LOOKUPS:
+    if not _supported(connector, object_type, to_type):
         raise _unsupported(object_type, to_type)
     sobject, from_field, to_field = LOOKUPS[(object_type, to_type)]
     result: dict[str, list[str]] = {i: [] for i in ids}
@@ -52,7 +59,7 @@ def read(
 def write(
     connector: SalesforceConnector, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
 ) -> list[WriteResult]:
-    if (object_type, to_type) not in LOOKUPS:
+    if not _supported(connector, object_type, to_type):
         return [WriteResult(pair, error=_unsupported(object_type, to_type)) for pair in pairs]
     sobject, from_field, _ = LOOKUPS[(object_type, to_type)]
     if sobject == "OpportunityContactRole":
@@ -103,7 +110,7 @@ def _add_roles(
 def remove(
     connector: SalesforceConnector, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
 ) -> list[WriteResult]:
-    if (object_type, to_type) not in LOOKUPS:
+    if not _supported(connector, object_type, to_type):
         return [WriteResult(pair, error=_unsupported(object_type, to_type)) for pair in pairs]
     sobject, from_field, to_field = LOOKUPS[(object_type, to_type)]
     if sobject == "OpportunityContactRole":

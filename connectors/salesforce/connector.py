@@ -267,6 +267,8 @@ class SalesforceConnector(Connector):
         return f"(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > {last_id}))"
 
     def _attach_contacts(self, records: list[Record]) -> None:
+        if self.sobject(CONTACTS) == "Lead":
+            return  # contact roles link Contacts, never Leads
         roles = associations.read(self, DEALS, [r.id for r in records], CONTACTS)
         for record in records:
             if roles.get(record.id):

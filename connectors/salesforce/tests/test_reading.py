@@ -158,3 +158,11 @@ def test_contacts_can_be_leads_by_option(org, make_connector):
     (record,) = [r for p in connector.read_changes(CONTACTS) for r in p.records]
     assert record.values["Status"] == "Open - Not Contacted"
     assert {d.key for d in connector.default_fields(CONTACTS)} >= {"email", "company_name"}
+
+
+def test_with_leads_as_contacts_deals_carry_no_contact_associations(org, make_connector):
+    connector = make_connector(org, contacts_object="Lead")
+    deals = [r for p in connector.read_changes(DEALS) for r in p.records]
+    assert deals and all(CONTACTS not in d.associations for d in deals)
+    (result,) = connector.write_associations(DEALS, CONTACTS, [(deals[0].id, "00Q000000000000AAA")])
+    assert result.error is not None

@@ -130,3 +130,9 @@ def test_the_seed_command_creates_an_independent_org(db):
     assert Record.objects.filter(org=org, sobject="RecordType").count() == 2
     assert Token.objects.filter(org=org, kind=Token.Kind.REFRESH).exists()
     assert DATA.startswith(BASE)
+
+
+def test_orgs_and_their_faults_are_listed_in_the_admin(admin_client, org):
+    response = admin_client.get("/admin/sandbox_salesforce/org/")
+    assert response.status_code == 200
+    assert org.org.name in response.content.decode()
