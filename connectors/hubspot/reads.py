@@ -51,18 +51,10 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
     page_size = int(conn.options.get("search_page_size", 200))
     prop = lastmod_property(object_type)
     while True:
-        # 1. Records at exactly t, by id, after the last id read at t.
-        while True:
-            filters = [_f(prop, "EQ", t), _f("hs_object_id", "GT", last_id if last_id is not None else -1)]
-            body = _search(conn, object_type, [filters], "hs_object_id", page_size)
-            items = body["results"]
-            if items:
-                last_id = max(int(i["id"]) for i in items)
-                yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
-            if len(items) < page_size:
-                break
-        # 2. The next records after t, by modification time.
-        body = _search(conn, object_type, [[_f(prop, "GT", t), _f(prop, "LTE", until)]], prop, page_size)
+        # The rest of timestamp t (by id) or anything newer, oldest first: one call per page.
+        after_t = [_f(prop, "EQ", t), _f("hs_object_id", "GT", last_id if last_id is not None else -1)]
+        newer = [_f(prop, "GT", t), _f(prop, "LTE", until)]
+        body = _search(conn, object_type, [after_t, newer], prop, page_size)
         items = [i for i in body["results"] if _epoch_ms(i["properties"].get(prop)) is not None]
         if len(body["results"]) < page_size:
             if items:
@@ -70,13 +62,24 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
                 last_id = max(int(i["id"]) for i in items if _epoch_ms(i["properties"][prop]) == t)
                 yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
             return
-        # A full page: its newest timestamp may continue on the next page, so read the records
-        # before it now and that timestamp itself by id (step 1) on the next turn.
         newest = max(_epoch_ms(i["properties"][prop]) for i in items)
-        older = [i for i in items if _epoch_ms(i["properties"][prop]) < newest]
-        t, last_id = newest, None
-        if older:
-            yield Page(_records(conn, object_type, older), {"t": t, "id": None}, body.get("total"))
+        if newest > t:
+            # Records at the page's newest timestamp may continue on the next page: read those
+            # before it now, and that timestamp from its start on the next turn.
+            older = [i for i in items if _epoch_ms(i["properties"][prop]) < newest]
+            t, last_id = newest, None
+            if older:
+                yield Page(_records(conn, object_type, older), {"t": t, "id": None}, body.get("total"))
+            continue
+        # A whole page shares timestamp t: walk that timestamp by id until it is exhausted.
+        while True:
+            tie = [_f(prop, "EQ", t), _f("hs_object_id", "GT", last_id if last_id is not None else -1)]
+            body = _search(conn, object_type, [tie], "hs_object_id", page_size)
+            if body["results"]:
+                last_id = max(int(i["id"]) for i in body["results"])
+                yield Page(_records(conn, object_type, body["results"]), {"t": t, "id": last_id}, body.get("total"))
+            if len(body["results"]) < page_size:
+                break
 
 
 def _f(prop: str, operator: str, value: Any) -> dict:
