@@ -32,6 +32,7 @@ def run_sync(
         logger.info("object sync %s is already running; skipped", sync.pk)
         return None
     try:
+        _close_interrupted_runs(sync)
         if initial:
             sync.cursor_a = sync.cursor_b = sync.initial_sync_done_at = None
             ObjectSync.objects.filter(pk=sync.pk).update(cursor_a=None, cursor_b=None, initial_sync_done_at=None)
@@ -56,6 +57,15 @@ def run_sync(
         return run
     finally:
         sync.release()
+
+
+def _close_interrupted_runs(sync: ObjectSync) -> None:
+    """Runs still marked running once we hold the claim died with their worker: say so."""
+    SyncRun.objects.filter(object_sync=sync, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="Interrupted: the worker stopped before the run finished. The next run resumed from the last saved page.",
+    )
 
 
 def _safe_progress(engine: Engine) -> None:

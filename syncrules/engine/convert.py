@@ -81,6 +81,23 @@ def explain_incompatibility(spec_a: FieldSpec, spec_b: FieldSpec) -> str:
     )
 
 
+def mapping_problem(spec_a: FieldSpec, spec_b: FieldSpec, direction: str) -> str:
+    """Why a mapping between these fields cannot sync in `direction` ('' when it can).
+
+    What the wizard calls when a person picks two fields and a direction (F2.4).
+    """
+    allowed = mapping_directions(spec_a, spec_b)
+    if direction in allowed:
+        return ""
+    if not allowed:
+        return explain_incompatibility(spec_a, spec_b)
+    possible = " or ".join(sorted({"to_a": "only to side A", "to_b": "only to side B"}[d] for d in allowed - {"two_way"}))
+    return (
+        f"{spec_a.label or spec_a.name} ({spec_a.type.value}) and {spec_b.label or spec_b.name} "
+        f"({spec_b.type.value}) can only sync {possible}."
+    )
+
+
 # --- parsing -------------------------------------------------------------------------------
 def _mismatch(value: Any, kind: str) -> ConversionError:
     return ConversionError(ErrorCategory.TYPE_MISMATCH, f"{value!r} is not a valid {kind}.")

@@ -127,3 +127,11 @@ def test_a_converted_number_normalizes_like_the_original(number):
 @given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=5, minutes=30))])))
 def test_a_datetime_normalizes_the_same_in_any_zone_or_spelling(moment):
     assert normalize(moment, DATETIME) == normalize(moment.astimezone(UTC).isoformat(), DATETIME)
+
+
+def test_it_explains_which_direction_a_one_way_pair_can_take():
+    from syncrules.engine.convert import mapping_problem
+
+    assert mapping_problem(NUMBER, TEXT, "to_b") == ""
+    assert "only to side B" in mapping_problem(NUMBER, TEXT, "two_way")
+    assert "cannot be mapped" in mapping_problem(BOOL, NUMBER, "to_b")

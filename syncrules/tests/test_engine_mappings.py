@@ -82,14 +82,32 @@ def test_companies_match_by_name_only_when_an_app_has_no_domain(apps):
     assert sync.links.get(id_a=acme).id_b == acme_b
 
 
-def test_writes_go_in_batches_and_queries_do_not_grow_with_records(apps):
+def test_writes_go_in_batches_of_the_target_size(apps):
     for app in (apps.a, apps.b):
         app.page_size, app.batch_size = 50, 10
     for n in range(40):
         apps.a.create(C, email=f"p{n}@example.com", first=f"P{n}", last="Batch")
-    sync = make_memory_sync(apps)
-    with CaptureQueriesContext(connection) as queries:
-        run = run_sync(sync.pk)
+    run = run_sync(make_memory_sync(apps).pk)
     assert run.created == 40
     assert apps.b.write_calls == 4  # 40 creates in batches of 10
-    assert len(queries) < 40  # fewer queries than records: links and outcomes go in bulk
+
+
+def queries_for_an_initial_sync_of(count: int) -> int:
+    from syncrules.tests.memory_connector import Apps
+
+    apps = Apps()
+    for app in (apps.a, apps.b):
+        app.page_size, app.batch_size = 200, 200
+    for n in range(count):
+        apps.a.create(C, email=f"p{n}@example.com", first=f"P{n}", last="Batch")
+        apps.b.create(C, email=f"q{n}@example.com", first=f"Q{n}", last="Batch")
+    sync = make_memory_sync(apps)
+    with CaptureQueriesContext(connection) as queries:
+        run_sync(sync.pk)
+    assert sync.links.count() == 2 * count
+    return len(queries)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_number_of_records(memory_connections):
+    # 40 stays under SQLite's bound on parameters per INSERT, which splits bigger bulk inserts.
+    assert queries_for_an_initial_sync_of(4) == queries_for_an_initial_sync_of(40)

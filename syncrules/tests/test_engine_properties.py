@@ -31,7 +31,10 @@ field_edits = st.sampled_from(sorted(FIELD_VALUES)).flatmap(lambda f: st.tuples(
 
 create = st.tuples(st.just("create"), SIDES, st.sampled_from(EMAILS), st.sampled_from(["Ann", "Bo", None]))
 edit = st.tuples(st.just("edit"), SIDES, st.integers(0, 20), field_edits)
-edit_both = st.tuples(st.just("edit_both"), st.integers(0, 20), field_edits, field_edits, st.integers(0, 9))
+edit_both = st.sampled_from(sorted(FIELD_VALUES)).flatmap(
+    lambda f: st.tuples(st.just("edit_both"), st.integers(0, 20), st.just(f), FIELD_VALUES[f], FIELD_VALUES[f],
+                        st.integers(0, 9))
+)
 wait = st.tuples(st.just("wait"), st.integers(1, 10))
 sync_now = st.tuples(st.just("sync"))
 operations = st.lists(st.one_of(create, create, edit, edit, edit_both, wait, sync_now), min_size=1, max_size=25)
@@ -73,13 +76,13 @@ class World:
                 self.app(side).edit(C, records[pick % len(records)], **{key: app_value(self.app(side), key, value)})
                 self.changes += 1
         elif kind == "edit_both":
-            _, pick, (key_a, value_a), (_, value_b), gap = op
+            _, pick, key, value_a, value_b, gap = op
             links = list(RecordLink.objects.filter(object_sync=self.sync, status=LinkStatus.IN_SYNC).order_by("pk"))
             if links:
                 link = links[pick % len(links)]
-                self.apps.a.edit(C, link.id_a, **{key_a: app_value(self.apps.a, key_a, value_a)})
+                self.apps.a.edit(C, link.id_a, **{key: app_value(self.apps.a, key, value_a)})
                 self.apps.clock.advance(minutes=gap)
-                self.apps.b.edit(C, link.id_b, **{key_a: app_value(self.apps.b, key_a, value_b)})
+                self.apps.b.edit(C, link.id_b, **{key: app_value(self.apps.b, key, value_b)})
                 self.changes += 2
         elif kind == "wait":
             self.apps.clock.advance(minutes=op[1])

@@ -329,3 +329,21 @@ def test_a_forced_initial_run_rereads_everything_without_duplicating(apps):
     written = apps.written
     run = run_sync(sync.pk, initial=True)
     assert run.kind == SyncRun.Kind.INITIAL and run.created == 0 and apps.written == written
+
+
+def test_changing_the_email_of_a_linked_contact_updates_it_instead_of_creating_one(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    apps.a.edit(C, ann, email="ann.lee@example.com")
+    run = run_sync(sync.pk)
+    assert (run.created, run.updated) == (0, 1)
+    assert set(by_email(apps.b)) == {"ann.lee@example.com"}
+
+
+def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_one(apps):
+    sync = make_memory_sync(apps)
+    dead = SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.INITIAL)
+    run_sync(sync.pk)
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and "Interrupted" in dead.error
