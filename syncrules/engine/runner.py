@@ -26,6 +26,7 @@ from django.utils import timezone
 from connectors.base import CONTACTS, Connector, FieldSpec, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
+from syncrules.engine.extensions import EXTENSIONS
 from syncrules.engine.filters import Condition, exclusion_reason
 from syncrules.engine.mappings import build_pairs
 from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
@@ -94,6 +95,7 @@ class Engine:
         self.sides: dict[str, SideContext] = {}
         self.pairs: list[FieldPair] = []
         self.problems: list[str] = []
+        self.extensions = [make() for make in EXTENSIONS.get(self.kind, [])]
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -122,8 +124,12 @@ class Engine:
                     self.run.estimated_total = self.run.processed + page.estimated_total
                 first = False
                 self.process(side, page.records)
+                for extension in self.extensions:
+                    extension.after_page(self, side, page.records)
                 self.run.processed += len(page.records)
                 self.save_progress(side, page.cursor)
+        for extension in self.extensions:
+            extension.after_sides(self)
         self.retry_due()
         self.save_progress()
 

@@ -347,3 +347,22 @@ def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_one(apps):
     run_sync(sync.pk)
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.FAILED and "Interrupted" in dead.error
+
+
+def test_an_extension_sees_every_page_before_its_cursor_moves_and_the_end_of_the_sides(apps, monkeypatch):
+    from syncrules.engine.extensions import EXTENSIONS, Extension
+
+    seen = []
+
+    class Recorder(Extension):
+        def after_page(self, engine, side, records):
+            cursor = getattr(type(engine.sync).objects.get(pk=engine.sync.pk), f"cursor_{side}")
+            seen.append((side, len(records), cursor))
+
+        def after_sides(self, engine):
+            seen.append("sides done")
+
+    monkeypatch.setitem(EXTENSIONS, C, [Recorder])
+    apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    run_sync(make_memory_sync(apps).pk)
+    assert seen == [("a", 1, None), ("b", 1, None), "sides done"]
