@@ -32,6 +32,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--products", type=int, default=0)
     parser.add_argument("--token", default="", help="Private-app token to set (default: keep or generate).")
     parser.add_argument("--no-rate-limit", action="store_true", help="Turn the portal's rate limits off.")
+    parser.add_argument("--ten-second-limit", type=int, default=None, help="Requests per 10 s (default 190).")
+    parser.add_argument("--search-per-second", type=int, default=None, help="Searches per second (default 5).")
+    parser.add_argument("--webhook-url", default="", help="POST signed webhook events for every change here.")
     parser.add_argument("--oauth-client-id", default="", help="Also create an OAuth app with this client id.")
     parser.add_argument("--oauth-client-secret", default="")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same data).")
@@ -42,8 +45,12 @@ def run(stdout, /, **options) -> None:
         if options.get(name, 0) < 0:
             raise ValueError(f"--{name} must be zero or more")
     portal = ensure_portal(options["portal"], token=options.get("token") or "")
-    if options.get("no_rate_limit"):
-        Portal.objects.filter(pk=portal.pk).update(rate_limit_enabled=False)
+    changes = {"rate_limit_enabled": False} if options.get("no_rate_limit") else {}
+    for name in ("ten_second_limit", "search_per_second", "webhook_url"):
+        if options.get(name):
+            changes[name] = options[name]
+    if changes:
+        Portal.objects.filter(pk=portal.pk).update(**changes)
     if options.get("oauth_client_id"):
         app, _ = OAuthApp.objects.get_or_create(client_id=options["oauth_client_id"])
         if options.get("oauth_client_secret"):

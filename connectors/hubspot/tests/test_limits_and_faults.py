@@ -100,3 +100,9 @@ def test_it_reports_an_unreachable_app_as_app_unavailable(connect, portal):
     with pytest.raises(ConnectorError) as info:
         conn.pipelines("deals")
     assert info.value.category is ErrorCategory.APP_UNAVAILABLE
+
+
+def test_it_retries_after_a_dropped_connection(portal, hubspot):
+    Portal.objects.filter(pk=portal.pk).update(faults={"drop": 1.0}, fault_budget=1)
+    assert hubspot.pipelines("deals")
+    assert hubspot.client.http.retries == 1

@@ -30,3 +30,11 @@ def test_it_refuses_a_negative_count():
 
     with pytest.raises(CommandError):
         call_command("sandbox_seed", "hubspot", "--contacts", "-1", stdout=io.StringIO())
+
+
+def test_it_sets_a_portals_limits_and_webhook_from_the_command_line():
+    call_command("sandbox_seed", "hubspot", "--portal", "7008", "--ten-second-limit", "100", "--search-per-second",
+                 "4", "--webhook-url", "http://127.0.0.1:9999/hooks", stdout=io.StringIO())
+    portal = Portal.objects.get(hub_id=7008)
+    assert (portal.ten_second_limit, portal.search_per_second) == (100, 4)
+    assert portal.webhook_url == "http://127.0.0.1:9999/hooks"
