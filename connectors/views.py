@@ -103,7 +103,8 @@ def callback(request: HttpRequest) -> HttpResponse:
         connection.save(update_fields=["last_error", "status", "updated_at"])
         messages.error(request, f"{connection.name} was not connected: {exc}")
         return HttpResponseRedirect(_change_url(connection))
-    connection.credentials = credentials
+    # Keep what the connection already had (the client id and secret) beside the new tokens.
+    connection.credentials = {**connection.credentials, **credentials}
     connection.save(update_fields=["credentials", "updated_at"])
     result = connection.test()
     if result.ok:

@@ -28,6 +28,7 @@ urlpatterns = [
     path("crm/v4/objects/<str:object_type>/<str:object_id>/associations/<str:to_type>/<str:to_id>",
          views_meta.record_associations),
     path("crm/v4/associations/<str:from_type>/<str:to_type>/batch/<str:action>", views_meta.batch_associations),
+    path("crm/v4/associations/<str:from_type>/<str:to_type>/labels", views_meta.association_labels),
     path("crm/v4/associations/<str:from_type>/<str:to_type>/batch/associate/default",
          views_meta.batch_associations, {"action": "associate"}),
 ]

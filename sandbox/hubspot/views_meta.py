@@ -12,7 +12,13 @@ from django.http import HttpResponse, JsonResponse
 from sandbox.hubspot import associations, store
 from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
 from sandbox.hubspot.models import Pipeline
-from sandbox.hubspot.schema import ASSOCIATION_TYPES, PROPERTIES, PROPERTY_INDEX, object_type_from_path
+from sandbox.hubspot.schema import (
+    ASSOCIATION_TYPES,
+    PROPERTIES,
+    PROPERTY_INDEX,
+    object_type_from_path,
+    type_label,
+)
 
 
 def _schema_scopes(object_type, _request):
@@ -232,3 +238,11 @@ def _batch_write_associations(portal, from_type, to_type, action, inputs, starte
     if errors:
         body.update(numErrors=len(errors), errors=errors)
     return JsonResponse(body, status=207 if errors else 201)
+
+
+@api(scopes=lambda _t, r: object_scopes(object_type_from_path(r.resolver_match.kwargs["from_type"]) or "", "read"))
+def association_labels(_request, _caller, from_type, to_type):
+    from_type, to_type = _pair(from_type, to_type)
+    results = [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": type_label(type_id)}
+               for type_id in ASSOCIATION_TYPES[(from_type, to_type)] if type_id is not None]
+    return JsonResponse({"results": results})

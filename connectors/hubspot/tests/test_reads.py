@@ -178,3 +178,11 @@ def test_it_reports_a_missing_scope_as_permission_denied(portal, hubspot):
         list(hubspot.read_changes("contacts"))
     assert info.value.category is ErrorCategory.PERMISSION_DENIED
     assert "crm.objects.contacts.read" in info.value.message
+
+
+def test_it_pages_through_many_deleted_records_with_after(portal, hubspot):
+    seed_records(portal, companies=130)
+    CrmObject.objects.filter(portal=portal).update(archived=True, archived_at=datetime.now(UTC))
+    pages = list(hubspot.read_deleted("companies"))
+    assert len(pages) == 2
+    assert len({r.id for p in pages for r in p.records}) == 130

@@ -108,3 +108,11 @@ def test_it_includes_v3_associations_on_get(api):
     api("PUT", f"/crm/v4/objects/contacts/{contact}/associations/companies/{first}", [{"associationTypeId": 1}])
     got = api("GET", f"/crm/v3/objects/contacts/{contact}?associations=companies").data
     assert {r["id"] for r in got["associations"]["companies"]["results"]} == {first}
+
+
+def test_it_lists_association_labels_with_stable_type_ids(api):
+    response = api("GET", "/crm/v4/associations/contacts/companies/labels")
+    assert response.status_code == 200
+    by_id = {r["typeId"]: r for r in response.data["results"]}
+    assert set(by_id) == {1, 279}
+    assert by_id[279]["label"] is None and by_id[1]["category"] == "HUBSPOT_DEFINED"
