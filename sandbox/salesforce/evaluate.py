@@ -6,9 +6,13 @@ under their relationship name. Text compares case-insensitively, ids case-sensit
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from datetime import UTC, date, datetime, time
 from typing import Any
+
+from django.db.models import Q
 
 from sandbox.salesforce.soql import Cond, Literal, SoqlError
 
@@ -38,7 +42,9 @@ def _literal(lit: Literal, ftype: str) -> Any:
                 "INVALID_FIELD",
                 "value of filter criterion must be of type date and should not be enclosed in quotes",
             )
-        return value if ftype in ("id", "reference") else value.lower()
+        if ftype in ("id", "reference"):
+            return _full_id(value)  # a 15-character id names the same record as its 18-character form
+        return value.lower()
     if lit.kind == "datetime" and ftype == "date":
         return value.date()
     if lit.kind == "date" and ftype == "datetime":
@@ -123,34 +129,50 @@ def sort_rows(rows: list[dict], order, types: dict) -> list[dict]:
     return rows
 
 
-def modstamp_lower_bound(cond: Cond | None) -> datetime | None:
-    """A lower bound on SystemModstamp every matching row must meet, to pre-filter in the database."""
+# Audit fields and the id are real, indexed columns: conditions on them can run in the database.
+COLUMNS = {
+    "systemmodstamp": "system_modstamp",
+    "createddate": "created_date",
+    "lastmodifieddate": "last_modified_date",
+    "id": "sf_id_c",
+    "isdeleted": "is_deleted",
+}
+LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte", "in": "in"}
+
+
+def db_filter(cond: Cond | None) -> Q | None:
+    """A Q that every matching row satisfies (a superset filter), or None.
+
+    AND keeps the parts that translate; OR and NOT need every part to. Ids compare in the
+    "C" collation (see `query.rows`) so the database orders them as Python does. Rows are
+    still checked in Python afterwards, so a loose filter costs time, never correctness.
+    """
     if cond is None:
         return None
     if cond.op == "and":
-        bounds = [b for b in (modstamp_lower_bound(c) for c in cond.children) if b]
-        return max(bounds) if bounds else None
+        parts = [q for q in (db_filter(c) for c in cond.children) if q is not None]
+        return functools.reduce(operator.and_, parts) if parts else None
     if cond.op == "or":
-        bounds = [modstamp_lower_bound(c) for c in cond.children]
-        return None if any(b is None for b in bounds) else min(bounds)
-    if cond.path and cond.path[-1].lower() == "systemmodstamp" and len(cond.path) == 1:
-        lit = cond.values[0] if cond.values else None
-        if lit and cond.op in (">", ">=", "=") and lit.kind == "datetime":
-            return lit.value
-    return None
-
-
-def id_filter(cond: Cond | None) -> set[str] | None:
-    """The ids a query is restricted to (`Id = 'x'`, `Id IN (...)` at the top level), if any."""
-    if cond is None:
+        parts = [db_filter(c) for c in cond.children]
+        return None if any(q is None for q in parts) else functools.reduce(operator.or_, parts)
+    if cond.op == "not" or len(cond.path) != 1 or cond.op not in LOOKUPS:
         return None
-    if cond.op == "and":
-        sets = [s for s in (id_filter(c) for c in cond.children) if s is not None]
-        return set.intersection(*sets) if sets else None
-    if cond.path == ("Id",) or (cond.path and len(cond.path) == 1 and cond.path[0].lower() == "id"):
-        if cond.op in ("=", "in") and all(v.kind == "string" for v in cond.values):
-            return {str(v.value) for v in cond.values}
-    return None
+    column = COLUMNS.get(cond.path[0].lower())
+    wanted = {"sf_id_c": "string", "is_deleted": "bool"}.get(column, "datetime")
+    if column is None or any(v.kind != wanted for v in cond.values):
+        return None
+    values = [_full_id(v.value) if column == "sf_id_c" else v.value for v in cond.values]
+    if cond.op == "in":
+        return Q(**{f"{column}__in": values})
+    if column == "sf_id_c" and len(str(cond.values[0].value)) == 15 and cond.op != "=":
+        return None  # a 15-character bound compares differently from the stored 18-character ids
+    return Q(**{f"{column}__{LOOKUPS[cond.op]}": values[0]})
+
+
+def _full_id(value: str) -> str:
+    from sandbox.salesforce.store import id18
+
+    return id18(value) if len(value) == 15 else value
 
 
 def reference_filter(cond: Cond | None) -> tuple[str, set[str]] | None:

@@ -6,6 +6,9 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from sandbox.salesforce import evaluate, soql, store
@@ -31,6 +34,11 @@ def rows(queryset) -> list[dict[str, Any]]:
         )
         out.append(row)
     return out
+
+
+def _id_collated():
+    """sf_id compared byte-wise, as Python compares it (PostgreSQL's default collation would not)."""
+    return Collate("sf_id", "C") if connection.vendor == "postgresql" else F("sf_id")
 
 
 def batch_size(header: str | None) -> int:
@@ -76,12 +84,9 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
     qs = Record.objects.filter(org=org, sobject=query.sobject)
     if not include_deleted:
         qs = qs.filter(is_deleted=False)
-    bound = evaluate.modstamp_lower_bound(query.where)
-    if bound is not None:
-        qs = qs.filter(system_modstamp__gte=bound)
-    ids = evaluate.id_filter(query.where)
-    if ids is not None:
-        qs = qs.filter(sf_id__in={store.id18(i) if len(i) == 15 else i for i in ids})
+    condition = evaluate.db_filter(query.where)
+    if condition is not None:
+        qs = qs.annotate(sf_id_c=_id_collated()).filter(condition)
     candidates = rows(qs)
     ref = evaluate.reference_filter(query.where)
     if ref is not None:

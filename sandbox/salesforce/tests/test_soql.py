@@ -218,3 +218,24 @@ def test_the_modstamp_prefilter_keeps_the_id_tie_break_exact(many):
         f"(SystemModstamp = {stamp} AND Id > '{record.sf_id}') ORDER BY SystemModstamp, Id"
     )
     assert page["totalSize"] == 349
+
+
+def test_a_15_character_id_finds_the_same_record_as_its_18_character_form(people):
+    _, result, _ = people.query("SELECT Id FROM Contact ORDER BY Id LIMIT 1")
+    full = result["records"][0]["Id"]
+    for text in (
+        f"SELECT Id FROM Contact WHERE Id = '{full[:15]}'",
+        f"SELECT Id FROM Contact WHERE Id IN ('{full[:15]}')",
+    ):
+        assert [r["Id"] for r in people.query(text)[1]["records"]] == [full]
+
+
+def test_an_or_mixing_indexed_and_other_fields_is_evaluated_exactly(people):
+    _, result, _ = people.query("SELECT Id FROM Contact ORDER BY Id")
+    ids = [r["Id"] for r in result["records"]]
+    text = (
+        f"SELECT Id FROM Contact WHERE (Id > '{ids[0]}' AND Id <= '{ids[2]}') OR LastName = 'Nobody' "
+        "ORDER BY Id"
+    )
+    assert [r["Id"] for r in people.query(text)[1]["records"]] == ids[1:3] + [ids[3]]
+    assert soql.parse(text).where.op == "or"
