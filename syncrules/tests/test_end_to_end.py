@@ -167,3 +167,27 @@ def test_a_two_way_company_sync_creates_on_both_sides_and_converges(pair):
     assert names_a == names_b
     again = run_sync(sync.pk)
     assert (again.created, again.updated) == (0, 0)
+
+
+def test_bad_records_fail_or_are_excluded_with_a_reason_and_the_rest_sync(pair):
+    hubspot, salesforce = pair(sf_accounts=1)
+    results = hubspot.connector().write(CONTACTS, creates=[
+        {"email": "fine@example.com", "firstname": "Fine", "lastname": "Person"},
+        {"email": "long@example.com", "firstname": "F" * 60, "lastname": "Long"},
+        {"email": "nolast@example.com", "firstname": "No last name"},
+        {"firstname": "No", "lastname": "Email"},
+    ])
+    assert all(r.ok for r in results), results
+    fine, long_name, no_last, no_email = (r.id for r in results)
+    sync = new_sync(hubspot, salesforce, CONTACTS)
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.PARTIAL and run.created == 1
+    outcome = {o.id_a: o for o in run.outcomes.all()}
+    assert outcome[fine].action == "created"
+    assert (outcome[long_name].action, outcome[long_name].category) == ("failed", "value_too_long")
+    assert (outcome[no_last].action, outcome[no_last].category) == ("failed", "missing_required_field")
+    assert outcome[no_email].action == "excluded" and "No email" in outcome[no_email].message
+    assert all(o.hint for o in run.outcomes.filter(action="failed"))
+    hubspot.connector().write(CONTACTS, updates={long_name: {"firstname": "Shorter"}})
+    later = run_sync(sync.pk)
+    assert later.created == 1 and RecordLink.objects.get(object_sync=sync, id_a=long_name).status == LinkStatus.IN_SYNC

@@ -366,3 +366,13 @@ def test_an_extension_sees_every_page_before_its_cursor_moves_and_the_end_of_the
     apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
     run_sync(make_memory_sync(apps).pk)
     assert seen == [("a", 1, None), ("b", 1, None), "sides done"]
+
+
+def test_with_matching_off_an_existing_email_fails_as_a_duplicate_in_the_other_app(apps):
+    apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    apps.b.create(C, email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps, match_records=False)
+    run = run_sync(sync.pk)
+    assert run.matched == 0 and run.failed == 2
+    assert set(outcomes(sync, "failed").values_list("category", flat=True)) == {ErrorCategory.DUPLICATE_RECORD.code}
+    assert len(apps.a.all(C)) == len(apps.b.all(C)) == 1
