@@ -376,3 +376,31 @@ def test_with_matching_off_an_existing_email_fails_as_a_duplicate_in_the_other_a
     assert run.matched == 0 and run.failed == 2
     assert set(outcomes(sync, "failed").values_list("category", flat=True)) == {ErrorCategory.DUPLICATE_RECORD.code}
     assert len(apps.a.all(C)) == len(apps.b.all(C)) == 1
+
+
+def test_a_record_excluded_on_one_side_is_matched_not_duplicated_when_the_other_side_has_it(apps):
+    ann_b = apps.b.create(C, email="ann@example.com", first="Ann", last="Lee", stage="sf_lead")
+    sync = make_memory_sync(apps)
+    SyncFilter.objects.create(object_sync=sync, side=Side.B, field="sf_stage", operator="eq", value="sf_customer")
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_b=ann_b).status == LinkStatus.EXCLUDED
+    ann_a = apps.a.create(C, email="ANN@example.com", first="Ann", last="Lee")
+    run = run_sync(sync.pk)
+    assert run.matched == 1 and run.created == 0
+    link = RecordLink.objects.get(object_sync=sync, id_b=ann_b)
+    assert (link.id_a, link.status) == (ann_a, LinkStatus.IN_SYNC)
+    assert RecordLink.objects.filter(object_sync=sync).count() == 1
+
+
+def test_a_failed_create_that_later_matches_keeps_one_link(apps):
+    ann_a = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
+    apps.b.fail_write_calls.append(ConnectorError(ErrorCategory.RATE_LIMITED, "429"))
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    assert RecordLink.objects.get(id_a=ann_a).status == LinkStatus.FAILING
+    ann_b = apps.b.create(C, email="ann@example.com", first="Ann", last="Lee")  # someone made it by hand
+    apps.a.edit(C, ann_a, first="Anna")
+    run = run_sync(sync.pk)
+    assert run.matched == 1 and len(apps.b.all(C)) == 1
+    link = RecordLink.objects.get(object_sync=sync, id_a=ann_a)
+    assert link.id_b == ann_b and link.status == LinkStatus.IN_SYNC and link.fail_count == 0
