@@ -359,7 +359,12 @@ class SalesforceConnector(Connector):
         except ConnectorError as exc:
             if exc.category.transient or exc.category is ErrorCategory.PERMISSION_DENIED:
                 raise  # the whole call failed for a reason no single record caused
-            return [WriteResult(ref, error=exc) for ref, _ in chunk]
+            if len(chunk) == 1:
+                return [WriteResult(chunk[0][0], error=exc)]
+            # One bad value (e.g. JSON_PARSER_ERROR) fails the whole call: halve the batch until
+            # the culprits stand alone, so the other records still go through.
+            middle = len(chunk) // 2
+            return self._write_chunk(method, chunk[:middle]) + self._write_chunk(method, chunk[middle:])
         return [
             self._result(ref, answer, ref if method == "PATCH" else None)
             for (ref, _), answer in zip(chunk, answers, strict=True)

@@ -130,3 +130,13 @@ def test_deleting_an_account_cascades_to_its_contacts_and_opportunities(org, con
     assert children
     assert all(Record.objects.get(sf_id=c).is_deleted for c in children)
     assert org_row(org).api_used > 0
+
+
+def test_a_value_that_fails_the_whole_call_is_isolated_and_the_others_are_written(org, connector):
+    creates = [{"Name": f"Deal {i}", "StageName": "Prospecting", "CloseDate": "2030-01-01"} for i in range(5)]
+    creates[3]["CloseDate"] = "next spring"  # not a date: Salesforce refuses the whole request
+    results = connector.write(DEALS, creates)
+    assert [r.ok for r in results] == [True, True, True, False, True]
+    assert results[3].error.category is ErrorCategory.TYPE_MISMATCH
+    assert results[3].error.vendor_code == "JSON_PARSER_ERROR"
+    assert Record.objects.filter(sobject="Opportunity", data__Name__startswith="Deal ").count() == 4
