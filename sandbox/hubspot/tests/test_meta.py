@@ -41,7 +41,7 @@ def test_it_creates_a_pipeline_whose_stages_deals_can_use(api):
     deal = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "P", "pipeline": response.data["id"],
                                                                  "dealstage": stage}})
     assert deal.status_code == 201
-    assert api("POST", "/crm/v3/pipelines/deals", body).status_code == 409
+    assert api("POST", "/crm/v3/pipelines/deals", body).status_code >= 400  # labels are unique [V]
 
 
 def test_it_refuses_a_deal_stage_without_probability(api):
@@ -74,6 +74,7 @@ def test_it_associates_a_primary_company_and_reads_it_back_in_v4_shape(api):
 
 
 def test_it_keeps_one_primary_company_per_contact(api):
+    """The emulator's rule (a new primary replaces the old one); not a verified vendor fact."""
     contact, (first, second) = _pair(api)
     for company in (first, second):
         api("POST", "/crm/v4/associations/contacts/companies/batch/create", {"inputs": [
@@ -100,7 +101,7 @@ def test_it_reports_invalid_ids_in_a_batch_association(api):
     response = api("POST", "/crm/v4/associations/contacts/companies/batch/create", {"inputs": [
         {"from": {"id": contact}, "to": {"id": "999999"}, "types": [{"associationTypeId": 279}]}]})
     assert response.status_code == 207
-    assert response.data["errors"][0]["category"] == "VALIDATION_ERROR"
+    assert response.data["numErrors"] == 1 and response.data["results"] == []
 
 
 def test_it_includes_v3_associations_on_get(api):

@@ -73,28 +73,31 @@ def test_it_refuses_an_unknown_enumeration_option_with_a_per_field_error(api):
     response = api("POST", "/crm/v3/objects/contacts", {"properties": {"lifecyclestage": "wizard"}})
     assert response.status_code == 400
     assert response.data["category"] == "VALIDATION_ERROR"
-    assert response.data["errors"][0]["code"] == "INVALID_OPTION"
     assert response.data["errors"][0]["context"]["propertyName"] == ["lifecyclestage"]
 
 
-@pytest.mark.parametrize(("props", "code"), [
-    ({"email": "not-an-email"}, "INVALID_EMAIL"),
-    ({"nosuchproperty": "x"}, "PROPERTY_DOESNT_EXIST"),
-    ({"createdate": "2024-01-01"}, "READ_ONLY_VALUE"),
-    ({"date_of_birth": "someday"}, "INVALID_DATE"),
-    ({"newsletter_opt_in": "maybe"}, "INVALID_BOOLEAN"),
+# The errors[].code names are recalled, not verified (reference 1.12 [U]): the tests check the
+# verified parts (400 VALIDATION_ERROR, one error naming the property), not the code names.
+@pytest.mark.parametrize("props", [
+    {"email": "not-an-email"},
+    {"nosuchproperty": "x"},
+    {"createdate": "2024-01-01"},
+    {"date_of_birth": "someday"},
+    {"newsletter_opt_in": "maybe"},
 ])
-def test_it_refuses_invalid_values_with_a_code_per_property(api, props, code):
+def test_it_refuses_invalid_values_with_an_error_per_property(api, props):
     response = api("POST", "/crm/v3/objects/contacts", {"properties": props})
     assert response.status_code == 400
-    assert [e["code"] for e in response.data["errors"]] == [code]
-    assert response.data["message"].startswith("Property values were not valid")
+    assert response.data["category"] == "VALIDATION_ERROR"
+    [error] = response.data["errors"]
+    assert error["context"]["propertyName"] == list(props)
+    assert error["code"] and error["message"]
 
 
 def test_it_refuses_a_deal_stage_outside_the_deals_pipeline(api):
     response = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "X", "dealstage": "nope"}})
     assert response.status_code == 400
-    assert response.data["errors"][0]["code"] == "INVALID_OPTION"
+    assert response.data["errors"][0]["context"]["propertyName"] == ["dealstage"]
 
 
 def test_it_bumps_the_last_modified_date_on_every_update(api):
@@ -120,7 +123,6 @@ def test_it_answers_404_for_an_unknown_id(api):
 def test_it_archives_a_record_and_lists_it_only_with_archived_true(api):
     created = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "gone@x.com"}}).data
     assert api("DELETE", f"/crm/v3/objects/contacts/{created['id']}").status_code == 204
-    assert api("GET", f"/crm/v3/objects/contacts/{created['id']}").status_code == 404
     live = api("GET", "/crm/v3/objects/contacts").data["results"]
     archived = api("GET", "/crm/v3/objects/contacts?archived=true").data["results"]
     assert created["id"] not in [r["id"] for r in live]
