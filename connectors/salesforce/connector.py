@@ -71,6 +71,7 @@ class SalesforceConnector(Connector):
         )
         self.on_api_usage = None  # set to Connection.record_api_usage to keep the usage on the row
         self._describes: dict[str, dict] = {}
+        self._field_metas: dict[str, dict[str, dict]] = {}
 
     def _report_usage(self, used: int, allowed: int) -> None:
         if self.on_api_usage is not None:
@@ -114,11 +115,18 @@ class SalesforceConnector(Connector):
         return self._describes[sobject]
 
     def _field_meta(self, object_type: str) -> dict[str, dict]:
-        return {
-            f["name"]: f
-            for f in self.describe(self.sobject(object_type)).get("fields", [])
-            if f.get("type") not in defaults.UNSYNCABLE_TYPES
-        }
+        sobject = self.sobject(object_type)
+        if sobject not in self._field_metas:
+            described = self.describe(sobject)
+            if not isinstance(described, dict) or not isinstance(described.get("fields"), list):
+                raise ConnectorError(
+                    ErrorCategory.MALFORMED_RESPONSE,
+                    f"Expected a describe result, got {str(described)[:200]}",
+                )
+            self._field_metas[sobject] = {
+                f["name"]: f for f in described["fields"] if f.get("type") not in defaults.UNSYNCABLE_TYPES
+            }
+        return self._field_metas[sobject]
 
     def fields(self, object_type: str) -> list[FieldSpec]:
         return [field_spec(f) for f in self._field_meta(object_type).values()]
@@ -151,13 +159,18 @@ class SalesforceConnector(Connector):
         pipelines = []
         for rt in record_types:
             values = self.client.get(f"ui-api/object-info/Opportunity/picklist-values/{rt['Id']}/StageName")
-            allowed = {v["value"] for v in (values or {}).get("values", [])}
+            allowed = {v["value"] for v in (values.get("values", []) if isinstance(values, dict) else [])}
             pipelines.append(Pipeline(rt["Id"], rt["Name"], tuple(s for s in stages if s.id in allowed)))
         return pipelines
 
     def check(self) -> CheckResult:
         try:
-            listed = {o["name"]: o for o in self.client.get("sobjects").get("sobjects", [])}
+            described = self.client.get("sobjects")
+            if not isinstance(described, dict):
+                raise ConnectorError(
+                    ErrorCategory.MALFORMED_RESPONSE, f"Expected a global describe, got {described!r:.200}"
+                )
+            listed = {o["name"]: o for o in described.get("sobjects", [])}
             missing = []
             for sobject in (
                 "Contact",

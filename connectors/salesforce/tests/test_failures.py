@@ -115,3 +115,11 @@ def test_an_unexpected_error_body_keeps_the_status_classification(canned):
         connector.client.get("sobjects/Contact/003000000000000AAA")
     assert info.value.category is ErrorCategory.RECORD_DELETED
     assert "gone" in info.value.message
+
+
+def test_a_describe_of_the_wrong_shape_is_a_malformed_response(canned):
+    connector = canned(200, "application/json", b"[]")
+    with pytest.raises(ConnectorError) as info:
+        connector.fields(CONTACTS)
+    assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
+    assert connector.check().ok is False
