@@ -4,6 +4,7 @@ routes every /services/data/vNN.N/ call to its handler (handlers.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import secrets
@@ -23,6 +24,8 @@ from sandbox.salesforce import handlers, replication, store
 from sandbox.salesforce.models import Org, Token
 from sandbox.salesforce.soql import SoqlError
 from sandbox.salesforce.writes import RequestError
+
+log = logging.getLogger(__name__)
 
 
 def sf_error(status: int, code: str, message: str, fields: list | None = None) -> JsonResponse:
@@ -183,6 +186,11 @@ def _route(ctx: Ctx, rest: str) -> HttpResponse:
             return sf_error(exc.status, exc.code, exc.message, exc.fields)
         except SoqlError as exc:
             return sf_error(400, exc.code, exc.message)
+        except Exception:  # a sandbox bug must still look like Salesforce's own 500, and be logged
+            log.exception("Salesforce sandbox failed on %s %s", ctx.request.method, rest)
+            return sf_error(
+                500, "UNKNOWN_EXCEPTION", "An unexpected error occurred in the sandbox (see its log)."
+            )
     return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
 
 

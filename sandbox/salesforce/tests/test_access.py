@@ -136,3 +136,15 @@ def test_orgs_and_their_faults_are_listed_in_the_admin(admin_client, org):
     response = admin_client.get("/admin/sandbox_salesforce/org/")
     assert response.status_code == 200
     assert org.org.name in response.content.decode()
+
+
+def test_a_failure_inside_the_sandbox_answers_like_salesforces_500(api, monkeypatch):
+    from sandbox.salesforce import store
+
+    def broken(self, org):
+        raise RuntimeError("sandbox bug")
+
+    monkeypatch.setattr(store.OrgMeta, "__init__", broken)
+    status, body, response = api.get("sobjects/Contact/describe")
+    assert status == 500 and body[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert response["Content-Type"] == "application/json"
