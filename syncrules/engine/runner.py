@@ -206,12 +206,36 @@ class Engine:
     # --- unlinked records ----------------------------------------------------------------
     def sync_unlinked(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> None:
         there = other(side)
-        context = self.sides[side]
         now = self.now()
+        eligible = self.screen(side, items)
+        matches, their_links = self.match(side, [r for r, _ in eligible])
+        merges, creates, duplicates = [], [], []
+        for record, link in eligible:
+            found = matches.get(record.id)
+            change = LinkChange(link)
+            if found == TAKEN:
+                keys = "/".join(self.sides[side].match_fields)
+                message = f"Another record with the same {keys} is already synced."
+                change.fail(ErrorCategory.DUPLICATE_RECORD, message, now)
+                change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
+                duplicates.append(change)
+            elif found is not None:
+                merges.append(self.merge(side, record, change, found, their_links.get(found.id)))
+            else:
+                link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
+                plan = plan_create(self.pairs, record.values, side)
+                creates.append(Pending(change, plan, Action.CREATED, create_on=there))
+        store.save_changes(self.sync, self.run, duplicates, now)
+        self.write_updates(merges)
+        self.write_creates(there, creates)
+
+    def screen(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> list[tuple[Record, RecordLink]]:
+        """Records that may enter the sync, each with its (maybe new) link; the rest are excluded."""
+        context = self.sides[side]
         excluded, eligible = [], []
         for record, link in items:
             link = link or RecordLink(**{f"id_{side}": record.id})
-            if not self.sync.flows_to(there):
+            if not self.sync.flows_to(other(side)):
                 reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
             else:
                 reason = exclusion_reason(record.values, context.conditions, email_field=context.email_field)
@@ -221,26 +245,8 @@ class Engine:
                 excluded.append(LinkChange(link, [Outcome(Action.EXCLUDED, "", None, reason)]))
             else:
                 eligible.append((record, link))
-        store.save_changes(self.sync, self.run, excluded, now)
-        matches, their_links = self.match(side, [r for r, _ in eligible])
-        merges, creates, duplicates = [], [], []
-        for record, link in eligible:
-            found = matches.get(record.id)
-            change = LinkChange(link)
-            if found == TAKEN:
-                message = "Another record with the same " + "/".join(context.match_fields) + " is already synced."
-                change.fail(ErrorCategory.DUPLICATE_RECORD, message, now)
-                change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
-                duplicates.append(change)
-            elif found is not None:
-                merges.append(self.merge(side, record, change, found, their_links.get(found.id)))
-            else:
-                values = record.values
-                link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
-                creates.append(Pending(change, plan_create(self.pairs, values, side), Action.CREATED, create_on=there))
-        store.save_changes(self.sync, self.run, duplicates, now)
-        self.write_updates(merges)
-        self.write_creates(there, creates)
+        store.save_changes(self.sync, self.run, excluded, self.now())
+        return eligible
 
     def merge(self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None) -> Pending:
         there = other(side)
