@@ -25,6 +25,7 @@ LASTMOD = {CONTACTS: "lastmodifieddate"}  # every other type: hs_lastmodifieddat
 ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES,)}
 PRIMARY_TYPE_IDS = {(CONTACTS, COMPANIES): 1, (DEALS, COMPANIES): 5, (COMPANIES, CONTACTS): 2, (COMPANIES, DEALS): 6}
 BATCH = 100
+SEARCH_LAG_SECONDS = 15
 ASSOCIATION_BATCH = 1000
 
 
@@ -47,12 +48,18 @@ def _epoch_ms(value: Any) -> int | None:
 def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -> Iterator[Page]:
     state = dict(cursor) if isinstance(cursor, dict) else {"t": 0, "id": None}
     t, last_id = int(state.get("t") or 0), state.get("id")
-    until = int(time.time() * 1000)  # changes after the run started are left for the next run
+    # Search lags writes by a few seconds (reference 1.6): a record changed just now may not be
+    # searchable yet, and once the cursor is past its timestamp it would never be read. So a run
+    # reads changes up to `search_lag_seconds` ago, and leaves newer ones for the next run.
+    lag_ms = int(float(conn.options.get("search_lag_seconds", SEARCH_LAG_SECONDS)) * 1000)
+    until = int(time.time() * 1000) - lag_ms
     page_size = int(conn.options.get("search_page_size", 200))
     prop = lastmod_property(object_type)
     while True:
         # The rest of timestamp t (by id) or anything newer, oldest first: one call per page.
         after_t = [_f(prop, "EQ", t), _f("hs_object_id", "GT", last_id if last_id is not None else -1)]
+        if t > until:
+            return
         newer = [_f(prop, "GT", t), _f(prop, "LTE", until)]
         body = _search(conn, object_type, [after_t, newer], prop, page_size)
         items = [i for i in body["results"] if _epoch_ms(i["properties"].get(prop)) is not None]

@@ -44,6 +44,7 @@ def connect(sandbox_url):
 
     def connect(portal, credentials=None, **options):
         options.setdefault("client_rate_limit", False)
+        options.setdefault("search_lag_seconds", 0)  # the sandbox's search index has no lag
         saved = []
         conn = HubSpotConnector(sandbox_url, credentials or {"access_token": portal.private_token},
                                 on_credentials=saved.append, options=options)

@@ -186,3 +186,14 @@ def test_it_pages_through_many_deleted_records_with_after(portal, hubspot):
     pages = list(hubspot.read_deleted("companies"))
     assert len(pages) == 2
     assert len({r.id for p in pages for r in p.records}) == 130
+
+
+def test_it_leaves_changes_younger_than_the_search_lag_for_the_next_run(portal, connect):
+    seed_records(portal, contacts=5)
+    conn = connect(portal, search_lag_seconds=60)
+    _, first, cursor = _read_all(conn)
+    assert len(first) == 5
+    [fresh] = conn.write("contacts", creates=[{"email": "fresh@x.com"}])
+    assert _read_all(conn, cursor=cursor)[1] == []
+    CrmObject.objects.filter(pk=fresh.id).update(updated_at=datetime.now(UTC) - timedelta(minutes=2))
+    assert [r.id for r in _read_all(conn, cursor=cursor)[1]] == [fresh.id]
