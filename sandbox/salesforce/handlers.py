@@ -331,6 +331,9 @@ def collection_read(ctx, sobject: str) -> JsonResponse:
     if ctx.request.method == "POST":
         body = _dict_body(ctx)
         ids, names = body.get("ids") or [], body.get("fields") or None
+        if not isinstance(ids, list) or not isinstance(names or [], list):
+            raise RequestError("JSON_PARSER_ERROR", "ids and fields must be arrays of strings")
+        ids, names = [str(i) for i in ids], [str(n) for n in names] if names else None
     else:
         ids, names = _names(ctx.request.GET.get("ids")) or [], _names(ctx.request.GET.get("fields"))
     if not names:
