@@ -33,7 +33,12 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="sf-bench-")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "syncsite.settings", "SANDBOX_ENABLED": "true", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "syncsite.settings",
+        "SANDBOX_ENABLED": "true",
+        "LOG_LEVEL": "WARNING",
+    }
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]
@@ -52,12 +57,18 @@ def main() -> None:
     seeded = seed_org(f"bench{int(time.time())}", contacts=args.contacts, accounts=100, api_max=10_000_000)
     # Existing data is older than the sync: age it so the full read's cursor is exact.
     Record.objects.filter(org=seeded.org).update(
-        system_modstamp=timezone.now().replace(microsecond=0) - timedelta(hours=1))
+        system_modstamp=timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    )
     print(f"seeded {args.contacts} contacts in {time.perf_counter() - started:.1f}s ({env['DATABASE_URL']})")
     connection.close()
 
-    server = subprocess.Popen([*manage, "sandbox_serve", "--port", str(args.port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*manage, "sandbox_serve", "--port", str(args.port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{args.port}/sandbox/salesforce"
         wait_for(base + "/services/data/")
@@ -82,8 +93,13 @@ def run(base: str, seeded, args) -> None:
     from connectors.base import CONTACTS
     from connectors.salesforce.connector import SalesforceConnector
 
-    credentials = {"access_token": seeded.access_token, "refresh_token": seeded.refresh_token, "instance_url": base,
-                   "client_id": seeded.org.client_id, "client_secret": seeded.org.client_secret}
+    credentials = {
+        "access_token": seeded.access_token,
+        "refresh_token": seeded.refresh_token,
+        "instance_url": base,
+        "client_id": seeded.org.client_id,
+        "client_secret": seeded.org.client_secret,
+    }
 
     def connector() -> SalesforceConnector:
         made = SalesforceConnector(base, credentials, options={"api_budget_share": 1.0})
@@ -104,11 +120,18 @@ def run(base: str, seeded, args) -> None:
     incremental = connector()
     started = time.perf_counter()
     changed = list(incremental.read_changes(CONTACTS, pages[-1].cursor))
-    report(f"incremental read ({args.changed} changed)", sum(len(p.records) for p in changed), incremental, started)
+    report(
+        f"incremental read ({args.changed} changed)",
+        sum(len(p.records) for p in changed),
+        incremental,
+        started,
+    )
 
     creator = connector()
-    creates = [{"LastName": f"Bench {i}", "FirstName": "Load", "Email": f"load{i}@bench.example"}
-               for i in range(args.contacts)]
+    creates = [
+        {"LastName": f"Bench {i}", "FirstName": "Load", "Email": f"load{i}@bench.example"}
+        for i in range(args.contacts)
+    ]
     started = time.perf_counter()
     results = creator.write(CONTACTS, creates)
     report("create", sum(r.ok for r in results), creator, started)
