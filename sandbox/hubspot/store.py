@@ -179,19 +179,36 @@ def validate(portal: Portal, object_type: str, current: dict, incoming) -> dict:
     return merged
 
 
-def check_unique_email(portal: Portal, object_type: str, props: dict, exclude_id: int | None = None) -> None:
+def existing_emails(portal: Portal, emails) -> dict[str, int]:
+    """{lowercased email: contact id} for the live contacts among `emails` (one query)."""
+    wanted = {str(e).lower() for e in emails if e}
+    rows = CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False, merged_into=None,
+                                    email__in=wanted).order_by("pk").values_list("email", "pk")
+    found: dict[str, int] = {}
+    for email, pk in rows:
+        found.setdefault(email, pk)
+    return found
+
+
+def check_unique_email(portal: Portal, object_type: str, props: dict, exclude_id: int | None = None,
+                       known: dict[str, int] | None = None) -> None:
+    """409 when another live contact has this email; `known` (from existing_emails) saves a query."""
     if object_type != "contacts" or not props.get("email"):
         return
-    existing = (CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False,
-                                         email=props["email"].lower())
-                .exclude(pk=exclude_id).values_list("pk", flat=True).first())
+    email = props["email"].lower()
+    if known is not None and exclude_id is None:
+        existing = known.get(email)
+    else:
+        existing = (CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False, email=email)
+                    .exclude(pk=exclude_id).values_list("pk", flat=True).first())
     if existing:
         raise Invalid(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}")
 
 
-def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "INTEGRATION") -> CrmObject:
+def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "INTEGRATION",
+           known_emails: dict[str, int] | None = None) -> CrmObject:
     props = validate(portal, object_type, {}, incoming)
-    check_unique_email(portal, object_type, props)
+    check_unique_email(portal, object_type, props, known=known_emails)
     stamp = now_ms()
     obj = CrmObject.objects.create(portal=portal, object_type=object_type, properties=props,
                                    email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)

@@ -171,11 +171,11 @@ def _batch_read(request, portal, object_type, _action, body, inputs):
     return _batch_response(results, errors, started, 200)
 
 
-def _write_one(portal, object_type, action, entry, id_property):
+def _write_one(portal, object_type, action, entry, id_property, known_emails=None):
     """Apply one batch input; returns (result body or None, created flag)."""
     props = entry.get("properties") or {}
     if action == "create":
-        obj = store.create(portal, object_type, props)
+        obj = store.create(portal, object_type, props, known_emails=known_emails)
         _create_associations(portal, object_type, obj.pk, entry.get("associations"))
         return obj, True
     ident = str(entry.get("id", ""))
@@ -196,13 +196,17 @@ def _batch_write(_request, portal, object_type, action, body, inputs):
     # without, one bad input fails the whole call and nothing is written (reference 1.5).
     multi = bool(inputs) and all(entry.get("objectWriteTraceId") for entry in inputs)
     results, errors = [], []
+    known = None
+    if action == "create" and object_type == "contacts":  # one duplicate-email query per batch
+        known = store.existing_emails(portal, [(e.get("properties") or {}).get("email") for e in inputs])
     try:
         with transaction.atomic():
             for entry in inputs:
                 trace = entry.get("objectWriteTraceId")
                 try:
                     with transaction.atomic():
-                        obj, created = _write_one(portal, object_type, action, entry, body.get("idProperty", ""))
+                        obj, created = _write_one(portal, object_type, action, entry, body.get("idProperty", ""),
+                                                  known)
                 except store.Invalid as exc:
                     if not multi:
                         raise
@@ -211,6 +215,8 @@ def _batch_write(_request, portal, object_type, action, body, inputs):
                         context["ids"] = [str(entry["id"])]
                     errors.append(exc.as_batch_error(context))
                     continue
+                if known is not None and obj.email:
+                    known[obj.email] = obj.pk
                 result = store.serialize(obj, list((entry.get("properties") or {}).keys()), trace_id=trace)
                 if action == "upsert":
                     result["new"] = created

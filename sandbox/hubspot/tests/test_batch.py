@@ -92,3 +92,14 @@ def test_it_answers_malformed_json_with_a_validation_error(api, client):
                            content_type="application/json", headers={"Authorization": f"Bearer {api.token}"})
     assert response.status_code == 400
     assert response.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_it_refuses_the_second_of_two_inputs_with_the_same_email(api):
+    inputs = [{"properties": {"email": "twice@x.com"}, "objectWriteTraceId": "a"},
+              {"properties": {"email": "Twice@x.com"}, "objectWriteTraceId": "b"}]
+    response = api("POST", "/crm/v3/objects/contacts/batch/create", {"inputs": inputs})
+    assert response.status_code == 207
+    [created] = response.data["results"]
+    [error] = response.data["errors"]
+    assert error["context"]["objectWriteTraceId"] == ["b"]
+    assert error["message"] == f"Contact already exists. Existing ID: {created['id']}"
