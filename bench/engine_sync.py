@@ -132,15 +132,16 @@ def run(base: str, portal, org, args) -> None:
 
 
 def timed(label: str, action):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run = action()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     records = run.processed
     per_100 = 100 * run.http_calls / records if records else 0
     rate = records / seconds if seconds else 0
     print(f"{label:40s} {run.status:9s} {seconds:7.2f}s  processed {records:6d} ({rate:6.0f} records/s)  "
           f"created {run.created:5d} updated {run.updated:4d} matched {run.matched:4d} excluded {run.excluded:4d} "
-          f"failed {run.failed:4d}  HTTP calls {run.http_calls:5d} ({per_100:.1f} per 100 records)")
+          f"failed {run.failed:4d}  HTTP calls {run.http_calls:5d} ({per_100:.1f} per 100 records)  "
+          f"engine CPU {cpu:.1f}s")
     if run.error:
         print(f"  note: {run.error}")
     return run

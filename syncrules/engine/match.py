@@ -7,6 +7,7 @@ domain: two records match if they share either, even when the other differs. Dea
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,37 +59,32 @@ class Candidate:
 TAKEN = "taken"  # the only matching candidates are already linked to other records
 
 
-def find_match(keys: Mapping[str, str], candidates: Sequence[Candidate], taken: set[str]) -> str | None:
-    """The id of the first free candidate (in order) sharing any key; TAKEN if all are linked."""
-    blocked = False
-    for candidate in candidates:
-        if any(keys.get(k) and keys.get(k) == v for k, v in candidate.keys.items()):
-            if candidate.id not in taken:
-                return candidate.id
-            blocked = True
-    return TAKEN if blocked else None
-
-
 def match_all(
     sources: Iterable[tuple[str, Mapping[str, str]]], candidates: Sequence[Candidate], taken: Iterable[str] = ()
 ) -> dict[str, str | None]:
     """Pair each source (id, keys) with at most one candidate; a candidate serves one source.
 
-    A source whose only candidates serve other sources gets TAKEN: creating it would make a
-    duplicate in the other app. Sources with equal keys and no candidate get TAKEN after the
-    first, for the same reason.
+    A source takes the first free candidate, in id order, that shares any key with it. A source
+    whose only candidates serve other sources gets TAKEN: creating it would make a duplicate in
+    the other app. Sources with equal keys and no candidate get TAKEN after the first, for the
+    same reason. Indexed by key: linear in the number of records.
     """
     used = set(taken)
+    index: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for candidate in sorted(candidates, key=lambda c: c.id):
+        for item in candidate.keys.items():
+            index[item].append(candidate.id)
+    to_create: set[tuple[str, str]] = set()
     result: dict[str, str | None] = {}
-    ordered = sorted(candidates, key=lambda c: c.id)
-    unmatched: list[Candidate] = []
     for source_id, keys in sources:
-        found = find_match(keys, ordered, used) if keys else None
-        if found is None and keys and find_match(keys, unmatched, set()) is not None:
-            found = TAKEN  # an earlier source with the same key will be created
-        if found is None and keys:
-            unmatched.append(Candidate(source_id, dict(keys)))
-        elif found != TAKEN and found is not None:
+        items = [(k, v) for k, v in keys.items() if v]
+        sharing = sorted({cid for item in items for cid in index.get(item, ())})
+        found = next((cid for cid in sharing if cid not in used), None)
+        if found is not None:
             used.add(found)
+        elif sharing or any(item in to_create for item in items):
+            found = TAKEN
+        else:
+            to_create.update(items)
         result[source_id] = found
     return result

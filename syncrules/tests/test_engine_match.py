@@ -1,5 +1,8 @@
 """Matching and filters on plain data."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from syncrules.engine.filters import Condition, exclusion_reason, is_valid_email, normalize_email, passes
 from syncrules.engine.match import TAKEN, Candidate, match_all, normalize_domain, record_keys
 
@@ -72,3 +75,27 @@ def test_it_explains_why_a_record_is_excluded():
     reason = exclusion_reason({"email": "a@b.co", "country": "DE"}, [Condition("country", "eq", "FR")], email_field="email")
     assert "filter" in reason
     assert exclusion_reason({"email": "a@b.co", "country": "FR"}, [Condition("country", "eq", "FR")], email_field="email") == ""
+
+
+keys_strategy = st.dictionaries(st.sampled_from(["name", "domain"]), st.sampled_from(["a", "b", "c", "d"]), max_size=2)
+
+
+@given(
+    sources=st.lists(keys_strategy, max_size=8),
+    candidates=st.lists(keys_strategy, max_size=8),
+)
+def test_matching_pairs_each_candidate_once_and_never_creates_two_records_with_a_shared_key(sources, candidates):
+    pool = [Candidate(f"c{i}", keys) for i, keys in enumerate(candidates)]
+    result = match_all([(f"s{i}", keys) for i, keys in enumerate(sources)], pool)
+    matched = [found for found in result.values() if found not in (None, TAKEN)]
+    assert len(matched) == len(set(matched))
+    by_id = {c.id: c.keys for c in pool}
+    to_create = []
+    for i, keys in enumerate(sources):
+        found = result[f"s{i}"]
+        if found not in (None, TAKEN):
+            assert set(keys.items()) & set(by_id[found].items())
+        elif found is None:
+            assert not any(set(keys.items()) & set(c.items()) for c in candidates)
+            assert not any(set(keys.items()) & set(other.items()) for other in to_create)
+            to_create.append(keys)
