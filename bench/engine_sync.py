@@ -99,7 +99,9 @@ def run(base: str, portal, org, args) -> None:
 
     hubspot = Connection.objects.create(
         kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
-        credentials={"access_token": portal.private_token}, options={"client_rate_limit": False},
+        credentials={"access_token": portal.private_token},
+            # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
+            options={"client_rate_limit": False, "search_lag_seconds": 0},
     )
     salesforce = Connection.objects.create(
         kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",
@@ -125,10 +127,24 @@ def run(base: str, portal, org, args) -> None:
     time.sleep(1.1)  # past the Salesforce connector's one-second re-read window
     timed(f"incremental run ({len(edit_a)} + {len(edit_b)} edits)", lambda: run_sync(sync.pk))
     timed("quiet run (no changes)", lambda: run_sync(sync.pk))
+    check(hubspot, salesforce, edit_a, edit_b, links)
     print(f"links in sync: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).count()}, "
           f"excluded: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.EXCLUDED).count()}, "
           f"failing: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).count()}")
     del initial
+
+
+def check(hubspot, salesforce, edit_a, edit_b, links) -> None:
+    """Say whether every edit reached the other app (a figure, not an assertion)."""
+    from connectors.base import CONTACTS
+
+    by_a = {link.id_a: link.id_b for link in links}
+    by_b = {link.id_b: link.id_a for link in links}
+    on_b = salesforce.connector().read(CONTACTS, [by_a[i] for i in edit_a])
+    on_a = hubspot.connector().read(CONTACTS, [by_b[i] for i in edit_b])
+    reached_b = sum(on_b[by_a[i]].values.get("Title") == v["jobtitle"] for i, v in edit_a.items())
+    reached_a = sum(on_a[by_b[i]].values.get("jobtitle") == v["Title"] for i, v in edit_b.items())
+    print(f"edits arrived: HubSpot -> Salesforce {reached_b}/{len(edit_a)}, Salesforce -> HubSpot {reached_a}/{len(edit_b)}")
 
 
 def timed(label: str, action):

@@ -41,7 +41,9 @@ def pair(live_server):
         org = seed_org(f"e2e{next(_orgs)}", contacts=sf_contacts, accounts=sf_accounts)
         hubspot = Connection.objects.create(
             kind="hubspot", name="HubSpot sandbox", base_url=f"{live_server.url}/sandbox/hubspot",
-            credentials={"access_token": portal.private_token}, options={"client_rate_limit": False},
+            credentials={"access_token": portal.private_token},
+            # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
+            options={"client_rate_limit": False, "search_lag_seconds": 0},
         )
         salesforce = Connection.objects.create(
             kind="salesforce", name="Salesforce sandbox", base_url=f"{live_server.url}/sandbox/salesforce",
