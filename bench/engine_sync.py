@@ -100,8 +100,8 @@ def run(base: str, portal, org, args) -> None:
     hubspot = Connection.objects.create(
         kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
         credentials={"access_token": portal.private_token},
-            # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
-            options={"client_rate_limit": False, "search_lag_seconds": 0},
+        # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
+        options={"client_rate_limit": False, "search_lag_seconds": 0},
     )
     salesforce = Connection.objects.create(
         kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",
