@@ -182,6 +182,8 @@ class Connector:
     credential_params: ClassVar[tuple[CredentialParam, ...]] = ()
     supports_oauth: ClassVar[bool] = False
     batch_size: ClassVar[int] = 100
+    # Called with (used, allowed) whenever the app reports its API usage; Connection wires it.
+    on_api_usage: Any = None
 
     def __init__(
         self,

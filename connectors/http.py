@@ -78,6 +78,18 @@ def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter:
 
 Classifier = Callable[[requests.Response], ConnectorError]
 
+# Transient categories worth retrying within the same call. Expired authentication is handled
+# by refresh_auth instead, and a spent API allocation frees up in hours, not seconds: both are
+# retried by later runs, not by waiting here.
+RETRY_NOW = frozenset(
+    {
+        ErrorCategory.RATE_LIMITED,
+        ErrorCategory.APP_UNAVAILABLE,
+        ErrorCategory.RECORD_LOCKED,
+        ErrorCategory.MALFORMED_RESPONSE,
+    }
+)
+
 
 def describe_body(response: requests.Response, limit: int = 300) -> str:
     """A short, safe description of a response body for error messages."""
@@ -191,7 +203,7 @@ class HttpClient:
                 refreshed = True
                 if self.refresh_auth():
                     continue
-            if not error.category.transient or attempt >= self.max_attempts:
+            if error.category not in RETRY_NOW or attempt >= self.max_attempts:
                 raise error
             wait = error.retry_after if error.retry_after is not None else self._backoff(attempt)
             if error.category is ErrorCategory.RATE_LIMITED:
@@ -207,11 +219,15 @@ class HttpClient:
         except requests.Timeout:
             self.calls += 1
             return ConnectorError(ErrorCategory.APP_UNAVAILABLE, f"{method} {path} timed out")
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # ChunkedEncodingError: the connection dropped after the headers, mid-body.
             self.calls += 1
             return ConnectorError(
                 ErrorCategory.APP_UNAVAILABLE, f"{method} {path} failed: connection error ({type(exc).__name__})"
             )
+        except requests.RequestException as exc:
+            self.calls += 1
+            return ConnectorError(ErrorCategory.UNKNOWN, f"{method} {path} failed: {type(exc).__name__}: {exc}")
         self.calls += 1
         if self.on_response is not None:
             self.on_response(response)

@@ -58,12 +58,15 @@ class Connection(models.Model):
     def connector(self) -> Connector:
         """A connector for this account; refreshed credentials are saved back encrypted."""
         cls = self.connector_class()
-        return cls(
+        connector = cls(
             self.base_url or cls.default_base_url,
             self.credentials,
             on_credentials=self._store_credentials,
-            options=self.options,
+            # The last known usage lets a budget-aware connector stop before its first call.
+            options={**self.options, "api_usage": dict(self.api_usage or {})},
         )
+        connector.on_api_usage = self.record_api_usage
+        return connector
 
     def _store_credentials(self, credentials: dict[str, Any]) -> None:
         self.credentials = credentials

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
@@ -69,9 +69,21 @@ class SalesforceConnector(Connector):
             timeout=(float(timeout), float(timeout)) if isinstance(timeout, (int, float)) else None,
             query_batch_size=opts.get("query_batch_size"),
         )
-        self.on_api_usage = None  # set to Connection.record_api_usage to keep the usage on the row
+        self.on_api_usage = None  # Connection.connector() sets it to Connection.record_api_usage
+        self._seed_budget(opts.get("api_usage") or {})
         self._describes: dict[str, dict] = {}
         self._field_metas: dict[str, dict[str, dict]] = {}
+
+    def _seed_budget(self, seen: Mapping[str, Any]) -> None:
+        """Start from the usage the connection last saw, if recent, so the budget can stop the
+        first call too. Older readings are ignored: the 24-hour window has moved since."""
+        try:
+            at = datetime.fromisoformat(seen["at"])
+            used, allowed = int(seen["used"]), int(seen["allowed"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if allowed > 0 and datetime.now(UTC) - at < timedelta(hours=1):
+            self.client.budget.used, self.client.budget.allowed = used, allowed
 
     def _report_usage(self, used: int, allowed: int) -> None:
         if self.on_api_usage is not None:
