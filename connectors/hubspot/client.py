@@ -28,6 +28,7 @@ from connectors.http import (
 PUBLIC_API = "https://api.hubapi.com"
 PUBLIC_AUTHORIZE = "https://app.hubspot.com/oauth/authorize"
 REFRESH_MARGIN = 120  # seconds before expiry at which a token is refreshed ahead of time
+USAGE_REPORT_INTERVAL = 30.0  # seconds between two reports of the daily API usage
 
 # errors[].code -> category. Wrong kind of value: TYPE_MISMATCH; a value the field refuses:
 # INVALID_PROPERTY_VALUE (both permanent until someone fixes the data or the mapping).
@@ -160,8 +161,10 @@ class HubSpotClient:
     """One HubSpot account: an HttpClient with auth, refresh and the portal's rate limits."""
 
     def __init__(self, base_url: str, credentials: dict, *, save_credentials: Callable[..., None],
-                 options: Mapping[str, Any]) -> None:
+                 options: Mapping[str, Any], on_usage: Callable[[int, int], None] | None = None) -> None:
         self.base_url = (base_url or PUBLIC_API).rstrip("/")
+        self.on_usage = on_usage
+        self._usage_reported_at = 0.0
         self.credentials = credentials
         self.save_credentials = save_credentials
         self._refresh_lock = threading.Lock()
@@ -206,6 +209,7 @@ class HubSpotClient:
     def _learn_limits(self, response: requests.Response) -> None:
         """Follow the portal's real limit from X-HubSpot-RateLimit-* (never exceed it)."""
         headers = response.headers
+        self._report_usage(headers)
         try:
             limit = int(headers["X-HubSpot-RateLimit-Max"])
             period = int(headers["X-HubSpot-RateLimit-Interval-Milliseconds"]) / 1000
@@ -218,6 +222,18 @@ class HubSpotClient:
         for _ in range(min(limit, max(0, limit - remaining))):
             fresh.acquire()  # the calls the portal has already counted in this window
         self.ten = fresh
+
+    def _report_usage(self, headers) -> None:
+        """Pass the daily allocation on (private apps get it in headers), at most twice a minute."""
+        if self.on_usage is None or time.monotonic() - self._usage_reported_at < USAGE_REPORT_INTERVAL:
+            return
+        try:
+            allowed = int(headers["X-HubSpot-RateLimit-Daily"])
+            remaining = int(headers["X-HubSpot-RateLimit-Daily-Remaining"])
+        except (KeyError, ValueError):
+            return
+        self._usage_reported_at = time.monotonic()
+        self.on_usage(max(0, allowed - remaining), allowed)
 
     # --- auth -----------------------------------------------------------------------------
     @property

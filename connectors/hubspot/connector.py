@@ -60,8 +60,14 @@ class HubSpotConnector(Connector):
     def __init__(self, base_url: str, credentials: Mapping[str, Any], **kwargs: Any) -> None:
         super().__init__(base_url, credentials, **kwargs)
         self.client = HubSpotClient(self.base_url, self.credentials, save_credentials=self._save_credentials,
-                                    options=self.options)
+                                    options=self.options, on_usage=self._report_usage)
         self._fields: dict[str, dict[str, FieldSpec]] = {}
+
+    def _report_usage(self, used: int, allowed: int) -> None:
+        # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
+        callback = getattr(self, "on_api_usage", None)
+        if callback is not None:
+            callback(used, allowed)
 
     # --- discovery -------------------------------------------------------------------------
     def object_types(self) -> list[ObjectTypeInfo]:

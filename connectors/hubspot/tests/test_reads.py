@@ -197,3 +197,13 @@ def test_it_leaves_changes_younger_than_the_search_lag_for_the_next_run(portal, 
     assert _read_all(conn, cursor=cursor)[1] == []
     CrmObject.objects.filter(pk=fresh.id).update(updated_at=datetime.now(UTC) - timedelta(minutes=2))
     assert [r.id for r in _read_all(conn, cursor=cursor)[1]] == [fresh.id]
+
+
+def test_it_reports_the_daily_api_usage_from_hubspots_headers(make_portal, connect):
+    portal = make_portal(rate_limit_enabled=True, daily_limit=1000)
+    conn = connect(portal)
+    reports = []
+    conn.on_api_usage = lambda used, allowed: reports.append((used, allowed))
+    conn.pipelines("deals")
+    conn.pipelines("deals")
+    assert reports == [(1, 1000)]  # once per interval, not once per call
