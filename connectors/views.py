@@ -16,12 +16,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from connectors import registry
 from connectors.errors import ConnectorError
 from connectors.models import Connection
 
@@ -51,7 +52,10 @@ def _change_url(connection: Connection) -> str:
 def start(request: HttpRequest, pk: int) -> HttpResponse:
     _require_perms(request)
     connection = get_object_or_404(Connection, pk=pk)
-    cls = connection.connector_class()
+    try:
+        cls = connection.connector_class()
+    except registry.UnknownConnectorKind as exc:
+        raise Http404(str(exc)) from None
     problem = ""
     if not cls.supports_oauth:
         problem = f"{cls.label} does not connect with OAuth: enter its credentials on the connection instead."

@@ -95,3 +95,8 @@ def test_it_is_closed_to_users_who_may_not_see_credentials(client, django_user_m
     user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
     client.force_login(user)
     assert client.get(f"/connect/{connection.pk}/").status_code == 403
+
+
+def test_it_answers_404_for_a_connection_of_an_unknown_kind(admin_client, connection):
+    Connection.objects.filter(pk=connection.pk).update(kind="pipedrive")
+    assert admin_client.get(f"/connect/{connection.pk}/").status_code == 404
