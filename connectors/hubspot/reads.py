@@ -69,6 +69,8 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
                 last_id = max(int(i["id"]) for i in items if _epoch_ms(i["properties"][prop]) == t)
                 yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
             return
+        if not items:
+            raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, f"HubSpot's search results have no {prop}")
         newest = max(_epoch_ms(i["properties"][prop]) for i in items)
         if newest > t:
             # Records at the page's newest timestamp may continue on the next page: read those
@@ -103,7 +105,8 @@ def _search(conn: HubSpotConnector, object_type: str, groups: list[list[dict]], 
     body = conn.client.json("POST", f"/crm/v3/objects/{object_type}/search", json=payload, search=True)
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's search response has no 'results' list")
-    if not all(isinstance(i, dict) and "id" in i and isinstance(i.get("properties"), dict) for i in body["results"]):
+    if not all(isinstance(i, dict) and str(i.get("id", "")).isdigit() and isinstance(i.get("properties"), dict)
+               for i in body["results"]):
         raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's search response has a malformed record")
     return body
 

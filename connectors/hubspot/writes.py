@@ -40,6 +40,7 @@ def _properties(conn: HubSpotConnector, object_type: str, values: Mapping[str, A
 def write(conn: HubSpotConnector, object_type: str, creates: Sequence[Mapping[str, Any]],
           updates: Mapping[str, Mapping[str, Any]]) -> list[WriteResult]:
     results: dict[Any, WriteResult] = {}
+    sent, failure = False, None
     for action, items in (("create", list(enumerate(creates))), ("update", list(updates.items()))):
         entries = []
         for ref, values in items:
@@ -53,7 +54,19 @@ def write(conn: HubSpotConnector, object_type: str, creates: Sequence[Mapping[st
             entries.append((ref, entry))
         for start in range(0, len(entries), BATCH):
             chunk = entries[start:start + BATCH]
-            for ref, result in _send(conn, object_type, action, chunk).items():
+            if failure is None:
+                try:
+                    chunk_results = _send(conn, object_type, action, chunk)
+                except ConnectorError as exc:
+                    if not sent:
+                        raise  # nothing written yet: the whole call failed
+                    failure = exc
+                sent = True
+            if failure is not None:
+                # Earlier batches were written: report them, and this error for the rest, which
+                # are not sent (the same failure would only repeat).
+                chunk_results = {ref: WriteResult(ref, error=failure) for ref, _ in chunk}
+            for ref, result in chunk_results.items():
                 results[(action, ref)] = result
     ordered = [results[("create", i)] for i in range(len(creates))]
     return ordered + [results[("update", ref)] for ref in updates]

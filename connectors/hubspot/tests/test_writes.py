@@ -76,3 +76,31 @@ def test_it_reports_an_association_to_a_missing_record(portal, hubspot):
     removed = hubspot.remove_associations("contacts", "companies", [(contact.id, company.id)])
     assert removed[0].ok
     assert hubspot.read_associations("contacts", [contact.id], "companies") == {}
+
+
+def test_it_reports_batches_written_before_a_call_fails(portal, connect):
+    from sandbox.hubspot.models import Portal
+
+    conn = connect(portal, max_attempts=1)
+    conn.fields("contacts")
+
+    def fail_after_first_batch(response):
+        if "/batch/create" in response.url:
+            Portal.objects.filter(pk=portal.pk).update(faults={"error_500": 1.0})
+
+    conn.client.http.on_response = fail_after_first_batch
+    results = conn.write("contacts", creates=[{"email": f"w{i}@x.com"} for i in range(150)])
+    assert all(r.ok for r in results[:100])
+    assert all(r.error.category is ErrorCategory.APP_UNAVAILABLE for r in results[100:])
+    assert CrmObject.objects.filter(portal=portal, object_type="contacts").count() == 100
+
+
+def test_it_raises_when_the_first_batch_fails_as_a_whole(portal, connect):
+    from connectors.errors import ConnectorError
+    from sandbox.hubspot.models import Portal
+
+    conn = connect(portal, max_attempts=1)
+    conn.fields("contacts")
+    Portal.objects.filter(pk=portal.pk).update(faults={"error_500": 1.0})
+    with pytest.raises(ConnectorError):
+        conn.write("contacts", creates=[{"email": "a@x.com"}])
