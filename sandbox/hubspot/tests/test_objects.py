@@ -149,3 +149,10 @@ def test_it_keeps_portals_apart(api, client):
     created = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "mine@x.com"}}).data
     assert other("GET", f"/crm/v3/objects/contacts/{created['id']}").status_code == 404
     assert other("POST", "/crm/v3/objects/contacts", {"properties": {"email": "mine@x.com"}}).status_code == 201
+
+
+def test_it_ignores_unknown_property_names_on_reads(api):
+    created = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "r@x.com"}}).data
+    got = api("GET", f"/crm/v3/objects/contacts/{created['id']}?properties=email,nosuchproperty")
+    assert got.status_code == 200
+    assert "nosuchproperty" not in got.data["properties"]

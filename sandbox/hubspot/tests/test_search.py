@@ -81,3 +81,14 @@ def test_it_refuses_an_unknown_operator_or_property(api):
     bad_prop = _search(api, {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "x"}]}]})
     assert bad_op.status_code == bad_prop.status_code == 400
 
+
+
+def test_it_stops_offering_a_next_page_at_the_cap(api, portal):
+    from sandbox.hubspot.models import Portal
+
+    Portal.objects.filter(pk=portal.pk).update(search_cap=50)
+    seed_records(portal, companies=70)
+    last = _search(api, {"limit": 20, "after": "40"}, "companies").data
+    assert len(last["results"]) == 10 and "paging" not in last
+    assert last["total"] == 70
+    assert _search(api, {"limit": 20, "after": "50"}, "companies").status_code == 400
