@@ -99,3 +99,15 @@ def test_matching_pairs_each_candidate_once_and_never_creates_two_records_with_a
             assert not any(set(keys.items()) & set(c.items()) for c in candidates)
             assert not any(set(keys.items()) & set(other.items()) for other in to_create)
             to_create.append(keys)
+
+
+filter_values = st.one_of(st.none(), st.text(max_size=6), st.integers(-5, 5).map(str))
+
+
+@given(value=filter_values, wanted=st.text(alphabet="ab1 ", min_size=1, max_size=4))
+def test_filter_operators_agree_with_their_opposites(value, wanted):
+    values = {"f": value}
+    assert passes(Condition("f", "neq", wanted), values) == (not passes(Condition("f", "eq", wanted), values))
+    if "," not in wanted and passes(Condition("f", "in", wanted), values):
+        assert passes(Condition("f", "eq", wanted), values)  # one option: "is any of" implies "is equal to"
+    assert passes(Condition("f", "known"), values) != passes(Condition("f", "unknown"), values)
