@@ -334,12 +334,14 @@ class Engine:
         change, plan, link = pending.change, pending.plan, pending.change.link
         now = self.now()
         old = dict(link.last_values or {})
-        failures = {s: (e.category, e.message, None) for s, e in plan.errors.items()}
+        failures = {s: (e.category, _described(e.message, e.field), None) for s, e in plan.errors.items()}
         for side, result in pending.results.items():
             if result.ok and pending.create_on == side:
                 setattr(link, f"id_{side}", result.id)
             elif not result.ok:
-                failures[side] = (result.error.category, result.error.message, result.error.retry_after)
+                error = result.error
+                message = _described(error.message, error.field, error.vendor_code)
+                failures[side] = (error.category, message, error.retry_after)
         link.last_values = plan.last_after([s for s in failures if s in pending.results], old)
         if pending.action == Action.MATCHED:
             change.outcomes.append(Outcome(Action.MATCHED, "", None, pending.message))
@@ -390,6 +392,13 @@ class Engine:
         present = [found[rid] for rid in ids if rid in found]
         self.process(side, present, forced=True)
         self.run.processed += len(present)
+
+
+def _described(message: str, field: str = "", code: str = "") -> str:
+    """The app's message, with the field and the vendor's code when they add something."""
+    if field and field not in message:
+        message = f"{field}: {message}"
+    return f"{message} [{code}]" if code and code not in message else message
 
 
 def _no_answer() -> ConnectorError:

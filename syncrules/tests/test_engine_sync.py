@@ -187,6 +187,8 @@ def test_bad_records_fail_with_their_category_and_the_rest_of_the_batch_syncs(ap
     assert failed[no_option].category == ErrorCategory.INVALID_PROPERTY_VALUE.code
     assert failed[rejected].category == ErrorCategory.INVALID_PROPERTY_VALUE.code
     assert failed[rejected].hint == ErrorCategory.INVALID_PROPERTY_VALUE.hint
+    assert failed[rejected].message == "Email address is invalid [INVALID_EMAIL]"
+    assert failed[too_long].message.startswith("sf_first: ")  # the field, when the app's words lack it
     assert "ok@example.com" in by_email(apps.b)
     link = RecordLink.objects.get(id_a=too_long)
     assert link.status == LinkStatus.FAILING and link.id_b is None and link.next_retry_at is None
