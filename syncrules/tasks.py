@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from syncrules.models import ObjectSync, SyncRun
@@ -12,6 +13,7 @@ from syncrules.models import ObjectSync, SyncRun
 RUN_TASK = "syncrules.tasks.run_object_sync"
 DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
 SCHEDULE_NAME = "syncrules: dispatch due object syncs"
+STALE_CLAIM = timedelta(hours=2)  # ObjectSync.claim's default
 
 
 def run_object_sync(object_sync_id: int, initial: bool = False, trigger: str = SyncRun.Trigger.SCHEDULE) -> int | None:
@@ -42,7 +44,9 @@ def dispatch_due_syncs() -> list[int]:
     """
     now = timezone.now()
     queued = []
-    due = ObjectSync.objects.filter(state=ObjectSync.State.ACTIVE, next_run_at__lte=now, running_since__isnull=True)
+    # A claim older than ObjectSync.claim's staleness limit belongs to a worker that died.
+    free = Q(running_since__isnull=True) | Q(running_since__lt=now - STALE_CLAIM)
+    due = ObjectSync.objects.filter(free, state=ObjectSync.State.ACTIVE, next_run_at__lte=now)
     for sync_id, next_run_at, interval in due.values_list("pk", "next_run_at", "interval_seconds"):
         taken = ObjectSync.objects.filter(pk=sync_id, next_run_at=next_run_at).update(
             next_run_at=now + timedelta(seconds=interval)

@@ -108,3 +108,14 @@ def test_run_now_in_the_admin_needs_the_run_permission(apps, client, django_capt
         response = client.post(url, {"action": "run_now", "_selected_action": [sync.pk]})
     assert response.status_code == 302
     assert SyncRun.objects.get(object_sync=sync).trigger == SyncRun.Trigger.MANUAL
+
+
+def test_the_dispatcher_skips_a_running_sync_but_not_one_whose_worker_died(apps, django_capture_on_commit_callbacks):
+    past = timezone.now() - timedelta(seconds=5)
+    running = make_memory_sync(apps, state=ObjectSync.State.ACTIVE, next_run_at=past, running_since=timezone.now())
+    dead = make_memory_sync(apps, state=ObjectSync.State.ACTIVE, next_run_at=past,
+                            running_since=timezone.now() - timedelta(hours=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.dispatch_due_syncs() == [dead.pk]
+    assert SyncRun.objects.filter(object_sync=dead).count() == 1
+    assert not SyncRun.objects.filter(object_sync=running).exists()
