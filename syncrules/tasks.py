@@ -20,8 +20,11 @@ def run_object_sync(object_sync_id: int, initial: bool = False, trigger: str = S
     """Run one object sync once; the id of its SyncRun, or None if it was running already."""
     from syncrules.engine import run_sync
 
-    if not ObjectSync.objects.filter(pk=object_sync_id).exists():
+    state = ObjectSync.objects.filter(pk=object_sync_id).values_list("state", flat=True).first()
+    if state is None:
         return None  # deleted since it was queued
+    if trigger == SyncRun.Trigger.SCHEDULE and state != ObjectSync.State.ACTIVE:
+        return None  # turned off since it was queued
     run = run_sync(object_sync_id, initial=initial, trigger=trigger)
     return run.pk if run else None
 

@@ -66,7 +66,7 @@ def test_a_queued_run_starts_only_once_the_transaction_commits(apps, django_capt
 
 def test_the_task_is_harmless_when_delivered_twice_or_for_a_deleted_sync(apps):
     apps.a.create(C, email="ann@example.com", first="Ann", last="Lee")
-    sync = make_memory_sync(apps)
+    sync = make_memory_sync(apps, state=ObjectSync.State.ACTIVE)
     assert tasks.run_object_sync(sync.pk) is not None
     assert tasks.run_object_sync(sync.pk) is not None
     assert len(apps.b.all(C)) == 1 and RecordLink.objects.count() == 1
@@ -119,3 +119,9 @@ def test_the_dispatcher_skips_a_running_sync_but_not_one_whose_worker_died(apps,
         assert tasks.dispatch_due_syncs() == [dead.pk]
     assert SyncRun.objects.filter(object_sync=dead).count() == 1
     assert not SyncRun.objects.filter(object_sync=running).exists()
+
+
+def test_a_scheduled_run_of_a_sync_turned_off_meanwhile_does_nothing(apps):
+    sync = make_memory_sync(apps, state=ObjectSync.State.OFF)
+    assert tasks.run_object_sync(sync.pk, False, SyncRun.Trigger.SCHEDULE) is None
+    assert tasks.run_object_sync(sync.pk, False, SyncRun.Trigger.MANUAL) is not None
