@@ -26,7 +26,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from connectors.base import CONTACTS, Connector, FieldSpec, Record, WriteResult
+from connectors.base import COMPANIES, CONTACTS, Connector, FieldSpec, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
 from syncrules.engine.extensions import EXTENSIONS
@@ -89,6 +89,13 @@ def search_values(key: str, raw: Any, normal: str) -> set[str]:
     return values
 
 
+FIELD_ONLY_TYPES = {CONTACTS, COMPANIES}  # object types the engine syncs with field values alone
+
+
+class NotSupported(Exception):
+    """The object sync asks for something this engine cannot do yet."""
+
+
 class Engine:
     """Runs one SyncRun of one ObjectSync against the two apps' connectors."""
 
@@ -102,6 +109,10 @@ class Engine:
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
+        if self.kind not in FIELD_ONLY_TYPES and not self.extensions:
+            # Deals need pipelines, stages and associations (issue 6): syncing their fields alone
+            # would create deals in no pipeline, tied to nothing.
+            raise NotSupported(f"Syncing {self.kind} is not supported yet: it needs pipeline and association handling.")
         filters = list(self.sync.filters.all())
         for side in (A, B):
             connector = (connectors or {}).get(side) or self.sync.connection(side).connector()

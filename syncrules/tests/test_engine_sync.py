@@ -406,3 +406,9 @@ def test_a_failed_create_that_later_matches_keeps_one_link(apps):
     assert run.matched == 1 and len(apps.b.all(C)) == 1
     link = RecordLink.objects.get(object_sync=sync, id_a=ann_a)
     assert link.id_b == ann_b and link.status == LinkStatus.IN_SYNC and link.fail_count == 0
+
+
+def test_a_deal_sync_fails_plainly_until_deals_are_supported(apps):
+    sync = make_memory_sync(apps, object_type="deals", mappings=False)
+    run = run_sync(sync.pk)
+    assert run.status == SyncRun.Status.FAILED and "not supported yet" in run.error
