@@ -31,6 +31,7 @@ from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
 from syncrules.engine.extensions import EXTENSIONS
 from syncrules.engine.filters import Condition, exclusion_reason
+from syncrules.engine.helpers import described, http_calls, no_answer, search_values
 from syncrules.engine.mappings import build_pairs
 from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
 from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
@@ -41,21 +42,6 @@ logger = logging.getLogger(__name__)
 Action = RecordOutcome.Action
 RETRY_LIMIT = 1000  # failing links retried per run; the rest wait for the next one
 SIDE_NAMES = {A: "side A", B: "side B"}
-
-
-def http_calls(connector: Connector) -> int:
-    """HTTP requests a connector has sent, when it tells.
-
-    The contract has no counter yet; connectors built on connectors.http expose their
-    HttpClient's `calls` as `http_calls`, `client.calls` or `client.http.calls` (+ token calls).
-    """
-    count = getattr(connector, "http_calls", None)
-    client = getattr(connector, "client", None)
-    if count is None and client is not None:
-        count = getattr(client, "calls", None)
-        if not isinstance(count, int):
-            count = getattr(getattr(client, "http", None), "calls", 0) + getattr(client, "token_calls", 0)
-    return int(count or 0)
 
 
 @dataclass
@@ -79,14 +65,6 @@ class Pending:
     create_on: str | None = None
     message: str = ""
     results: dict[str, WriteResult] = field(default_factory=dict)
-
-
-def search_values(key: str, raw: Any, normal: str) -> set[str]:
-    """Spellings to look a match key up by in the other app (its search compares exactly)."""
-    values = {str(raw).strip(), normal}
-    if key == "domain":
-        values |= {f"www.{normal}", f"https://{normal}", f"https://www.{normal}", f"http://www.{normal}"}
-    return values
 
 
 FIELD_ONLY_TYPES = {CONTACTS, COMPANIES}  # object types the engine syncs with field values alone
@@ -328,7 +306,7 @@ class Engine:
                     batch[getattr(pending.change.link, f"id_{side}")] = (pending, pending.plan.writes[side])
             by_id = {r.ref: r for r in self.write(side, updates={rid: values for rid, (_, values) in batch.items()})}
             for rid, (pending, _) in batch.items():
-                pending.results[side] = by_id.get(rid) or WriteResult(rid, error=_no_answer())
+                pending.results[side] = by_id.get(rid) or WriteResult(rid, error=no_answer())
         store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings], self.now())
 
     def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
@@ -339,7 +317,7 @@ class Engine:
             chunk = ready[start : start + size]
             results = {r.ref: r for r in self.write(side, creates=[p.plan.writes[side] for p in chunk])}
             for index, pending in enumerate(chunk):
-                pending.results[side] = results.get(index) or WriteResult(index, error=_no_answer())
+                pending.results[side] = results.get(index) or WriteResult(index, error=no_answer())
             # Saved right after each batch: the new ids are durable before the next call.
             store.save_changes(self.sync, self.run, [self.finish(p) for p in chunk], self.now())
 
@@ -348,13 +326,13 @@ class Engine:
         change, plan, link = pending.change, pending.plan, pending.change.link
         now = self.now()
         old = dict(link.last_values or {})
-        failures = {s: (e.category, _described(e.message, e.field), None) for s, e in plan.errors.items()}
+        failures = {s: (e.category, described(e.message, e.field), None) for s, e in plan.errors.items()}
         for side, result in pending.results.items():
             if result.ok and pending.create_on == side:
                 setattr(link, f"id_{side}", result.id)
             elif not result.ok:
                 error = result.error
-                message = _described(error.message, error.field, error.vendor_code)
+                message = described(error.message, error.field, error.vendor_code)
                 failures[side] = (error.category, message, error.retry_after)
         link.last_values = plan.last_after([s for s in failures if s in pending.results], old)
         if pending.action == Action.MATCHED:
@@ -406,15 +384,3 @@ class Engine:
         present = [found[rid] for rid in ids if rid in found]
         self.process(side, present, forced=True)
         self.run.processed += len(present)
-
-
-def _described(message: str, field: str = "", code: str = "") -> str:
-    """The app's message, with the field and the vendor's code when they add something."""
-    if field and field not in message:
-        message = f"{field}: {message}"
-    return f"{message} [{code}]" if code and code not in message else message
-
-
-def _no_answer() -> ConnectorError:
-    return ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "The app returned no result for this record.")
-
