@@ -193,3 +193,18 @@ def test_bad_records_fail_or_are_excluded_with_a_reason_and_the_rest_sync(pair):
     hubspot.connector().write(CONTACTS, updates={long_name: {"firstname": "Shorter"}})
     later = run_sync(sync.pk)
     assert later.created == 1 and RecordLink.objects.get(object_sync=sync, id_a=long_name).status == LinkStatus.IN_SYNC
+
+
+def test_a_conflict_over_http_goes_to_the_conflict_winner_and_then_stays_quiet(pair):
+    hubspot, salesforce = pair(contacts=4, sf_accounts=1)
+    sync = new_sync(hubspot, salesforce, CONTACTS, conflict_winner="b")
+    run_sync(sync.pk)
+    link = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).first()
+    hubspot.connector().write(CONTACTS, updates={link.id_a: {"jobtitle": "Edited in HubSpot"}})
+    salesforce.connector().write(CONTACTS, updates={link.id_b: {"Title": "Edited in Salesforce"}})
+    run = run_sync(sync.pk)
+    assert run.updated == 1 and run.failed == 0
+    assert hubspot.connector().read(CONTACTS, [link.id_a])[link.id_a].values["jobtitle"] == "Edited in Salesforce"
+    assert salesforce.connector().read(CONTACTS, [link.id_b])[link.id_b].values["Title"] == "Edited in Salesforce"
+    quiet = run_sync(sync.pk)
+    assert (quiet.created, quiet.updated) == (0, 0)
