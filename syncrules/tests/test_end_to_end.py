@@ -30,6 +30,22 @@ def _fresh_rate_limits():
     gate.reset_rate_limits()
 
 
+@pytest.fixture(autouse=True)
+def _close_sockets(monkeypatch):
+    """No kept-alive socket may outlive the live server's thread (it holds a database session)."""
+    made = []
+    original = Connection.connector
+
+    def connector(self):
+        made.append(original(self))
+        return made[-1]
+
+    monkeypatch.setattr(Connection, "connector", connector)
+    yield
+    for built in made:
+        built.client.http.session.close()
+
+
 @pytest.fixture
 def pair(live_server):
     """Two connections: a seeded HubSpot portal (side A) and a seeded Salesforce org (side B)."""
