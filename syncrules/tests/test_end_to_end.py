@@ -49,7 +49,6 @@ def _close_sockets(monkeypatch):
 @pytest.fixture
 def pair(live_server):
     """Two connections: a seeded HubSpot portal (side A) and a seeded Salesforce org (side B)."""
-    made = []
 
     def make(*, contacts=0, companies=0, sf_contacts=0, sf_accounts=0):
         portal = ensure_portal(next(_hub_ids), rate_limit_enabled=False)
@@ -70,7 +69,6 @@ def pair(live_server):
             },
             options={"backoff_base": 0.01},
         )
-        made.append((hubspot, salesforce))
         return hubspot, salesforce
 
     return make
