@@ -102,3 +102,35 @@ def build_pairs(
             )
         )
     return pairs, problems
+
+
+def mappable_fields(spec: FieldSpec, others: Sequence[FieldSpec], *, spec_on: str = A) -> dict[str, set[str]]:
+    """For the wizard's dropdown: the fields of the other side `spec` may map to, with directions.
+
+    `spec_on` says which side `spec` is on; directions are named from side A's point of view.
+    """
+    result = {}
+    for candidate in others:
+        pair = (spec, candidate) if spec_on == A else (candidate, spec)
+        directions = mapping_directions(*pair)
+        if directions:
+            result[candidate.name] = directions
+    return result
+
+
+def suggest_value_map(spec_a: FieldSpec, spec_b: FieldSpec) -> dict[str, dict[str, str]]:
+    """A starting FieldMapping.value_map pairing enumeration options by value, then by label.
+
+    Options left out have no counterpart: records holding them fail until a person maps them.
+    """
+    def pairs(source: FieldSpec, target: FieldSpec) -> dict[str, str]:
+        by_value = {o.value.casefold(): o.value for o in target.options}
+        by_label = {o.label.casefold(): o.value for o in target.options}
+        mapped = {}
+        for option in source.options:
+            found = by_value.get(option.value.casefold()) or by_label.get(option.label.casefold())
+            if found is not None and found != option.value:
+                mapped[option.value] = found
+        return mapped
+
+    return {"a_to_b": pairs(spec_a, spec_b), "b_to_a": pairs(spec_b, spec_a)}

@@ -111,3 +111,27 @@ def queries_for_an_initial_sync_of(count: int) -> int:
 def test_the_number_of_queries_does_not_grow_with_the_number_of_records(memory_connections):
     # 40 stays under SQLite's bound on parameters per INSERT, which splits bigger bulk inserts.
     assert queries_for_an_initial_sync_of(4) == queries_for_an_initial_sync_of(40)
+
+
+def test_the_wizard_can_list_the_fields_a_field_may_map_to():
+    from syncrules.engine.mappings import mappable_fields
+
+    number = FieldSpec("amount", "Amount", FieldType.NUMBER)
+    others = [FieldSpec("Amount", "Amount", FieldType.NUMBER), FieldSpec("Notes", "Notes", FieldType.TEXT),
+              FieldSpec("Active", "Active", FieldType.BOOL)]
+    assert mappable_fields(number, others) == {"Amount": {"two_way", "to_a", "to_b"}, "Notes": {"to_b"}}
+    assert mappable_fields(number, others, spec_on="b") == {"Amount": {"two_way", "to_a", "to_b"}, "Notes": {"to_a"}}
+
+
+def test_a_suggested_value_map_pairs_options_by_value_then_label():
+    from connectors.base import Option
+    from syncrules.engine.mappings import suggest_value_map
+
+    hubspot = FieldSpec("industry", "Industry", FieldType.ENUMERATION, options=(
+        Option("RETAIL", "Retail"), Option("COMPUTER_SOFTWARE", "Computer Software"), Option("banking", "Banking")))
+    salesforce = FieldSpec("Industry", "Industry", FieldType.ENUMERATION, options=(
+        Option("Retail", "Retail"), Option("Technology", "Technology"), Option("Banking", "Banking")))
+    assert suggest_value_map(hubspot, salesforce) == {
+        "a_to_b": {"RETAIL": "Retail", "banking": "Banking"},
+        "b_to_a": {"Retail": "RETAIL", "Banking": "banking"},
+    }
