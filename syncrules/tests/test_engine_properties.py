@@ -58,7 +58,7 @@ class World:
         # email -> whether the first record with it on a side was created before any sync run
         self.first_sync_after = {"a": {}, "b": {}}
         self.synced = False
-        self.journal = []  # (time, side, record id, field key or None for a creation, value)
+        self.journal = []  # (time, side, record id, field key or None for a creation or touch, value)
         self.snapshots = []  # (time, {(side, record id, key): value}) after each sync run
 
     def app(self, side):
@@ -113,8 +113,10 @@ class World:
         app = self.app(side)
         before = plain(app, key, app.get(C, record_id, key))
         app.edit(C, record_id, **{key: app_value(app, key, value)})
-        if before != plain(None, key, value):  # setting the same value again changes nothing
-            self.journal.append((self.apps.clock.now, side, record_id, key, value))
+        # Setting the same value again changes no field, but still moves the record's modified
+        # time, which is all the engine knows of when an edit happened: journal it as a touch.
+        changed = before != plain(None, key, value)
+        self.journal.append((self.apps.clock.now, side, record_id, key if changed else None, value))
 
     def same(self, key, value_a, value_b):
         if key == "stage":
@@ -179,6 +181,8 @@ def check_two_way(world):
 # Always among the examples: conflicts inside and outside the 5-minute window.
 @example([("create", "a", "ann@example.com", "Ann"), ("sync",), ("edit_both", 0, "last", "Lee", "Ray", 7)])
 @example([("create", "b", "ann@example.com", "Ann"), ("sync",), ("edit_both", 0, "first", "Bo", "Cy", 2)])
+@example([("create", "a", "ann@example.com", "Ann"), ("sync",), ("edit_both", 0, "score", Decimal("1"), None, 5),
+          ("edit_both", 0, "score", Decimal("1"), Decimal("10.50"), 0)])  # a no-op edit still moves the time
 def test_two_way_runs_converge_without_duplicates_or_ping_pong(memory_connections, ops):
     with transaction.atomic():
         world = World(Direction.TWO_WAY)
