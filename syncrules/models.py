@@ -124,7 +124,8 @@ class ObjectSync(models.Model):
         return bool(claimed)
 
     def release(self) -> None:
-        ObjectSync.objects.filter(pk=self.pk).update(
+        """Give the claim back, unless it went stale and another worker has taken it over."""
+        ObjectSync.objects.filter(pk=self.pk, running_since=self.running_since).update(
             running_since=None, next_run_at=timezone.now() + timedelta(seconds=self.interval_seconds)
         )
         self.running_since = None

@@ -68,6 +68,18 @@ def test_a_stale_claim_can_be_taken_over():
     assert ObjectSync.objects.get(pk=sync.pk).claim()
 
 
+def test_a_worker_whose_claim_was_taken_over_does_not_release_the_new_claim():
+    sync = make_sync()
+    ObjectSync.objects.filter(pk=sync.pk).update(running_since=timezone.now() - timedelta(hours=3))
+    stale = ObjectSync.objects.get(pk=sync.pk)
+    fresh = ObjectSync.objects.get(pk=sync.pk)
+    assert fresh.claim()
+    stale.release()
+    assert ObjectSync.objects.get(pk=sync.pk).running_since == fresh.running_since
+    fresh.release()
+    assert ObjectSync.objects.get(pk=sync.pk).running_since is None
+
+
 def test_direction_decides_which_side_may_be_written():
     sync = make_sync(direction=Direction.TO_B)
     assert sync.flows_to(Side.B) and not sync.flows_to(Side.A)
