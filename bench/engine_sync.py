@@ -12,19 +12,11 @@ run times. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import bench_database, sandbox_server
 
 
 def main() -> None:
@@ -32,37 +24,26 @@ def main() -> None:
     parser.add_argument("--hubspot", type=int, default=2000, help="contacts seeded in the HubSpot portal")
     parser.add_argument("--salesforce", type=int, default=1000, help="contacts seeded in the Salesforce org")
     parser.add_argument("--changed", type=int, default=100, help="contacts edited on each side before the incremental run")
+    parser.add_argument("--overlap", type=float, default=0.5,
+                        help="share of the Salesforce contacts that already exist in HubSpot (same email)")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="keep the HubSpot portal's default limits (190 per 10 s, search 5/s) and the client's limiters")
     parser.add_argument("--port", type=int, default=8772)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="engine-bench-")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "syncsite.settings", "SANDBOX_ENABLED": "true", "LOG_LEVEL": "WARNING"}
-    env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
-    os.environ.update(env)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    with bench_database("engine-bench-") as env:
+        import django
 
-    import django
+        django.setup()
+        from django.db import connection
 
-    django.setup()
-    from django.db import connection
-
-    started = time.perf_counter()
-    portal, org = seed(args)
-    print(f"seeded {args.hubspot} HubSpot and {args.salesforce} Salesforce contacts in "
-          f"{time.perf_counter() - started:.1f}s ({env['DATABASE_URL']})")
-    connection.close()
-
-    server = subprocess.Popen([*manage, "sandbox_serve", "--port", str(args.port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{args.port}/sandbox"
-        wait_for(base + "/salesforce/services/data/")
-        run(base, portal, org, args)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        started = time.perf_counter()
+        portal, org = seed(args)
+        print(f"seeded {args.hubspot} HubSpot and {args.salesforce} Salesforce contacts in "
+              f"{time.perf_counter() - started:.1f}s ({env['DATABASE_URL']})")
+        connection.close()
+        with sandbox_server(env, args.port, "/salesforce/services/data/") as base:
+            run(base, portal, org, args)
 
 
 def seed(args):
@@ -72,25 +53,36 @@ def seed(args):
     from sandbox.salesforce.models import Record
     from sandbox.salesforce.seed import seed_org
 
-    portal = ensure_portal(int(time.time()) % 1_000_000 + 1_000_000, rate_limit_enabled=False)
+    portal = ensure_portal(int(time.time()) % 1_000_000 + 1_000_000, rate_limit_enabled=args.rate_limits)
     seed_records(portal, contacts=args.hubspot)
     org = seed_org(f"bench{int(time.time())}", contacts=args.salesforce, accounts=20, api_max=10_000_000)
+    overlap(portal, org, args)
     # Existing data is older than the sync: age it so the first cursor is exact.
     Record.objects.filter(org=org.org).update(system_modstamp=timezone.now().replace(microsecond=0) - timedelta(hours=1))
     return portal, org
 
 
-def wait_for(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (our own loopback URL)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the sandbox did not come up at {url}")
+def overlap(portal, org, args) -> None:
+    """Give a share of the Salesforce contacts the email (in other letter case) and name of a
+    HubSpot contact, so the initial sync has that many records to match instead of create."""
+    from sandbox.hubspot.models import CrmObject
+    from sandbox.salesforce.models import Record
+
+    wanted = int(args.overlap * min(args.hubspot, args.salesforce))
+    hub = list(CrmObject.objects.filter(portal=portal, object_type="contacts").exclude(email="")
+               .order_by("pk")[:wanted])
+    sf = list(Record.objects.filter(org=org.org, sobject="Contact").order_by("pk")[: len(hub)])
+    for source, target in zip(hub, sf, strict=False):
+        props = source.properties
+        target.data = {**target.data, "Email": props["email"].upper(),
+                       "FirstName": props.get("firstname") or target.data.get("FirstName"),
+                       "LastName": props.get("lastname") or target.data.get("LastName")}
+    Record.objects.bulk_update(sf, ["data"], batch_size=500)
+    print(f"overlap: {len(sf)} Salesforce contacts share an email with a HubSpot contact")
 
 
 def run(base: str, portal, org, args) -> None:
+    print("rate limits:", "HubSpot defaults (190 per 10 s, search 5/s) on both ends" if args.rate_limits else "off")
     from connectors.base import CONTACTS
     from connectors.models import Connection
     from syncrules.engine import run_sync
@@ -101,7 +93,7 @@ def run(base: str, portal, org, args) -> None:
         kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
         credentials={"access_token": portal.private_token},
         # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
-        options={"client_rate_limit": False, "search_lag_seconds": 0},
+        options={"search_lag_seconds": 0, **({} if args.rate_limits else {"client_rate_limit": False})},
     )
     salesforce = Connection.objects.create(
         kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",

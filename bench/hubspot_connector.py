@@ -12,31 +12,10 @@ then measures over real HTTP: a full read of every contact, an incremental read 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (our own loopback server)
-            return
-        except urllib.error.HTTPError:
-            return  # answering (401 without a token) is up
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"sandbox did not start at {url}")
+from harness import MANAGE, ROOT, bench_database, sandbox_server
 
 
 def measure(label: str, conn, action):
@@ -55,30 +34,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8772)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="hs-bench-")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "syncsite.settings", "SANDBOX_ENABLED": "true",
-           "LOG_LEVEL": "WARNING"}
-    env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    hub_id, token = 4_000_000 + int(time.time()) % 100_000, f"pat-na1-bench-{int(time.time())}"
-    started = time.perf_counter()
-    subprocess.run([*manage, "sandbox_seed", "hubspot", "--portal", str(hub_id), "--contacts", str(args.contacts),
-                    "--companies", "200", "--token", token], env=env, check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
-    print(f"seeded {args.contacts} contacts and 200 companies in {time.perf_counter() - started:.1f}s "
-          f"({env['DATABASE_URL']})")
-
-    server = subprocess.Popen([*manage, "sandbox_serve", "--port", str(args.port)], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{args.port}/sandbox/hubspot"
-        wait_until_up(f"{base}/crm/v3/objects/contacts")
-        run(base, token, args)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with bench_database("hs-bench-") as env:
+        hub_id, token = 4_000_000 + int(time.time()) % 100_000, f"pat-na1-bench-{int(time.time())}"
+        started = time.perf_counter()
+        subprocess.run([*MANAGE, "sandbox_seed", "hubspot", "--portal", str(hub_id), "--contacts",
+                        str(args.contacts), "--companies", "200", "--token", token], env=env, check=True,
+                       cwd=ROOT, stdout=subprocess.DEVNULL)
+        print(f"seeded {args.contacts} contacts and 200 companies in {time.perf_counter() - started:.1f}s "
+              f"({env['DATABASE_URL']})")
+        with sandbox_server(env, args.port, "/hubspot/crm/v3/objects/contacts") as base:
+            run(f"{base}/hubspot", token, args)
 
 
 def run(base: str, token: str, args) -> None:

@@ -11,18 +11,10 @@ a full read of every contact, an incremental read after `--changed` updates, and
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import bench_database, sandbox_server
 
 
 def main() -> None:
@@ -32,61 +24,26 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8771)
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="sf-bench-")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "syncsite.settings",
-        "SANDBOX_ENABLED": "true",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
-    os.environ.update(env)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    with bench_database("sf-bench-") as env:
+        import django
 
-    import django
+        django.setup()
+        from django.db import connection
+        from django.utils import timezone
 
-    django.setup()
-    from django.db import connection
-    from django.utils import timezone
+        from sandbox.salesforce.models import Record
+        from sandbox.salesforce.seed import seed_org
 
-    from sandbox.salesforce.models import Record
-    from sandbox.salesforce.seed import seed_org
-
-    started = time.perf_counter()
-    seeded = seed_org(f"bench{int(time.time())}", contacts=args.contacts, accounts=100, api_max=10_000_000)
-    # Existing data is older than the sync: age it so the full read's cursor is exact.
-    Record.objects.filter(org=seeded.org).update(
-        system_modstamp=timezone.now().replace(microsecond=0) - timedelta(hours=1)
-    )
-    print(f"seeded {args.contacts} contacts in {time.perf_counter() - started:.1f}s ({env['DATABASE_URL']})")
-    connection.close()
-
-    server = subprocess.Popen(
-        [*manage, "sandbox_serve", "--port", str(args.port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{args.port}/sandbox/salesforce"
-        wait_for(base + "/services/data/")
-        run(base, seeded, args)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def wait_for(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 (our own loopback URL)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the sandbox did not come up at {url}")
+        started = time.perf_counter()
+        seeded = seed_org(f"bench{int(time.time())}", contacts=args.contacts, accounts=100, api_max=10_000_000)
+        # Existing data is older than the sync: age it so the full read's cursor is exact.
+        Record.objects.filter(org=seeded.org).update(
+            system_modstamp=timezone.now().replace(microsecond=0) - timedelta(hours=1)
+        )
+        print(f"seeded {args.contacts} contacts in {time.perf_counter() - started:.1f}s ({env['DATABASE_URL']})")
+        connection.close()
+        with sandbox_server(env, args.port, "/salesforce/services/data/") as base:
+            run(f"{base}/salesforce", seeded, args)
 
 
 def run(base: str, seeded, args) -> None:
