@@ -6,8 +6,11 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV
 
 from connectors.errors import ErrorCategory
+from syncrules.exports import RecordLinkResource
 from syncrules.models import (
     FieldMapping,
     LinkStatus,
@@ -162,7 +165,11 @@ def _category_cell(code: str) -> str:
 
 
 @admin.register(RecordLink)
-class RecordLinkAdmin(ReadOnlyAdmin):
+class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
+    # "Export" downloads the list as filtered (e.g. failing records of one category) as CSV.
+    resource_classes = [RecordLinkResource]
+    formats = [CSV]
+    skip_export_form = True
     list_display = ["__str__", "object_sync", "status", "category_display", "short_error", "last_synced_at"]
     list_filter = ["status", "error_category", "object_sync__object_type", "object_sync", "last_synced_at"]
     search_fields = ["id_a", "id_b", "last_error"]

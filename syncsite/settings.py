@@ -121,6 +121,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
+# django-import-export: whoever may view a model may export it (support staff export errors).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 REDIS_URL = read_redis_url("REDIS_URL")
 
 Q_CLUSTER = {

@@ -168,3 +168,23 @@ def test_a_connection_of_unknown_kind_still_lists_with_a_clear_label(client, adm
     page = client.get(reverse("admin:connectors_connection_changelist"))
     assert page.status_code == 200
     assert "unknown kind &#x27;pipedrive&#x27;" in page.content.decode()
+
+
+def test_support_exports_the_failing_records_as_csv_with_category_and_hint(client, world):
+    RecordLink.objects.create(object_sync=world, id_a="2", id_b="003B")  # in sync: filtered out
+    client.force_login(user_in("Support"))
+    url = reverse("admin:syncrules_recordlink_export") + "?status__exact=failing"
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().strip().splitlines()
+    assert lines[0].startswith("id,object sync,object type,id_a,id_b,status,error category")
+    assert len(lines) == 2
+    assert "Value too long" in lines[1] and "Shorten it" in lines[1] and "too long" in lines[1]
+
+
+def test_the_errored_records_list_offers_the_export(client, world):
+    client.force_login(user_in("Support"))
+    page = client.get(reverse("admin:syncrules_recordlink_changelist") + "?status__exact=failing")
+    # The link keeps the list's filters, so the file holds what the person is looking at.
+    assert reverse("admin:syncrules_recordlink_export") + "?status__exact=failing" in page.content.decode()
