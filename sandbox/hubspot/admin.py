@@ -3,6 +3,7 @@ where a person sets a portal's rate limits, injected faults and webhook URL."""
 
 from django.conf import settings
 from django.contrib import admin
+from django.db import models
 
 from sandbox.hubspot.models import OAuthApp, Portal
 
@@ -13,6 +14,7 @@ if settings.SANDBOX_ENABLED:
         list_display = ["hub_id", "name", "rate_limit_enabled", "ten_second_limit", "search_per_second",
                         "rate_limited_count", "webhook_url"]
         readonly_fields = ["rate_limited_count", "created_at"]
+        formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
         fieldsets = [
             (None, {"fields": ["hub_id", "name", "private_token", "client_secret", "scopes", "app_id"]}),
             ("Rate limits", {"fields": ["rate_limit_enabled", "ten_second_limit", "interval_ms", "search_per_second",
