@@ -182,6 +182,9 @@ class Connector:
     credential_params: ClassVar[tuple[CredentialParam, ...]] = ()
     supports_oauth: ClassVar[bool] = False
     batch_size: ClassVar[int] = 100
+    # The app's deal sync needs the object sync's "Sync deals" switch on before any deal is
+    # created from its records (Salesforce opportunities, FEATURES F6.1).
+    deal_switch: ClassVar[bool] = False
     # Called with (used, allowed) whenever the app reports its API usage; Connection wires it.
     on_api_usage: Any = None
 
@@ -234,6 +237,34 @@ class Connector:
         self, object_type: str, ids: Sequence[str], to_type: str
     ) -> dict[str, list[str]]:
         """Associated ids of `to_type` for each id, primary first."""
+        raise NotImplementedError
+
+    def association_changes(self, object_type: str, to_type: str, cursor: Any = None) -> tuple[list[str], Any] | None:
+        """Ids of `object_type` records whose associations to `to_type` changed since `cursor`,
+        and the cursor to pass next time; None when the app cannot tell.
+
+        An association change alone does not always touch the record's modified time, so
+        `read_changes` can miss it. Apps with a change feed for associations (Salesforce's
+        OpportunityContactRole has its own SystemModstamp) answer here; for the others (None)
+        the engine compares the associations of linked records itself, on a slower sweep.
+        With `cursor` None the answer starts from now: ([], a cursor).
+        """
+        return None
+
+    # --- the app's own rules (defaults: the neutral choice) ----------------------------------
+    def propagates_deletions(self, object_type: str) -> bool:
+        """Whether deleting a record of this type here deletes its synced counterpart in the
+        other app (Salesforce opportunities, F6.4); the reverse is the other connector's rule."""
+        return False
+
+    def mirrored_pipeline_label(self, pipeline: Pipeline, pipelines: Sequence[Pipeline]) -> str | None:
+        """The label of the pipeline the other app must hold for `pipeline` (one of `pipelines`)
+        when this app's pipelines are mirrored there (Salesforce: "Salesforce - <record type
+        id>", F6.2); None: no mirroring, pipelines are mapped by hand or auto-map."""
+        return None
+
+    def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
+        """Create a pipeline with these stages (their labels and closed/won flags)."""
         raise NotImplementedError
 
     # --- writes ----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ DEFAULT_FIELDS: dict[str, list[DefaultField]] = {
         DefaultField("deal_name", "dealname"),
         DefaultField("amount", "amount"),
         DefaultField("close_date", "closedate"),
-        DefaultField("stage", "dealstage"),  # translated by the pipeline mapping, listed for pairing
+        DefaultField("pipeline", "pipeline"),  # pipeline and stage: translated by the pipeline mapping
+        DefaultField("stage", "dealstage"),
         DefaultField("deal_type", "dealtype"),
         DefaultField("description", "description"),
         DefaultField("owner", "hubspot_owner_id"),

@@ -30,6 +30,7 @@ DEFAULT_FIELDS: dict[str, list[DefaultField]] = {
         DefaultField("deal_name", "Name"),
         DefaultField("amount", "Amount"),
         DefaultField("close_date", "CloseDate"),
+        DefaultField("pipeline", "RecordTypeId"),  # pipeline and stage: translated by the pipeline mapping
         DefaultField("stage", "StageName"),
         DefaultField("deal_type", "Type"),
         DefaultField("description", "Description"),

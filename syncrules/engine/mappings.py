@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import Connector, DefaultField, FieldSpec, FieldType
+from connectors.base import DEALS, Connector, DefaultField, FieldSpec, FieldType
 from syncrules.engine.convert import mapping_directions
 from syncrules.engine.merge import A, B, FieldPair
 from syncrules.models import Direction, FieldMapping, ObjectSync
+
+
+# Default-field keys a deal sync translates through its pipeline and stage mappings, never as fields.
+PIPELINE_KEYS = frozenset({"pipeline", "stage"})
 
 
 def pair_defaults(defaults_a: Sequence[DefaultField], defaults_b: Sequence[DefaultField]) -> list[tuple[str, str, str]]:
@@ -38,10 +42,10 @@ def create_default_mappings(
     specs_a = {s.name: s for s in connector_a.fields(kind)}
     specs_b = {s.name: s for s in connector_b.fields(kind)}
     rows = []
-    for position, (_key, field_a, field_b) in enumerate(
+    for position, (key, field_a, field_b) in enumerate(
         pair_defaults(connector_a.default_fields(kind), connector_b.default_fields(kind))
     ):
-        if field_a not in specs_a or field_b not in specs_b:
+        if (kind == DEALS and key in PIPELINE_KEYS) or field_a not in specs_a or field_b not in specs_b:
             continue
         direction = default_direction(specs_a[field_a], specs_b[field_b])
         if direction is None:
