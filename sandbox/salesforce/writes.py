@@ -150,7 +150,11 @@ class Validator:
     def _values(self, op: Op) -> dict | None:
         fields = self.meta.fields_of(op.sobject)
         merged = {**(op.existing.data if op.existing else {}), **op.data}
-        for name, value in op.data.items():
+        values = dict(op.data)
+        if op.sobject == "Opportunity" and "RecordTypeId" in values:
+            # A new record type's sales process must still allow the stage the opportunity is in.
+            values.setdefault("StageName", merged.get("StageName"))
+        for name, value in values.items():
             f = fields[name]
             if (
                 isinstance(value, str)
