@@ -1,11 +1,16 @@
 """Association rows: both directions are stored, and a new primary company replaces the old
-one (a contact or deal has at most one primary company)."""
+one (a contact or deal has at most one primary company).
+
+Writes are set-based (a batch of pairs costs a few queries) and never touch the associated
+records' modified dates, as in HubSpot; deal<->contact changes recompute the contacts' deal
+roll-ups (sandbox.hubspot.rollups).
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from sandbox.hubspot import webhooks
+from sandbox.hubspot import rollups, webhooks
 from sandbox.hubspot.models import Association, CrmObject, Portal
 from sandbox.hubspot.schema import ASSOCIATION_TYPES, inverse_type, type_label
 
@@ -20,54 +25,121 @@ def to_type_for(from_type: str, type_id: int) -> str | None:
 
 
 def exists(portal: Portal, object_type: str, object_id) -> bool:
-    return str(object_id).isdigit() and CrmObject.objects.filter(
-        portal=portal, object_type=object_type, pk=int(object_id), archived=False, merged_into=None
-    ).exists()
+    return bool(live_ids(portal, object_type, [object_id]))
+
+
+def live_ids(portal: Portal, object_type: str, ids) -> set[int]:
+    """The ids among `ids` that name live (not archived, not merged-away) records (one query)."""
+    wanted = {int(i) for i in ids if str(i).isdigit()}
+    if not wanted:
+        return set()
+    return set(CrmObject.objects.filter(portal=portal, object_type=object_type, pk__in=wanted, archived=False,
+                                        merged_into=None).values_list("pk", flat=True))
 
 
 def add(portal: Portal, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
+    add_many(portal, from_type, to_type, [(int(from_id), int(to_id), int(type_id))])
+
+
+def add_many(portal: Portal, from_type: str, to_type: str, triples: list[tuple[int, int, int]]) -> None:
+    """Associate each (from_id, to_id, type_id), both directions, in a few queries.
+
+    A primary type also adds the unlabeled one, and replaces the record's previous primary (the
+    old company stays associated, unlabeled). The records' modified dates are not touched.
+    """
     unlabeled, primary = ASSOCIATION_TYPES[(from_type, to_type)]
-    wanted = [unlabeled] if type_id == unlabeled else [unlabeled, type_id]
-    with transaction.atomic():
-        if primary is not None and type_id == primary:
-            for old in Association.objects.filter(portal=portal, from_type=from_type, from_id=from_id,
-                                                  to_type=to_type, type_id=primary).exclude(to_id=to_id):
-                _delete_pair(portal, from_type, from_id, to_type, old.to_id, [primary])
-        for tid in wanted:
-            Association.objects.get_or_create(portal=portal, from_type=from_type, from_id=from_id, to_type=to_type,
-                                              to_id=to_id, type_id=tid)
+    new_primary = {f: t for f, t, type_id in triples if primary is not None and type_id == primary}
+    rows = []
+    for from_id, to_id, type_id in triples:
+        if type_id == primary and new_primary[from_id] != to_id:
+            type_id = unlabeled  # a later input of this batch names another primary: it wins
+        for tid in {unlabeled, type_id}:
+            rows.append(Association(portal=portal, from_type=from_type, from_id=from_id, to_type=to_type,
+                                    to_id=to_id, type_id=tid))
             back = inverse_type(from_type, to_type, tid)
             if back is not None:
-                Association.objects.get_or_create(portal=portal, from_type=to_type, from_id=to_id,
-                                                  to_type=from_type, to_id=from_id, type_id=back)
-    webhooks.record_change(
-        portal, from_type, from_id, "associationChange",
-        associationType=f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}".upper(),
-        fromObjectId=int(from_id), toObjectId=int(to_id), associationRemoved=False,
-        isPrimaryAssociation=type_id == primary,
-    )
-
-
-def _delete_pair(portal, from_type, from_id, to_type, to_id, type_ids=None) -> int:
-    forward = Association.objects.filter(portal=portal, from_type=from_type, from_id=from_id,
-                                         to_type=to_type, to_id=to_id)
-    backward = Association.objects.filter(portal=portal, from_type=to_type, from_id=to_id,
-                                          to_type=from_type, to_id=from_id)
-    if type_ids is not None:
-        back_ids = [inverse_type(from_type, to_type, t) for t in type_ids]
-        forward, backward = forward.filter(type_id__in=type_ids), backward.filter(type_id__in=back_ids)
-    count = forward.delete()[0]
-    backward.delete()
-    return count
+                rows.append(Association(portal=portal, from_type=to_type, from_id=to_id, to_type=from_type,
+                                        to_id=from_id, type_id=back))
+    with transaction.atomic():
+        if new_primary:
+            old = Association.objects.filter(portal=portal, from_type=from_type, from_id__in=list(new_primary),
+                                             to_type=to_type, type_id=primary).values_list("from_id", "to_id")
+            stale = [(f, t) for f, t in old if new_primary[f] != t]
+            if stale:
+                _delete(portal, from_type, to_type, stale, [primary])
+        Association.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    for from_id, to_id, type_id in triples:
+        _event(portal, from_type, to_type, from_id, to_id, removed=False, primary=type_id == primary)
+    _touch_rollups(portal, from_type, to_type, [(f, t) for f, t, _ in triples])
 
 
 def remove(portal: Portal, from_type: str, from_id: int, to_type: str, to_id: int) -> None:
-    if _delete_pair(portal, from_type, from_id, to_type, to_id):
-        webhooks.record_change(
-            portal, from_type, from_id, "associationChange",
-            associationType=f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}".upper(),
-            fromObjectId=int(from_id), toObjectId=int(to_id), associationRemoved=True, isPrimaryAssociation=False,
-        )
+    remove_many(portal, from_type, to_type, [(int(from_id), int(to_id))])
+
+
+def remove_many(portal: Portal, from_type: str, to_type: str, pairs: list[tuple[int, int]]) -> None:
+    """Remove every association type between each pair, both directions."""
+    removed = _delete(portal, from_type, to_type, pairs)
+    for from_id, to_id in removed:
+        _event(portal, from_type, to_type, from_id, to_id, removed=True, primary=False)
+    _touch_rollups(portal, from_type, to_type, removed)
+
+
+def move_all(portal: Portal, object_type: str, from_id: int, to_id: int) -> None:
+    """Give record `to_id` every association of `from_id` and drop those of `from_id` (a merge).
+
+    The winner keeps its own primary company when it has one.
+    """
+    rows = list(Association.objects.filter(portal=portal, from_type=object_type, from_id=from_id))
+    kept_primary = set(Association.objects.filter(
+        portal=portal, from_type=object_type, from_id=to_id,
+        type_id__in=[p for p in (ASSOCIATION_TYPES[k][1] for k in ASSOCIATION_TYPES) if p is not None],
+    ).values_list("to_type", flat=True))
+    triples: dict[str, list[tuple[int, int, int]]] = {}
+    for row in rows:
+        if row.type_id == ASSOCIATION_TYPES[(object_type, row.to_type)][1] and row.to_type in kept_primary:
+            row.type_id = ASSOCIATION_TYPES[(object_type, row.to_type)][0]
+        triples.setdefault(row.to_type, []).append((int(to_id), row.to_id, row.type_id))
+    for to_type in triples:
+        _delete(portal, object_type, to_type, [(int(from_id), t) for _, t, _ in triples[to_type]])
+    for to_type, items in triples.items():
+        add_many(portal, object_type, to_type, items)
+
+
+def _delete(portal: Portal, from_type: str, to_type: str, pairs, type_ids=None) -> list[tuple[int, int]]:
+    """Delete the pairs' rows (of `type_ids`, or all), both directions; the pairs that had any."""
+    pairs = [(int(f), int(t)) for f, t in pairs]
+    if not pairs:
+        return []
+    forward = Association.objects.filter(portal=portal, from_type=from_type, to_type=to_type,
+                                         from_id__in={f for f, _ in pairs}, to_id__in={t for _, t in pairs})
+    backward = Association.objects.filter(portal=portal, from_type=to_type, to_type=from_type,
+                                          from_id__in={t for _, t in pairs}, to_id__in={f for f, _ in pairs})
+    if type_ids is not None:
+        back_ids = [inverse_type(from_type, to_type, t) for t in type_ids]
+        forward, backward = forward.filter(type_id__in=type_ids), backward.filter(type_id__in=back_ids)
+    # The id sets may cross-match other pairs of the batch: delete exactly the wanted ones.
+    wanted = set(pairs)
+    forward_rows = [(pk, (f, t)) for pk, f, t in forward.values_list("pk", "from_id", "to_id") if (f, t) in wanted]
+    found = {pair for _, pair in forward_rows}
+    forward_pks = [pk for pk, _ in forward_rows]
+    backward_pks = [pk for pk, t, f in backward.values_list("pk", "from_id", "to_id") if (f, t) in wanted]
+    Association.objects.filter(pk__in=forward_pks + backward_pks).delete()
+    return sorted(found)
+
+
+def _event(portal: Portal, from_type: str, to_type: str, from_id: int, to_id: int, *, removed: bool,
+           primary: bool) -> None:
+    webhooks.record_change(
+        portal, from_type, from_id, "associationChange",
+        associationType=f"{SINGULAR[from_type]}_to_{SINGULAR[to_type]}".upper(),
+        fromObjectId=int(from_id), toObjectId=int(to_id), associationRemoved=removed, isPrimaryAssociation=primary,
+    )
+
+
+def _touch_rollups(portal: Portal, from_type: str, to_type: str, pairs: list[tuple[int, int]]) -> None:
+    if {from_type, to_type} == {"contacts", "deals"} and pairs:
+        rollups.touch_contacts(portal, [f if from_type == "contacts" else t for f, t in pairs])
 
 
 def for_ids(portal: Portal, from_type: str, ids: list[int], to_type: str) -> dict[int, list[dict]]:

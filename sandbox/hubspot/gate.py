@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox.hubspot import rollups
 from sandbox.hubspot.models import AccessToken, Portal
 from sandbox.hubspot.schema import object_type_from_path
 
@@ -252,7 +253,10 @@ def api(*, search: bool = False, scopes=None):
                 if denied is not None:
                     return denied
             try:
-                response = view(request, caller, *args, **kwargs)
+                # Contact roll-ups of deals are recomputed once per request, for every contact
+                # the request touched (a batch of 100 associations is one recompute, not 100).
+                with rollups.batched():
+                    response = view(request, caller, *args, **kwargs)
             except BadRequest as exc:
                 response = exc.response
             for name, value in headers.items():

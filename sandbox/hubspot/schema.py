@@ -86,6 +86,17 @@ PROPERTIES: dict[str, list[dict]] = {
               options=[("true", "Yes"), ("false", "No")], group="contactinformation"),
         _prop("num_notes", "Number of Sales Activities", "number", "number", read_only=True,
               calculated=True, group="contactinformation"),
+        # Roll-ups of the associated deals, maintained by sandbox.hubspot.rollups.
+        _prop("num_associated_deals", "Number of Associated Deals", "number", "number", read_only=True,
+              calculated=True, group="deal_information"),
+        _prop("first_deal_created_date", "First Deal Created Date", "datetime", "date", read_only=True,
+              calculated=True, group="deal_information"),
+        _prop("recent_deal_close_date", "Recent Deal Close Date", "datetime", "date", read_only=True,
+              calculated=True, group="deal_information"),
+        _prop("recent_deal_amount", "Recent Deal Amount", "number", "number", read_only=True,
+              calculated=True, group="deal_information"),
+        _prop("total_revenue", "Total Revenue", "number", "number", read_only=True, calculated=True,
+              group="deal_information"),
     ],
     "companies": _common("hs_lastmodifieddate", "companyinformation") + [
         _prop("name", "Company name", group="companyinformation"),

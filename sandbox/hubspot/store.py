@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox.hubspot import webhooks
-from sandbox.hubspot.models import Association, CrmObject, Pipeline, Portal
+from sandbox.hubspot import associations, rollups, webhooks
+from sandbox.hubspot.models import CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import DEFAULT_PROPERTIES, OBJECT_TYPES, PROPERTY_INDEX
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -229,6 +229,8 @@ def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INT
     obj.save(update_fields=["properties", "email", "updated_at"])
     for name, value in changed.items():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
+    if obj.object_type == "deals" and rollups.DEAL_INPUTS & changed.keys():
+        rollups.touch_deals(portal, [obj.pk])
     return obj
 
 
@@ -238,6 +240,8 @@ def archive(portal: Portal, obj: CrmObject) -> None:
     stamp = now_ms()
     CrmObject.objects.filter(pk=obj.pk).update(archived=True, archived_at=stamp, updated_at=stamp)
     webhooks.record_change(portal, obj.object_type, obj.pk, "deletion")
+    if obj.object_type == "deals":  # its associations stay (a restore brings them back), the roll-ups drop it
+        rollups.touch_deals(portal, [obj.pk])
 
 
 def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = "", archived: bool = False):
@@ -274,9 +278,10 @@ def merge(portal: Portal, object_type: str, primary_id: str, other_id: str) -> C
         primary.updated_at = now_ms()
         primary.save(update_fields=["properties", "updated_at"])
         CrmObject.objects.filter(pk=other.pk).update(merged_into=primary, email="")
-        for assoc in Association.objects.filter(portal=portal, from_type=object_type, from_id=other.pk):
-            Association.objects.get_or_create(
-                portal=portal, from_type=object_type, from_id=primary.pk, to_type=assoc.to_type,
-                to_id=assoc.to_id, type_id=assoc.type_id, defaults={"category": assoc.category})
+        associations.move_all(portal, object_type, other.pk, primary.pk)
+        if object_type == "contacts":
+            rollups.touch_contacts(portal, [primary.pk])
+        elif object_type == "deals":
+            rollups.touch_deals(portal, [primary.pk])
     webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)])
     return primary

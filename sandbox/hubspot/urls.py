@@ -15,6 +15,8 @@ urlpatterns = [
     path("crm/v3/objects/<str:object_type>/merge", views_objects.merge),
     path("crm/v3/objects/<str:object_type>/batch/<str:action>", views_objects.batch),
     path("crm/v3/objects/<str:object_type>/<str:object_id>", views_objects.item),
+    path("crm/v3/objects/<str:object_type>/<str:object_id>/associations/<str:to_type>/<str:to_id>/"
+         "<str:association_type>", views_meta.v3_record_association),
     # Properties and pipelines
     path("crm/v3/properties/<str:object_type>", views_meta.properties),
     path("crm/v3/properties/<str:object_type>/<str:name>", views_meta.property_detail),

@@ -14,6 +14,7 @@ from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
 from sandbox.hubspot.models import Pipeline
 from sandbox.hubspot.schema import (
     ASSOCIATION_TYPES,
+    OBJECT_TYPES,
     PROPERTIES,
     PROPERTY_INDEX,
     object_type_from_path,
@@ -157,23 +158,49 @@ def record_associations(request, caller, object_type, object_id, to_type, to_id=
     types = body if isinstance(body, list) else []
     if default:
         types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
-    for t in types:
-        type_id = int(t.get("associationTypeId") or 0)
-        if type_id not in ASSOCIATION_TYPES[(from_type, to_type)]:
-            raise BadRequest(f"Association type {type_id} is not valid from {from_type} to {to_type}")
-        associations.add(portal, from_type, int(object_id), to_type, int(to_id), type_id)
-    return JsonResponse(_labels(from_type, to_type, object_id, to_id, portal), status=201)
+    type_ids = [_type_id(t.get("associationTypeId")) for t in types if isinstance(t, dict)]
+    bad = [t for t in type_ids if t not in ASSOCIATION_TYPES[(from_type, to_type)]]
+    if bad or not type_ids:
+        raise BadRequest(f"Association type {bad[0] if bad else None} is not valid from {from_type} to {to_type}")
+    associations.add_many(portal, from_type, to_type, [(int(object_id), int(to_id), t) for t in type_ids])
+    return JsonResponse(_labels_many(portal, from_type, to_type, [(int(object_id), int(to_id))])[0], status=201)
+
+
+def _type_id(value) -> int:
+    return int(value) if str(value).isdigit() else 0
+
+
+@api(scopes=_assoc_scopes)
+def v3_record_association(request, caller, object_type, object_id, to_type, to_id, association_type):
+    """The v3 single association: PUT (200, the record with its associations) and DELETE (204).
+
+    `association_type` is a type id or a v3 name (contact_to_company: the primary type where
+    there is one; contact_to_company_unlabeled: the unlabeled one).
+    """
+    from_type, to_type = _pair(object_type, to_type)
+    portal = caller.portal
+    for kind, ident in ((from_type, object_id), (to_type, to_id)):
+        if not associations.exists(portal, kind, ident):
+            raise BadRequest(store_not_found(kind, ident), status=404, category="OBJECT_NOT_FOUND")
+    if request.method == "DELETE":
+        associations.remove(portal, from_type, int(object_id), to_type, int(to_id))
+        return HttpResponse(status=204)
+    if request.method != "PUT":
+        return HttpResponse(status=405)
+    unlabeled, primary = ASSOCIATION_TYPES[(from_type, to_type)]
+    base = f"{associations.SINGULAR[from_type]}_to_{associations.SINGULAR[to_type]}"
+    named = {base: primary or unlabeled, f"{base}_unlabeled": unlabeled}
+    type_id = named.get(association_type.lower()) or _type_id(association_type)
+    if type_id not in (unlabeled, primary):
+        raise BadRequest(f"Association type {association_type} is not valid from {from_type} to {to_type}")
+    associations.add(portal, from_type, int(object_id), to_type, int(to_id), type_id)
+    body = store.serialize(store.resolve(portal, from_type, object_id))
+    body["associations"] = associations.v3_shape(portal, from_type, [int(object_id)], to_type).get(int(object_id), {})
+    return JsonResponse(body)
 
 
 def store_not_found(object_type, object_id) -> str:
     return f"No {object_type} with id {object_id} exists"
-
-
-def _labels(from_type, to_type, from_id, to_id, portal) -> dict:
-    found = associations.for_ids(portal, from_type, [int(from_id)], to_type).get(int(from_id), [])
-    types = next((t["associationTypes"] for t in found if t["toObjectId"] == int(to_id)), [])
-    return {"fromObjectTypeId": from_type, "fromObjectId": int(from_id), "toObjectTypeId": to_type,
-            "toObjectId": int(to_id), "labels": [t["label"] for t in types if t["label"]]}
 
 
 @api(scopes=lambda _t, r: object_scopes(object_type_from_path(r.resolver_match.kwargs["from_type"]) or "",
@@ -205,39 +232,61 @@ def batch_associations(request, caller, from_type, to_type, action):
 
 
 def _batch_write_associations(portal, from_type, to_type, action, inputs, started):
-    results, errors = [], []
+    """create, associate/default and archive: invalid ids and types fail per pair (207), the rest
+    are written together."""
+    pairs = []
     for entry in inputs:
         from_id = str((entry.get("from") or {}).get("id", ""))
         targets = entry.get("to") if isinstance(entry.get("to"), list) else [entry.get("to") or {}]
-        for target in targets:
-            to_id = str(target.get("id", ""))
-            if not (associations.exists(portal, from_type, from_id) and associations.exists(portal, to_type, to_id)):
-                errors.append({"status": "error", "category": "VALIDATION_ERROR", "subCategory": "crm.associations.INVALID_OBJECT_IDS",
-                               "message": f"One or more ids are not valid: {from_id}, {to_id}",
-                               "context": {"fromObjectId": [from_id], "toObjectId": [to_id]}})
-                continue
-            if action == "archive":
-                associations.remove(portal, from_type, int(from_id), to_type, int(to_id))
-                continue
-            types = entry.get("types") or [{"associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
-            if action == "associate":  # associate/default
-                types = [{"associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}]
-            for t in types:
-                type_id = int(t.get("associationTypeId") or 0)
-                if type_id not in ASSOCIATION_TYPES[(from_type, to_type)]:
-                    errors.append({"status": "error", "category": "VALIDATION_ERROR", "message":
-                                   f"Association type {type_id} is not valid from {from_type} to {to_type}",
-                                   "context": {"fromObjectId": [from_id], "toObjectId": [to_id]}})
-                    break
-                associations.add(portal, from_type, int(from_id), to_type, int(to_id), type_id)
-            else:
-                results.append(_labels(from_type, to_type, from_id, to_id, portal))
-    if action == "archive" and not errors:
-        return HttpResponse(status=204)
-    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": store.iso(store.now_ms())}
+        pairs += [(from_id, str((target or {}).get("id", "")), entry) for target in targets]
+    live_from = associations.live_ids(portal, from_type, [f for f, _, _ in pairs])
+    live_to = associations.live_ids(portal, to_type, [t for _, t, _ in pairs])
+    allowed = ASSOCIATION_TYPES[(from_type, to_type)]
+    good, errors = [], []
+    for from_id, to_id, entry in pairs:
+        if not (from_id.isdigit() and int(from_id) in live_from and to_id.isdigit() and int(to_id) in live_to):
+            errors.append(_pair_error(f"One or more ids are not valid: {from_id}, {to_id}", from_id, to_id,
+                                      "crm.associations.INVALID_OBJECT_IDS"))
+            continue
+        type_ids = [allowed[0]] if action != "create" or not entry.get("types") else [
+            int(t.get("associationTypeId") or 0) for t in entry["types"] if isinstance(t, dict)]
+        bad = [t for t in type_ids if t not in allowed]
+        if bad:
+            errors.append(_pair_error(f"Association type {bad[0]} is not valid from {from_type} to {to_type}",
+                                      from_id, to_id))
+            continue
+        good += [(int(from_id), int(to_id), t) for t in type_ids]
+    if action == "archive":
+        associations.remove_many(portal, from_type, to_type, sorted({(f, t) for f, t, _ in good}))
+        if not errors:
+            return HttpResponse(status=204)
+    else:
+        associations.add_many(portal, from_type, to_type, good)
+    results = _labels_many(portal, from_type, to_type, list(dict.fromkeys((f, t) for f, t, _ in good)))
+    body = {"status": "COMPLETE", "results": [] if action == "archive" else results, "startedAt": started,
+            "completedAt": store.iso(store.now_ms())}
     if errors:
         body.update(numErrors=len(errors), errors=errors)
     return JsonResponse(body, status=207 if errors else 201)
+
+
+def _pair_error(message: str, from_id: str, to_id: str, sub_category: str = "") -> dict:
+    error = {"status": "error", "category": "VALIDATION_ERROR", "message": message,
+             "context": {"fromObjectId": [from_id], "toObjectId": [to_id]}}
+    if sub_category:
+        error["subCategory"] = sub_category
+    return error
+
+
+def _labels_many(portal, from_type, to_type, pairs: list[tuple[int, int]]) -> list[dict]:
+    found = associations.for_ids(portal, from_type, sorted({f for f, _ in pairs}), to_type)
+    out = []
+    for from_id, to_id in pairs:
+        types = next((t["associationTypes"] for t in found.get(from_id, []) if t["toObjectId"] == to_id), [])
+        out.append({"fromObjectTypeId": OBJECT_TYPES[from_type][0], "fromObjectId": from_id,
+                    "toObjectTypeId": OBJECT_TYPES[to_type][0], "toObjectId": to_id,
+                    "labels": [t["label"] for t in types if t["label"]]})
+    return out
 
 
 @api(scopes=lambda _t, r: object_scopes(object_type_from_path(r.resolver_match.kwargs["from_type"]) or "", "read"))

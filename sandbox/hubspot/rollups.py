@@ -1,0 +1,199 @@
+"""Contact roll-ups of associated deals, computed as HubSpot computes them (FEATURES F6.6).
+
+Read-only calculated contact properties, kept up to date whenever a deal<->contact association
+is made or removed, and whenever an associated deal's amount, close date, stage or pipeline
+changes or the deal is archived or merged:
+
+- `num_associated_deals`: live deals associated with the contact;
+- `first_deal_created_date`: the create date of the oldest of them;
+- `recent_deal_amount`: the amount of the most recently *created* one (not the last closed);
+- `recent_deal_close_date`: the latest close date among the closed-won ones;
+- `total_revenue`: the sum of the amounts of the closed-won ones;
+- `lifecyclestage` is promoted, never lowered: an open deal raises it to "opportunity", a
+  closed-won deal to "customer".
+
+A roll-up property is absent (null) when there is nothing to roll up (no deals, no won deal).
+A contact whose roll-ups change gets a new `lastmodifieddate` (and a propertyChange event with
+changeSource CALCULATED); an association change alone never touches the modified date of either
+record, as in HubSpot, so a change feed built on modified dates sees roll-up changes but not
+association changes.
+
+Recomputing is set-based: inside `batched()` (every sandbox API request runs in one) the
+affected contacts are collected and recomputed once, with a handful of queries per request
+whatever the number of rows the request touched.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+
+from sandbox.hubspot import store, webhooks
+from sandbox.hubspot.models import Association, CrmObject, Pipeline, Portal
+from sandbox.hubspot.schema import LIFECYCLE
+
+ROLLUP_PROPERTIES = ("num_associated_deals", "first_deal_created_date", "recent_deal_close_date",
+                     "recent_deal_amount", "total_revenue")
+# Deal properties the roll-ups read: a change to one of them recomputes the deal's contacts.
+DEAL_INPUTS = frozenset({"amount", "closedate", "dealstage", "pipeline"})
+LIFECYCLE_ORDER = [value for value, _label in LIFECYCLE]
+CONTACT_TO_DEAL = 4
+CHUNK = 500
+
+_pending = threading.local()
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect the contacts touched inside the block and recompute them once, at its end.
+
+    Nested blocks join the outermost one. If the block raises, nothing is recomputed (its writes
+    are rolled back with it).
+    """
+    if getattr(_pending, "work", None) is not None:
+        yield
+        return
+    _pending.work = {}
+    try:
+        yield
+        work = _pending.work
+    finally:
+        _pending.work = None
+    for portal, (contacts, deals) in work.items():
+        recompute(portal, contacts | contacts_of_deals(portal, deals))
+
+
+def _queue(portal: Portal) -> tuple[set[int], set[int]] | None:
+    work = getattr(_pending, "work", None)
+    if work is None:
+        return None
+    return work.setdefault(portal, (set(), set()))
+
+
+def touch_contacts(portal: Portal, contact_ids: Iterable) -> None:
+    """The deals associated with these contacts changed: recompute them (now or at batch end)."""
+    _touch(portal, contact_ids, deals=False)
+
+
+def touch_deals(portal: Portal, deal_ids: Iterable) -> None:
+    """These deals changed in a way the roll-ups read: recompute their contacts."""
+    _touch(portal, deal_ids, deals=True)
+
+
+def _touch(portal: Portal, ids: Iterable, *, deals: bool) -> None:
+    ids = {int(i) for i in ids}
+    queued = _queue(portal)
+    if queued is not None:
+        queued[1 if deals else 0].update(ids)
+    elif ids:
+        recompute(portal, contacts_of_deals(portal, ids) if deals else ids)
+
+
+def contacts_of_deals(portal: Portal, deal_ids: Iterable[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(sorted(deal_ids)):
+        found.update(Association.objects.filter(portal=portal, from_type="deals", from_id__in=chunk,
+                                                to_type="contacts").values_list("to_id", flat=True))
+    return found
+
+
+def recompute(portal: Portal, contact_ids: Iterable[int], *, events: bool = True) -> int:
+    """Bring these contacts' roll-ups up to date; returns how many contacts changed."""
+    states = stage_states(portal)
+    changed = 0
+    for chunk in _chunks(sorted({int(i) for i in contact_ids})):
+        changed += _recompute_chunk(portal, chunk, states, events)
+    return changed
+
+
+def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool) -> int:
+    contacts = list(CrmObject.objects.filter(portal=portal, object_type="contacts", pk__in=ids, archived=False,
+                                             merged_into=None))
+    links: dict[int, set[int]] = {}
+    for contact_id, deal_id in Association.objects.filter(
+            portal=portal, from_type="contacts", from_id__in=ids, to_type="deals",
+            type_id=CONTACT_TO_DEAL).values_list("from_id", "to_id"):
+        links.setdefault(contact_id, set()).add(deal_id)
+    wanted = set().union(*links.values()) if links else set()
+    deals = {}
+    for chunk in _chunks(sorted(wanted)):
+        for pk, props, created in CrmObject.objects.filter(
+                portal=portal, object_type="deals", pk__in=chunk, archived=False,
+                merged_into=None).values_list("pk", "properties", "created_at"):
+            deals[pk] = (props, created)
+    stamp = store.now_ms()
+    dirty = []
+    for contact in contacts:
+        mine = [(pk, *deals[pk]) for pk in links.get(contact.pk, ()) if pk in deals]
+        props = rolled_up(contact.properties, mine, states)
+        if props != contact.properties:
+            diff = {k: props.get(k, "") for k in set(props) | set(contact.properties)
+                    if props.get(k) != contact.properties.get(k)}
+            contact.properties, contact.updated_at = props, stamp
+            dirty.append((contact, diff))
+    CrmObject.objects.bulk_update([c for c, _ in dirty], ["properties", "updated_at"], batch_size=CHUNK)
+    if events and portal.webhook_url:
+        for contact, diff in dirty:
+            for name, value in diff.items():
+                webhooks.record_change(portal, "contacts", contact.pk, "propertyChange", name=name, value=value,
+                                       source="CALCULATED")
+    return len(dirty)
+
+
+def stage_states(portal: Portal) -> dict[tuple[str, str], str]:
+    """{(pipeline id, stage id): "open" | "won" | "lost"} for the portal's deal pipelines."""
+    states = {}
+    for pipeline_id, stages in Pipeline.objects.filter(portal=portal, object_type="deals").values_list(
+            "pipeline_id", "stages"):
+        for stage in stages:
+            meta = stage.get("metadata") or {}
+            closed = str(meta.get("isClosed", "")).lower() == "true"
+            won = closed and _number(meta.get("probability")) == 1
+            states[(pipeline_id, stage["id"])] = "won" if won else "lost" if closed else "open"
+    return states
+
+
+def rolled_up(current: dict, deals: list[tuple], states: dict) -> dict:
+    """A contact's properties with its roll-ups computed from `deals` [(id, properties, created_at)]."""
+    props = {k: v for k, v in current.items() if k not in ROLLUP_PROPERTIES}
+    if not deals:
+        return props
+    kinds = [states.get((p.get("pipeline") or "default", p.get("dealstage") or ""), "open") for _, p, _ in deals]
+    won = [p for (_, p, _), kind in zip(deals, kinds, strict=True) if kind == "won"]
+    newest = max(deals, key=lambda d: (d[2], d[0]))
+    values = {
+        "num_associated_deals": str(len(deals)),
+        "first_deal_created_date": store.iso(min(created for _, _, created in deals)),
+        "recent_deal_amount": newest[1].get("amount"),
+        "recent_deal_close_date": max((p["closedate"] for p in won if p.get("closedate")), default=None),
+        "total_revenue": _total([p.get("amount") for p in won]) if won else None,
+    }
+    props.update({k: v for k, v in values.items() if v not in (None, "")})
+    target = "customer" if won else "opportunity" if "open" in kinds else None
+    if target and _rank(props.get("lifecyclestage")) < _rank(target):
+        props["lifecyclestage"] = target
+    return props
+
+
+def _rank(stage: str | None) -> int:
+    return LIFECYCLE_ORDER.index(stage) if stage in LIFECYCLE_ORDER else -1
+
+
+def _number(value) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _total(amounts: list) -> str:
+    total = sum((n for n in map(_number, amounts) if n is not None), Decimal(0))
+    text = format(total, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _chunks(items: list) -> Iterator[list]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
