@@ -4,7 +4,10 @@ It behaves like a real app where the engine could tell: its own ids, a modified 
 change sequence bumped on every write (from a controllable clock), read_changes paged by a
 cursor, batch limits with one counted "HTTP call" per batch or page, per-record validation
 errors in the app's words (invalid email, value too long, unknown option, unique value taken,
-record deleted), and injectable failures for anything else.
+record deleted, a deal stage outside the deal's pipeline), and injectable failures for anything
+else. Deals live in pipelines; contacts, companies and deals are associated, primary company
+first, and, as in HubSpot, changing an association does not touch either record (unless
+`associations_touch_records`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +25,7 @@ from typing import Any
 from connectors.base import (
     COMPANIES,
     CONTACTS,
+    DEALS,
     CheckResult,
     Connector,
     ConnectorError,
@@ -33,7 +38,9 @@ from connectors.base import (
     ObjectTypeInfo,
     Option,
     Page,
+    Pipeline,
     Record,
+    Stage,
     WriteResult,
 )
 
@@ -95,29 +102,109 @@ def company_fields(prefix: str) -> list[FieldSpec]:
     ]
 
 
+def deal_fields(prefix: str, pipelines: Sequence[Pipeline], implicit_pipeline: bool) -> list[FieldSpec]:
+    """A deal schema; an app with a single implicit pipeline (a Salesforce org without record
+    types) has no pipeline field at all."""
+    p = prefix
+    stages = {s.id: Option(s.id, s.label) for pipeline in pipelines for s in pipeline.stages}
+    specs = [
+        FieldSpec(f"{p}deal_name", "Deal name", FieldType.TEXT, max_length=120),
+        FieldSpec(f"{p}amount", "Amount", FieldType.NUMBER),
+        FieldSpec(f"{p}close_date", "Close date", FieldType.DATE),
+        FieldSpec(f"{p}pipeline", "Pipeline", FieldType.ENUMERATION,
+                  options=tuple(Option(x.id, x.label) for x in pipelines)),
+        FieldSpec(f"{p}stage", "Stage", FieldType.ENUMERATION, required=True, options=tuple(stages.values())),
+        FieldSpec(f"{p}updated", "Last modified", FieldType.DATETIME, read_only=True),
+    ]
+    return [s for s in specs if not (implicit_pipeline and s.name == f"{p}pipeline")]
+
+
+def make_pipeline(pipeline_id: str, label: str, *stages: tuple[str, str]) -> Pipeline:
+    """A pipeline of (id, label) stages whose last two are closed: won, then lost."""
+    n = len(stages)
+    return Pipeline(pipeline_id, label, tuple(
+        Stage(sid, slabel, i, closed=i >= n - 2, won=i == n - 2) for i, (sid, slabel) in enumerate(stages)
+    ))
+
+
+HUBSPOT_PIPELINE = make_pipeline(
+    "default", "Sales Pipeline",
+    ("appointmentscheduled", "Appointment scheduled"), ("qualifiedtobuy", "Qualified to buy"),
+    ("presentationscheduled", "Presentation scheduled"),
+    ("decisionmakerboughtin", "Decision maker bought-in"), ("contractsent", "Contract sent"), ("closedwon", "Closed won"), ("closedlost", "Closed lost"),
+)
+SALESFORCE_PIPELINE = make_pipeline("master", "Standard pipeline", *((s, s) for s in (
+    "Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
+    "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost",
+)))
+RENEWALS_PIPELINE = make_pipeline(
+    "renewals", "Renewals",
+    ("renewal_due", "Renewal due"), ("renewal_quoted", "Quoted"),
+    ("renewal_won", "Renewed"), ("renewal_lost", "Churned"),
+)
+TWO_PIPELINES = (HUBSPOT_PIPELINE, RENEWALS_PIPELINE)
+
 DEFAULT_KEYS = {
     CONTACTS: ["email", "first", "last", "score", "birthday", "vip", "stage"],
     COMPANIES: ["name", "domain", "city", "employees"],
+    DEALS: ["deal_name", "amount", "close_date", "pipeline", "stage"],
 }
+OBJECT_TYPES = (CONTACTS, COMPANIES, DEALS)
+# Which associations the app keeps (each pair with its inverse), and which a read fills in.
+ASSOCIATED = {CONTACTS: (COMPANIES, DEALS), COMPANIES: (CONTACTS, DEALS), DEALS: (CONTACTS, COMPANIES)}
+READ_WITH = {CONTACTS: (COMPANIES,), DEALS: (CONTACTS, COMPANIES)}
 
 
 class MemoryApp:
-    """The state of one emulated app; `connector()` hands out contract instances for it."""
+    """The state of one emulated app; `connector()` hands out contract instances for it.
 
-    def __init__(self, prefix: str, clock: Clock | None = None, *, page_size: int = 7, batch_size: int = 5):
+    Options: `pipelines` (default: HubSpot's sales pipeline), `implicit_pipeline` (one pipeline
+    and no pipeline field), `pipeline_limit` (create_pipeline refuses past it), `mirror_pipelines`
+    (mirrored_pipeline_label answers like Salesforce), `propagate_deal_deletions`, `deal_switch`,
+    `single_company` (a contact or deal has at most one company, like a Salesforce lookup),
+    `associations_touch_records` and `association_feed` (association_changes answers).
+    """
+
+    def __init__(
+        self, prefix: str, clock: Clock | None = None, *, page_size: int = 7, batch_size: int = 5,
+        pipelines: Sequence[Pipeline] = (HUBSPOT_PIPELINE,), implicit_pipeline: bool = False,
+        pipeline_limit: int | None = None, mirror_pipelines: bool = False,
+        propagate_deal_deletions: bool = False, deal_switch: bool = False, single_company: bool = False,
+        associations_touch_records: bool = False, association_feed: bool = False,
+    ):
+        if implicit_pipeline and len(pipelines) != 1:
+            raise ValueError("an app with an implicit pipeline has exactly one")
         self.prefix = prefix
         self.clock = clock or Clock()
         self.page_size = page_size
         self.batch_size = batch_size
-        self.schemas = {CONTACTS: contact_fields(prefix), COMPANIES: company_fields(prefix)}
-        self.records: dict[str, dict[str, Stored]] = {CONTACTS: {}, COMPANIES: {}}
-        self.deleted: dict[str, list[tuple[int, DeletedRecord]]] = {CONTACTS: [], COMPANIES: []}
+        self.pipelines = list(pipelines)
+        self.implicit_pipeline = implicit_pipeline
+        self.pipeline_limit = pipeline_limit
+        self.mirror_pipelines = mirror_pipelines
+        self.propagate_deal_deletions = propagate_deal_deletions
+        self.deal_switch = deal_switch
+        self.single_company = single_company
+        self.associations_touch_records = associations_touch_records
+        self.association_feed = association_feed
+        self.schemas = {
+            CONTACTS: contact_fields(prefix), COMPANIES: company_fields(prefix),
+            DEALS: deal_fields(prefix, self.pipelines, implicit_pipeline),
+        }
+        self.records: dict[str, dict[str, Stored]] = {t: {} for t in OBJECT_TYPES}
+        self.deleted: dict[str, list[tuple[int, DeletedRecord]]] = {t: [] for t in OBJECT_TYPES}
+        # (from type, from id, to type) -> associated ids, primary first; kept for both directions.
+        self.links: dict[tuple[str, str, str], list[str]] = {}
+        self.association_log: list[tuple[int, str, str, str]] = []  # (seq, from type, from id, to type)
         self._ids = itertools.count(1)
-        self._seq = itertools.count(1)
+        self.seq = 0  # the app's change sequence: the last value handed out
         self.calls = 0
+        self.calls_by_method: Counter[str] = Counter()
         self.written = 0  # records created or updated through the contract
         self.write_calls = 0  # write batches sent
         self.fail_when: Callable[[str, Mapping[str, Any]], ConnectorError | None] | None = None
+        # (from type, from id, to type, to id) -> the app's error for that association, if any
+        self.fail_association_when: Callable[[str, str, str, str], ConnectorError | None] | None = None
         self.delete_before_write: set[str] = set()
         self.crash_after_writes: int | None = None
         self.fail_calls: list[ConnectorError] = []  # whole-call failures of any call, in order
@@ -128,8 +215,12 @@ class MemoryApp:
         return f"{self.prefix}{key}"
 
     def create(self, object_type: str, **values: Any) -> str:
+        """A record as a person creates it (no validation); a deal lands in the default pipeline."""
         record_id = f"{self.prefix}{next(self._ids)}"
-        self._store(object_type, record_id, {self.field(object_type, k): v for k, v in values.items()})
+        stored = {self.field(object_type, k): v for k, v in values.items()}
+        if object_type == DEALS and not self.implicit_pipeline:
+            stored.setdefault(self.field(DEALS, "pipeline"), self.pipelines[0].id)
+        self._store(object_type, record_id, stored)
         return record_id
 
     def edit(self, object_type: str, record_id: str, **values: Any) -> None:
@@ -137,8 +228,13 @@ class MemoryApp:
         self._store(object_type, record_id, {**self.records[object_type][record_id].values, **changes})
 
     def remove(self, object_type: str, record_id: str) -> None:
-        self.records[object_type].pop(record_id, None)
-        self.deleted[object_type].append((next(self._seq), DeletedRecord(record_id, self.clock.now)))
+        """Delete a record: it shows in read_deleted and loses its associations on both ends."""
+        if self.records[object_type].pop(record_id, None) is None:
+            return
+        self.deleted[object_type].append((self._next_seq(), DeletedRecord(record_id, self.clock.now)))
+        for to_type in ASSOCIATED[object_type]:
+            for other in self.links.pop((object_type, record_id, to_type), []):
+                self._drop(to_type, other, object_type, record_id)
 
     def get(self, object_type: str, record_id: str, key: str) -> Any:
         return self.records[object_type][record_id].values.get(self.field(object_type, key))
@@ -146,18 +242,83 @@ class MemoryApp:
     def all(self, object_type: str) -> dict[str, dict[str, Any]]:
         return {rid: dict(r.values) for rid, r in self.records[object_type].items()}
 
+    def associate(
+        self, from_type: str, from_id: str, to_type: str, to_id: str, primary: bool = False
+    ) -> bool:
+        """Associate two existing records (`primary`: to_id becomes the first of from_id's);
+        True if anything changed."""
+        for object_type, record_id in ((from_type, from_id), (to_type, to_id)):
+            if record_id not in self.records[object_type]:
+                raise KeyError(f"no {object_type} record {record_id}")
+        if to_type not in ASSOCIATED[from_type]:
+            raise ValueError(f"{from_type} cannot be associated with {to_type}")
+        changed = False
+        if self.single_company and COMPANIES in (from_type, to_type):
+            owner_type, owner_id, company = (
+                (from_type, from_id, to_id) if to_type == COMPANIES else (to_type, to_id, from_id)
+            )
+            for old in [c for c in self.associations(owner_type, owner_id, COMPANIES) if c != company]:
+                changed |= self.dissociate(owner_type, owner_id, COMPANIES, old)
+        changed |= self._add(from_type, from_id, to_type, to_id, primary)
+        return self._add(to_type, to_id, from_type, from_id, False) or changed
+
+    def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        """Remove an association from both ends; True if it existed."""
+        return self._drop(from_type, from_id, to_type, to_id) | self._drop(to_type, to_id, from_type, from_id)
+
+    def associations(self, from_type: str, from_id: str, to_type: str) -> list[str]:
+        return list(self.links.get((from_type, from_id, to_type), []))
+
+    def add_pipeline(self, label: str, stages: Sequence[Stage]) -> Pipeline:
+        """A new deal pipeline with new ids for it and its stages (labels and flags kept)."""
+        pipeline_id = f"{self.prefix}pipeline{next(self._ids)}"
+        pipeline = Pipeline(pipeline_id, label, tuple(
+            Stage(f"{pipeline_id}_stage{i}", s.label, i, s.closed, s.won) for i, s in enumerate(stages)
+        ))
+        self.pipelines.append(pipeline)
+        self.schemas[DEALS] = deal_fields(self.prefix, self.pipelines, self.implicit_pipeline)
+        return pipeline
+
+    def _add(self, from_type: str, from_id: str, to_type: str, to_id: str, primary: bool) -> bool:
+        ids = self.links.setdefault((from_type, from_id, to_type), [])
+        if (ids[:1] == [to_id]) if primary else (to_id in ids):
+            return False
+        if to_id in ids:
+            ids.remove(to_id)
+        ids.insert(0 if primary else len(ids), to_id)
+        self._association_changed(from_type, from_id, to_type)
+        return True
+
+    def _drop(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        ids = self.links.get((from_type, from_id, to_type), [])
+        if to_id not in ids:
+            return False
+        ids.remove(to_id)
+        self._association_changed(from_type, from_id, to_type)
+        return True
+
+    def _association_changed(self, object_type: str, record_id: str, to_type: str) -> None:
+        self.association_log.append((self._next_seq(), object_type, record_id, to_type))
+        if self.associations_touch_records and record_id in self.records[object_type]:
+            self._store(object_type, record_id, dict(self.records[object_type][record_id].values))
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
     def _store(self, object_type: str, record_id: str, values: dict[str, Any]) -> None:
         moment = self.clock.tick()
-        values[self.field(object_type, "updated")] = moment if object_type == CONTACTS else None
+        values[self.field(object_type, "updated")] = moment if object_type in (CONTACTS, DEALS) else None
         values = {k: v for k, v in values.items() if v is not None and v != ""}
-        self.records[object_type][record_id] = Stored(values, moment, next(self._seq))
+        self.records[object_type][record_id] = Stored(values, moment, self._next_seq())
 
     def connector(self) -> MemoryConnector:
         return MemoryConnector(self)
 
     # --- the API -------------------------------------------------------------------------
-    def call(self) -> None:
+    def call(self, method: str = "") -> None:
         self.calls += 1
+        self.calls_by_method[method] += 1
         if self.fail_calls:
             raise self.fail_calls.pop(0)
 
@@ -180,11 +341,32 @@ class MemoryApp:
                         ErrorCategory.DUPLICATE_RECORD, f"A contact with email {stored[email]} already exists",
                         vendor_code="CONTACT_EXISTS", field=email,
                     )
+        if object_type == DEALS:
+            self._check_deal(stored, record_id)
         if self.fail_when:
             error = self.fail_when(record_id or "", stored)
             if error:
                 raise error
         return stored
+
+    def _check_deal(self, stored: dict[str, Any], record_id: str | None) -> None:
+        """A deal needs a stage, and its stage must belong to its pipeline (HubSpot's rule)."""
+        pipeline_f, stage_f = self.field(DEALS, "pipeline"), self.field(DEALS, "stage")
+        if record_id and pipeline_f not in stored and stage_f not in stored:
+            return
+        if not record_id and not self.implicit_pipeline and not stored.get(pipeline_f):
+            stored[pipeline_f] = self.pipelines[0].id  # like HubSpot: the default pipeline
+        merged = {**(self.records[DEALS][record_id].values if record_id else {}), **stored}
+        for name in (stage_f,) if self.implicit_pipeline else (pipeline_f, stage_f):
+            if not merged.get(name):
+                raise ConnectorError(ErrorCategory.MISSING_REQUIRED_FIELD, f"Required property {name} is missing",
+                                     vendor_code="REQUIRED_FIELD_MISSING", field=name)
+        pipeline_id = self.pipelines[0].id if self.implicit_pipeline else merged[pipeline_f]
+        stages = next(([s.id for s in p.stages] for p in self.pipelines if p.id == pipeline_id), [])
+        if merged[stage_f] not in stages:
+            raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE,
+                                 f"{merged[stage_f]} is not a valid stage of pipeline {pipeline_id}",
+                                 vendor_code="INVALID_DEAL_STAGE", field=stage_f)
 
     def _coerce(self, spec: FieldSpec, value: Any) -> Any:
         if value is None or value == "":
@@ -221,6 +403,24 @@ class MemoryApp:
             return value
         return value
 
+    def association_error(
+        self, from_type: str, from_id: str, to_type: str, to_id: str
+    ) -> ConnectorError | None:
+        """Why the app refuses to associate (or dissociate) these two records, if it does."""
+        if to_type not in ASSOCIATED.get(from_type, ()):
+            return ConnectorError(ErrorCategory.ASSOCIATION_FAILED,
+                                  f"No association type exists between {from_type} and {to_type}",
+                                  vendor_code="INVALID_ASSOCIATION_TYPE")
+        if from_id not in self.records[from_type]:
+            return ConnectorError(ErrorCategory.RECORD_DELETED, f"{from_type} {from_id} not found", status=404)
+        if to_id not in self.records[to_type]:
+            return ConnectorError(ErrorCategory.ASSOCIATION_FAILED,
+                                  f"Cannot associate with {to_type} {to_id}: it does not exist",
+                                  vendor_code="OBJECT_NOT_FOUND", status=404)
+        if self.fail_association_when:
+            return self.fail_association_when(from_type, from_id, to_type, to_id)
+        return None
+
 
 class MemoryConnector(Connector):
     key = "memory"
@@ -230,31 +430,66 @@ class MemoryConnector(Connector):
         super().__init__("memory://", {})
         self.app = app
         self.batch_size = app.batch_size
+        self.deal_switch = app.deal_switch
 
     @property
     def http_calls(self) -> int:
         return self.app.calls
 
+    def _calls(self, method: str, count: int) -> None:
+        """One counted call per batch of `count` items."""
+        for _ in range(math.ceil(count / self.app.batch_size)):
+            self.app.call(method)
+
     def object_types(self) -> list[ObjectTypeInfo]:
-        return [ObjectTypeInfo(CONTACTS, "contacts"), ObjectTypeInfo(COMPANIES, "companies")]
+        return [ObjectTypeInfo(t, t) for t in OBJECT_TYPES]
 
     def fields(self, object_type: str) -> list[FieldSpec]:
-        self.app.call()
+        self.app.call("fields")
         return list(self.app.schemas[object_type])
 
     def default_fields(self, object_type: str) -> list[DefaultField]:
         return [DefaultField(k, self.app.field(object_type, k)) for k in DEFAULT_KEYS[object_type]]
 
+    def pipelines(self, object_type: str) -> list[Pipeline]:
+        self.app.call("pipelines")
+        return list(self.app.pipelines) if object_type == DEALS else []
+
     def check(self) -> CheckResult:
         return CheckResult(ok=True)
 
-    def _record(self, record_id: str, stored: Stored) -> Record:
-        return Record(record_id, dict(stored.values), stored.modified_at)
+    def propagates_deletions(self, object_type: str) -> bool:
+        return object_type == DEALS and self.app.propagate_deal_deletions
+
+    def mirrored_pipeline_label(self, pipeline: Pipeline, pipelines: Sequence[Pipeline]) -> str | None:
+        if not self.app.mirror_pipelines:
+            return None
+        return "Memory - Standard pipeline" if len(pipelines) == 1 else f"Memory - {pipeline.id}"
+
+    def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
+        self.app.call("create_pipeline")
+        if object_type != DEALS:
+            raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, f"{object_type} have no pipelines",
+                                 status=400)
+        if self.app.implicit_pipeline:
+            raise ConnectorError(ErrorCategory.PERMISSION_DENIED,
+                                 "This account has a single deal pipeline; pipelines cannot be added", status=403)
+        limit = self.app.pipeline_limit
+        if limit is not None and len(self.app.pipelines) >= limit:
+            raise ConnectorError(ErrorCategory.PERMISSION_DENIED,
+                                 f"Pipeline limit reached: this account's plan allows {limit} deal pipelines",
+                                 vendor_code="PIPELINE_LIMIT_EXCEEDED", status=400)
+        return self.app.add_pipeline(label, stages)
+
+    def _record(self, object_type: str, record_id: str, stored: Stored) -> Record:
+        linked = READ_WITH.get(object_type, ())
+        associations = {t: self.app.associations(object_type, record_id, t) for t in linked}
+        return Record(record_id, dict(stored.values), stored.modified_at, associations)
 
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         after = int(cursor or 0)
         while True:
-            self.app.call()
+            self.app.call("read_changes")
             changed = sorted(
                 (r.seq, rid) for rid, r in self.app.records[object_type].items() if r.seq > after
             )
@@ -263,31 +498,52 @@ class MemoryConnector(Connector):
             page = changed[: self.app.page_size]
             store = self.app.records[object_type]
             after = page[-1][0]
-            yield Page([self._record(rid, store[rid]) for _, rid in page], after, estimated_total=len(changed))
+            yield Page([self._record(object_type, rid, store[rid]) for _, rid in page], after,
+                       estimated_total=len(changed))
 
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
-        for _ in range(math.ceil(len(ids) / self.app.batch_size)):
-            self.app.call()
+        self._calls("read", len(ids))
         store = self.app.records[object_type]
-        return {rid: self._record(rid, store[rid]) for rid in ids if rid in store}
+        return {rid: self._record(object_type, rid, store[rid]) for rid in ids if rid in store}
 
     def find(self, object_type: str, field_name: str, values: Sequence[str]) -> dict[str, list[Record]]:
-        for _ in range(math.ceil(len(values) / self.app.batch_size)):
-            self.app.call()
+        self._calls("find", len(values))
         wanted = {str(v).strip().casefold(): v for v in values}
         found: dict[str, list[Record]] = {}
         for rid, stored in self.app.records[object_type].items():
             key = str(stored.values.get(field_name, "")).strip().casefold()
             if key in wanted:
-                found.setdefault(wanted[key], []).append(self._record(rid, stored))
+                found.setdefault(wanted[key], []).append(self._record(object_type, rid, stored))
         return found
 
     def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:
-        self.app.call()
+        """Records deleted since `cursor` (through the app or `delete`), a page per call."""
         after = int(cursor or 0)
         rows = [(seq, d) for seq, d in self.app.deleted[object_type] if seq > after]
-        if rows:
-            yield DeletedPage([d for _, d in rows], rows[-1][0])
+        for start in range(0, max(len(rows), 1), self.app.page_size):
+            self.app.call("read_deleted")
+            page = rows[start: start + self.app.page_size]
+            if page:
+                yield DeletedPage([d for _, d in page], page[-1][0])
+
+    def read_associations(self, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
+        if to_type not in ASSOCIATED.get(object_type, ()):
+            raise ConnectorError(ErrorCategory.ASSOCIATION_FAILED,
+                                 f"No association type exists between {object_type} and {to_type}")
+        self._calls("read_associations", len(ids))
+        return {rid: self.app.associations(object_type, rid, to_type) for rid in ids}
+
+    def association_changes(
+        self, object_type: str, to_type: str, cursor: Any = None
+    ) -> tuple[list[str], Any] | None:
+        if not self.app.association_feed:
+            return None
+        self.app.call("association_changes")
+        if cursor is None:
+            return [], self.app.seq
+        changed = (rid for seq, t, rid, to in self.app.association_log
+                   if seq > int(cursor) and t == object_type and to == to_type)
+        return [rid for rid in dict.fromkeys(changed) if rid in self.app.records[object_type]], self.app.seq
 
     def write(self, object_type: str, creates: Sequence[Mapping[str, Any]] = (),
               updates: Mapping[str, Mapping[str, Any]] | None = None) -> list[WriteResult]:
@@ -295,7 +551,7 @@ class MemoryConnector(Connector):
         items += [("update", rid, v) for rid, v in (updates or {}).items()]
         results = []
         for start in range(0, len(items), self.app.batch_size):
-            self.app.call()
+            self.app.call("write")
             self.app.write_calls += 1
             if self.app.fail_write_calls:
                 raise self.app.fail_write_calls.pop(0)
@@ -327,10 +583,45 @@ class MemoryConnector(Connector):
         self.app._store(object_type, ref, {k: v for k, v in merged.items() if v is not None})
         return WriteResult(ref, ref)
 
+    def delete(self, object_type: str, ids: Sequence[str]) -> list[WriteResult]:
+        """Delete records in batches; an id already gone counts as deleted (the goal is reached)."""
+        self._calls("delete", len(ids))
+        for record_id in ids:
+            self.app.remove(object_type, record_id)
+        return [WriteResult(record_id, record_id) for record_id in ids]
+
+    def write_associations(
+        self, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        """Associate pairs in batches; a company becomes the primary one of its contact or deal."""
+        return self._each_pair("write_associations", object_type, to_type, pairs, self._associate_one)
+
+    def remove_associations(
+        self, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        return self._each_pair("remove_associations", object_type, to_type, pairs, self.app.dissociate)
+
+    def _associate_one(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        if from_type == COMPANIES:  # the company is primary on its contact's or deal's side
+            from_type, from_id, to_type, to_id = to_type, to_id, from_type, from_id
+        self.app.associate(from_type, from_id, to_type, to_id, primary=to_type == COMPANIES)
+
+    def _each_pair(self, method: str, object_type: str, to_type: str, pairs: Sequence[tuple[str, str]],
+                   apply: Callable[[str, str, str, str], Any]) -> list[WriteResult]:
+        self._calls(method, len(pairs))
+        results = []
+        for from_id, to_id in pairs:
+            error = self.app.association_error(object_type, from_id, to_type, to_id)
+            if error is None:
+                apply(object_type, from_id, to_type, to_id)
+            results.append(WriteResult((from_id, to_id), error=error))
+        return results
+
 
 @dataclass
 class Apps:
-    """Two memory apps on one clock, as side A and side B of a sync."""
+    """Two memory apps on one clock, as side A and side B of a sync: A HubSpot-like (one explicit
+    pipeline), B Salesforce-like (a single implicit pipeline, no pipeline field)."""
 
     clock: Clock = field(default_factory=Clock)
     a: MemoryApp = None  # type: ignore[assignment]
@@ -338,7 +629,9 @@ class Apps:
 
     def __post_init__(self) -> None:
         self.a = self.a or MemoryApp("ha_", self.clock)
-        self.b = self.b or MemoryApp("sf_", self.clock)
+        self.b = self.b or MemoryApp(
+            "sf_", self.clock, pipelines=(SALESFORCE_PIPELINE,), implicit_pipeline=True
+        )
 
     def attach(self, connection_a: Any, connection_b: Any) -> None:
         """Make these connections reach apps a and b (once Connection.connector is patched)."""
