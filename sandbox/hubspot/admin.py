@@ -23,6 +23,7 @@ if settings.SANDBOX_ENABLED:
                         "description": 'Shares of requests to fail, e.g. {"error_500": 0.05, "error_429": 0.05, '
                                        '"slow": 0.05, "slow_seconds": 3, "drop": 0.02, "html": 0.01, "bad_json": 0.01}'}),
             ("Webhooks", {"fields": ["webhook_url"]}),
+            ("Plan", {"fields": ["deal_pipeline_limit"]}),
         ]
 
     @admin.register(OAuthApp)

@@ -36,6 +36,8 @@ class Portal(models.Model):
     search_per_second = models.PositiveIntegerField(default=5)
     daily_limit = models.PositiveIntegerField(default=625_000)
     search_cap = models.PositiveIntegerField(default=10_000, help_text="Search results reachable per query.")
+    # Deal pipelines allowed by the plan (Sales Hub Professional allows 15, Starter 2, Free 1 [U]).
+    deal_pipeline_limit = models.PositiveIntegerField(default=15, help_text="Deal pipelines the plan allows.")
     rate_limited_count = models.PositiveIntegerField(default=0, help_text="429s sent for real limits.")
     # Fault injection: {"error_500": share, "error_429": share, "slow": share, "slow_seconds": s,
     # "drop": share, "html": share, "bad_json": share}; fault_budget caps how many are injected.

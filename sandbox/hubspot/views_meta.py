@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -11,7 +10,7 @@ from django.http import HttpResponse, JsonResponse
 
 from sandbox.hubspot import associations, store
 from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
-from sandbox.hubspot.models import Pipeline
+from sandbox.hubspot.models import CrmObject, Pipeline
 from sandbox.hubspot.schema import (
     ASSOCIATION_TYPES,
     OBJECT_TYPES,
@@ -29,7 +28,7 @@ def _schema_scopes(object_type, _request):
 def _property_body(portal, object_type: str, prop: dict) -> dict:
     body = copy.deepcopy(prop)
     if object_type == "deals" and prop["name"] in ("pipeline", "dealstage"):
-        pipelines = Pipeline.objects.filter(portal=portal, object_type="deals", archived=False).order_by("display_order")
+        pipelines = Pipeline.objects.filter(portal=portal, object_type="deals", archived=False).order_by("display_order", "pk")
         if prop["name"] == "pipeline":
             body["options"] = [{"label": p.label, "value": p.pipeline_id, "displayOrder": p.display_order,
                                 "hidden": False} for p in pipelines]
@@ -64,7 +63,7 @@ def pipeline_body(p: Pipeline) -> dict:
 
 
 def _pipeline_scopes(object_type, request):
-    if request.method == "POST":
+    if request.method != "GET":
         return {f"crm.schemas.{object_type}.write"}
     return object_scopes(object_type, "read") | {f"crm.schemas.{object_type}.read"}
 
@@ -72,59 +71,78 @@ def _pipeline_scopes(object_type, request):
 @api(scopes=_pipeline_scopes)
 def pipelines(request, caller, object_type):
     portal = caller.portal
+    live = Pipeline.objects.filter(portal=portal, object_type=object_type, archived=False)
     if request.method == "GET":
-        rows = Pipeline.objects.filter(portal=portal, object_type=object_type, archived=False).order_by("display_order")
-        return JsonResponse({"results": [pipeline_body(p) for p in rows]})
+        return JsonResponse({"results": [pipeline_body(p) for p in live.order_by("display_order", "pk")]})
     body = read_json(request) or {}
-    stages = _stages(body.get("stages"), object_type)
     label = str(body.get("label") or "").strip()
     if not label:
         raise BadRequest("label is required", errors=[{"code": "REQUIRED_FIELD", "message": "label is required",
                                                        "context": {"propertyName": ["label"]}}])
-    if Pipeline.objects.filter(portal=portal, object_type=object_type, label=label, archived=False).exists():
+    if object_type == "deals" and live.count() >= portal.deal_pipeline_limit:
+        # The exact body HubSpot sends at the plan's limit is not verified [U]: a 400 naming it.
+        limit = portal.deal_pipeline_limit
+        raise BadRequest(f"Pipeline limit reached: your account can have at most {limit} deal pipelines",
+                         sub_category="PIPELINE_LIMIT_EXCEEDED", context={"limit": [str(limit)]})
+    if live.filter(label=label).exists():
         raise BadRequest(f"A pipeline with label {label} already exists", status=409, category="CONFLICT")
+    # Custom pipelines and their stages get numeric ids (default ones have names) [S].
+    number = (Pipeline.objects.aggregate(m=Max("pk"))["m"] or 0) + 10_000_001
+    pipeline_id = str(body.get("pipelineId") or "") or str(number)
     now = store.now_ms()
-    next_id = str(body.get("pipelineId") or "") or str(
-        (Pipeline.objects.filter(portal=portal).aggregate(m=Max("pk"))["m"] or 0) + 10_000_000)
     try:
         with transaction.atomic():
-            pipeline = Pipeline.objects.create(portal=portal, object_type=object_type, pipeline_id=next_id, label=label,
-                                               display_order=int(body.get("displayOrder") or 0), stages=stages,
-                                               created_at=now, updated_at=now)
+            pipeline = Pipeline.objects.create(
+                portal=portal, object_type=object_type, pipeline_id=pipeline_id, label=label,
+                display_order=int(body.get("displayOrder") or 0), stages=_stages(body.get("stages"), object_type, number),
+                created_at=now, updated_at=now)
     except IntegrityError:
-        raise BadRequest(f"Pipeline id {next_id} already exists", status=409, category="CONFLICT") from None
+        raise BadRequest(f"Pipeline id {pipeline_id} already exists", status=409, category="CONFLICT") from None
     response = JsonResponse(pipeline_body(pipeline), status=201)
     response["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/')}/{pipeline.pipeline_id}")
     return response
 
 
-def _stages(raw, object_type: str) -> list[dict]:
-    if not isinstance(raw, list) or not raw:
-        raise BadRequest("stages is required and must be a non-empty array")
-    stages, labels = [], set()
-    base_id = int(time.time() * 1000) % 10**9 * 10
+def _stages(raw, object_type: str, number: int) -> list[dict]:
+    """Validated stages; their ids (unless given) are the pipeline's number and a 2-digit index."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
+        raise BadRequest("stages is required and must be a non-empty array of objects")
+    stages, labels, ids = [], set(), set()
     for index, stage in enumerate(raw):
-        label = str((stage or {}).get("label") or "").strip()
-        metadata = {str(k): str(v) for k, v in ((stage or {}).get("metadata") or {}).items()}
+        label = str(stage.get("label") or "").strip()
+        metadata = {str(k): str(v) for k, v in (stage.get("metadata") or {}).items()}
         if not label or label in labels:
             raise BadRequest(f"Stage labels must be present and unique within a pipeline: {label!r}")
         if object_type == "deals":
             probability = metadata.get("probability")
             if probability not in {f"{i / 10:.1f}" for i in range(11)}:
                 raise BadRequest(f"Deal stage {label!r} needs metadata.probability between 0.0 and 1.0 in steps of 0.1")
-            metadata.setdefault("isClosed", "false")
+            metadata["isClosed"] = "true" if metadata.get("isClosed", "").lower() == "true" else "false"
+        stage_id = str(stage.get("stageId") or f"{number}{index + 1:02d}")
+        if stage_id in ids:
+            raise BadRequest(f"Stage ids must be unique within a pipeline: {stage_id}")
         labels.add(label)
-        stages.append({"id": str(stage.get("stageId") or f"{base_id + index}"),
-                       "label": label, "displayOrder": int(stage.get("displayOrder", index)), "metadata": metadata})
+        ids.add(stage_id)
+        stages.append({"id": stage_id, "label": label, "displayOrder": int(stage.get("displayOrder", index)),
+                       "metadata": metadata})
     return stages
 
 
 @api(scopes=lambda t, r: _pipeline_scopes(t, r))
-def pipeline_detail(_request, caller, object_type, pipeline_id):
+def pipeline_detail(request, caller, object_type, pipeline_id):
     pipeline = Pipeline.objects.filter(portal=caller.portal, object_type=object_type, pipeline_id=pipeline_id,
                                        archived=False).first()
     if pipeline is None:
         raise BadRequest(f"Unable to find pipeline {pipeline_id}", status=404, category="OBJECT_NOT_FOUND")
+    if request.method == "DELETE":
+        # Archiving frees a slot under the plan's limit; with validateReferencesBeforeDelete a
+        # pipeline that live records still use is refused.
+        in_use = CrmObject.objects.filter(portal=caller.portal, object_type=object_type, archived=False,
+                                          merged_into=None, properties__pipeline=pipeline_id).exists()
+        if request.GET.get("validateReferencesBeforeDelete") == "true" and in_use:
+            raise BadRequest(f"Pipeline {pipeline_id} is still used by {object_type}", category="VALIDATION_ERROR")
+        Pipeline.objects.filter(pk=pipeline.pk).update(archived=True, updated_at=store.now_ms())
+        return HttpResponse(status=204)
     return JsonResponse(pipeline_body(pipeline))
 
 
