@@ -6,6 +6,7 @@ HubSpot's 10,000-result cap, however many records share one timestamp.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -107,7 +108,15 @@ class HubSpotConnector(Connector):
         return [_pipeline(p) for p in _results(body) if not p.get("archived")]
 
     def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
-        """Create a pipeline (e.g. one per Salesforce record type); won/lost stages are closed."""
+        """Create a pipeline (e.g. one per Salesforce record type); won/lost stages are closed.
+
+        Idempotent by label: when a pipeline of that label exists (an earlier run made it), it is
+        returned as it is. The plan's pipeline limit is a PERMISSION_DENIED error with vendor
+        code PIPELINE_LIMIT_EXCEEDED and a message saying what to do.
+        """
+        if object_type != DEALS:
+            raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, f"Syncsite only creates deal pipelines, "
+                                 f"not {object_type} ones", status=400)
         count = max(1, len(stages))
         payload = {"label": label, "displayOrder": 0, "stages": [
             {"label": s.label, "displayOrder": s.order if s.order else i,
@@ -115,7 +124,16 @@ class HubSpotConnector(Connector):
                           "probability": "1.0" if s.won else "0.0" if s.closed else
                           f"{min(0.9, max(0.1, round((i + 1) / (count + 1), 1))):.1f}"}}
             for i, s in enumerate(stages)]}
-        return _pipeline(self.client.json("POST", f"/crm/v3/pipelines/{object_type}", json=payload))
+        try:
+            return _pipeline(self.client.json("POST", f"/crm/v3/pipelines/{object_type}", json=payload))
+        except ConnectorError as exc:
+            if exc.category is ErrorCategory.DUPLICATE_RECORD:
+                existing = [p for p in self.pipelines(object_type) if p.label == label]
+                if existing:
+                    return existing[0]
+            if "pipeline limit" in exc.message.lower():
+                raise _pipeline_limit(exc, label) from exc
+            raise
 
     def check(self) -> CheckResult:
         try:
@@ -227,6 +245,16 @@ def _results(body: Any) -> list[dict]:
     if not isinstance(body, Mapping) or not isinstance(body.get("results"), list):
         raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's response has no 'results' list")
     return [r for r in body["results"] if isinstance(r, Mapping)]
+
+
+def _pipeline_limit(exc: ConnectorError, label: str) -> ConnectorError:
+    limit = re.search(r"\d+", exc.message)
+    allows = f"this HubSpot account's plan allows {limit.group()} deal pipelines" if limit else exc.message
+    return ConnectorError(
+        ErrorCategory.PERMISSION_DENIED,
+        f"Pipeline limit reached: {allows}, so the pipeline {label!r} was not created. Archive an unused deal "
+        "pipeline in HubSpot or upgrade the plan, then retry.",
+        vendor_code="PIPELINE_LIMIT_EXCEEDED", status=exc.status)
 
 
 def _pipeline(body: Any) -> Pipeline:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from connectors.hubspot.connector import HubSpotConnector
 
 LASTMOD = {CONTACTS: "lastmodifieddate"}  # every other type: hs_lastmodifieddate
-ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES,)}
+# Read with every record: a contact's companies, a deal's contacts and companies (primary first).
+ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (CONTACTS, COMPANIES)}
 PRIMARY_TYPE_IDS = {(CONTACTS, COMPANIES): 1, (DEALS, COMPANIES): 5, (COMPANIES, CONTACTS): 2, (COMPANIES, DEALS): 6}
 BATCH = 100
 SEARCH_LAG_SECONDS = 15

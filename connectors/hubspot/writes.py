@@ -124,7 +124,9 @@ def delete(conn: HubSpotConnector, object_type: str, ids: Sequence[str]) -> list
 
 def write_associations(conn: HubSpotConnector, object_type: str, to_type: str,
                        pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
-    """Associate pairs; to a company from a contact or deal, the association is the primary one."""
+    """Associate pairs in batches of 100; to a company from a contact or deal the association is
+    the primary one (type ids 1 and 5, with the unlabeled 279 and 341), which replaces the
+    record's previous primary company (it stays associated, unlabeled)."""
     type_ids = ASSOCIATION_TYPES.get((object_type, to_type))
     if type_ids is None:
         error = ConnectorError(ErrorCategory.ASSOCIATION_FAILED, f"HubSpot has no {object_type}->{to_type} association")
@@ -141,19 +143,29 @@ def remove_associations(conn: HubSpotConnector, object_type: str, to_type: str,
 
 
 def _association_batches(conn, path: str, pairs: Sequence[tuple[str, str]], inputs: list[dict]) -> list[WriteResult]:
+    """One result per pair, in order: a 207's errors go to their pairs; a whole batch HubSpot
+    refuses for good fails its pairs (transient and account-level errors are raised)."""
     results = []
     for start in range(0, len(inputs), BATCH):
         chunk_pairs = [(str(a), str(b)) for a, b in pairs[start:start + BATCH]]
-        body = conn.client.json("POST", path, json={"inputs": inputs[start:start + BATCH]})
         failed: dict[tuple[str, str], ConnectorError] = {}
+        try:
+            body = conn.client.json("POST", path, json={"inputs": inputs[start:start + BATCH]})
+        except ConnectorError as exc:
+            if exc.category.transient or exc.category in CALL_LEVEL:
+                raise
+            body, failed = None, dict.fromkeys(chunk_pairs, _association_error(exc))
         for err in (body or {}).get("errors") or [] if isinstance(body, Mapping) else []:
-            context = err.get("context") or {}
+            context = (err.get("context") or {}) if isinstance(err, Mapping) else {}
             for a in context.get("fromObjectId") or []:
                 for b in context.get("toObjectId") or []:
-                    error = error_from_body(err)
-                    if error.category is ErrorCategory.INVALID_PROPERTY_VALUE:
-                        error.category = ErrorCategory.ASSOCIATION_FAILED
-                    failed[(str(a), str(b))] = error
+                    failed[(str(a), str(b))] = _association_error(error_from_body(err))
         results += [WriteResult(pair, error=failed.get(pair), id=None if pair in failed else pair[1])
                     for pair in chunk_pairs]
     return results
+
+
+def _association_error(error: ConnectorError) -> ConnectorError:
+    if error.category in (ErrorCategory.INVALID_PROPERTY_VALUE, ErrorCategory.UNKNOWN):
+        error.category = ErrorCategory.ASSOCIATION_FAILED
+    return error
