@@ -57,6 +57,11 @@ class ObjectSync(models.Model):
     match_records = models.BooleanField(
         "match existing records", default=True, help_text="Contacts by email, companies by name or domain."
     )
+    sync_deals = models.BooleanField(
+        "sync deals",
+        default=False,
+        help_text="Deal syncs with an app that asks for it (Salesforce): no deal is created until this is on.",
+    )
     options = models.JSONField(default=dict, blank=True)
 
     initial_sync_done_at = models.DateTimeField(null=True, blank=True)
@@ -64,6 +69,9 @@ class ObjectSync(models.Model):
     initial_total = models.PositiveIntegerField(null=True, blank=True)
     cursor_a = models.JSONField(null=True, blank=True)
     cursor_b = models.JSONField(null=True, blank=True)
+    # Cursors of the run's other reads: deletions and association changes per side, and the
+    # time of the last association sweep ({"deleted_a": ..., "assoc_b_contacts": ...}).
+    extra_cursors = models.JSONField(default=dict, blank=True)
     interval_seconds = models.PositiveIntegerField(default=default_interval)
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     running_since = models.DateTimeField(null=True, blank=True)
@@ -238,6 +246,9 @@ class RecordLink(models.Model):
     id_b = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=20, choices=LinkStatus.choices, default=LinkStatus.IN_SYNC)
     last_values = models.JSONField(default=dict, blank=True, help_text="Last synced value of each mapped field.")
+    associations = models.JSONField(
+        default=dict, blank=True, help_text="Last synced associations: object type -> links of the associated records."
+    )
     modified_a = models.DateTimeField(null=True, blank=True)
     modified_b = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -305,6 +316,9 @@ class SyncRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     excluded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    associated = models.PositiveIntegerField(default=0, help_text="Associations added or removed in either app.")
+    waiting = models.PositiveIntegerField(default=0, help_text="Records left waiting for an associated record.")
     http_calls = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
@@ -338,6 +352,8 @@ class RecordOutcome(models.Model):
         MATCHED = "matched", "Matched"
         SKIPPED = "skipped", "Skipped"
         EXCLUDED = "excluded", "Excluded"
+        ASSOCIATED = "associated", "Associations written"
+        DELETED = "deleted", "Deleted"
         FAILED = "failed", "Failed"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="outcomes")

@@ -144,6 +144,12 @@ else:
 # How often the dispatcher looks for object syncs that are due, and the default interval
 # between incremental runs of one object sync.
 SYNC_INTERVAL_SECONDS = read_int("SYNC_INTERVAL_SECONDS", 300, minimum=10)
+# How often a run compares the associations of every linked record, for apps whose reads miss
+# association-only changes (HubSpot); an object sync's options may override it.
+ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0)
+# Deal pipelines an app may hold in all when Syncsite mirrors another app's pipelines into it
+# (Salesforce record types, F6.2): set it to your HubSpot plan's limit.
+DEAL_PIPELINE_LIMIT = read_int("DEAL_PIPELINE_LIMIT", 15, minimum=1)
 
 LOGGING = {
     "version": 1,

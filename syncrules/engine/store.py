@@ -16,7 +16,7 @@ from connectors.errors import ErrorCategory
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
 
 LINK_FIELDS = [
-    "id_a", "id_b", "status", "last_values", "modified_a", "modified_b", "last_synced_at",
+    "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
     "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
 ]
 MAX_BACKOFF = timedelta(hours=6)
@@ -126,10 +126,13 @@ def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
                 run.excluded += 1
             elif outcome.action == RecordOutcome.Action.SKIPPED:
                 run.skipped += 1
+            elif outcome.action == RecordOutcome.Action.DELETED:
+                run.deleted += 1
 
 
 PROGRESS_FIELDS = [
-    "processed", "estimated_total", "created", "updated", "matched", "skipped", "excluded", "failed", "http_calls",
+    "processed", "estimated_total", "created", "updated", "matched", "skipped", "excluded", "failed", "deleted",
+    "associated", "waiting", "http_calls",
 ]
 
 
@@ -146,3 +149,22 @@ def save_progress(sync: ObjectSync, run: SyncRun, side: str | None = None, curso
             updates["initial_total"] = run.estimated_total
         if updates:
             ObjectSync.objects.filter(pk=sync.pk).update(**updates)
+
+
+def remove_links(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], now: datetime) -> None:
+    """Forget links whose records are gone from both apps; their outcomes keep the ids."""
+    if not changes:
+        return
+    rows = _outcome_rows(sync, run, changes, now)
+    for row in rows:
+        row.link = None
+    with transaction.atomic():
+        RecordLink.objects.filter(pk__in=[c.link.pk for c in changes if c.link.pk]).delete()
+        RecordOutcome.objects.bulk_create(rows)
+    _count(run, changes)
+
+
+def save_extra_cursors(sync: ObjectSync, cursors: dict) -> None:
+    """Store the cursors of a run's other reads (deletions, association changes)."""
+    sync.extra_cursors = cursors
+    ObjectSync.objects.filter(pk=sync.pk).update(extra_cursors=cursors)
