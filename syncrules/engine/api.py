@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.base import Connector
+from connectors.errors import ErrorCategory
 from syncrules.engine.runner import Engine
-from syncrules.models import ObjectSync, SyncRun
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -38,25 +40,78 @@ def run_sync(
             ObjectSync.objects.filter(pk=sync.pk).update(cursor_a=None, cursor_b=None, initial_sync_done_at=None)
         kind = SyncRun.Kind.INITIAL if sync.initial_sync_done_at is None else SyncRun.Kind.INCREMENTAL
         run = SyncRun.objects.create(object_sync=sync, kind=kind, trigger=trigger)
-        engine = Engine(sync, run)
-        try:
-            engine.prepare(dict(connectors or {}))
-            engine.execute()
-        except Exception as exc:  # the run is recorded as failed; the cursors stay where saved
-            logger.exception("run %s of object sync %s failed", run.pk, sync.pk)
-            _safe_progress(engine)
-            run.finish(error=f"{type(exc).__name__}: {exc}")
-            return run
-        if kind == SyncRun.Kind.INITIAL:
-            sync.initial_sync_done_at = timezone.now()
-            ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=sync.initial_sync_done_at)
-        run.finish()
-        if engine.problems:  # skipped mappings: worth showing, not a failed run
-            run.error = "\n".join(engine.problems)
-            SyncRun.objects.filter(pk=run.pk).update(error=run.error)
+        if _run_engine(sync, run, connectors, lambda engine: engine.execute()):
+            if kind == SyncRun.Kind.INITIAL:
+                sync.initial_sync_done_at = timezone.now()
+                ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=sync.initial_sync_done_at)
+            wake_dependents(sync)
         return run
     finally:
         sync.release()
+
+
+def resync_deleted(
+    object_sync_id: int,
+    side: str,
+    link_ids: Sequence[int] | None = None,
+    *,
+    trigger: str = SyncRun.Trigger.MANUAL,
+    connectors: Mapping[str, Connector] | None = None,
+) -> SyncRun | None:
+    """"Resync deleted records in A/B" (F5.6): recreate on `side` the records deleted there
+    (all of them, or the links `link_ids`), relink them and sync their associations again.
+    None when another worker is running the sync (try again once it is done)."""
+    sync = ObjectSync.objects.select_related("connection_a", "connection_b").get(pk=object_sync_id)
+    if not sync.claim():
+        return None
+    try:
+        status = LinkStatus.DELETED_A if side == "a" else LinkStatus.DELETED_B
+        links = RecordLink.objects.filter(object_sync=sync, status=status).order_by("pk")
+        if link_ids is not None:
+            links = links.filter(pk__in=list(link_ids))
+        run = SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.RESYNC, trigger=trigger)
+        chosen = list(links)
+        _run_engine(sync, run, connectors, lambda engine: engine.resync_deleted(side, chosen))
+        return run
+    finally:
+        sync.release()
+
+
+def _run_engine(sync: ObjectSync, run: SyncRun, connectors, work: Callable[[Engine], None]) -> bool:
+    """Prepare an engine for `run` and do `work`; the run is finished either way. True if it ran."""
+    engine = Engine(sync, run)
+    try:
+        engine.prepare(dict(connectors or {}))
+        work(engine)
+    except Exception as exc:  # the run is recorded as failed; the cursors stay where saved
+        logger.exception("run %s of object sync %s failed", run.pk, sync.pk)
+        _safe_progress(engine)
+        run.finish(error=f"{type(exc).__name__}: {exc}")
+        return False
+    run.finish()
+    if engine.problems:  # skipped mappings, unreadable deletions: worth showing, not a failed run
+        run.error = "\n".join(engine.problems)
+        SyncRun.objects.filter(pk=run.pk).update(error=run.error)
+    return True
+
+
+def wake_dependents(sync: ObjectSync) -> int:
+    """Once `sync` has linked records, links of other syncs between the same connections that
+    wait for them are retried on those syncs' next run, which is brought forward; the count."""
+    pair = (Q(connection_a=sync.connection_a_id, connection_b=sync.connection_b_id)
+            | Q(connection_a=sync.connection_b_id, connection_b=sync.connection_a_id))
+    dependents = ObjectSync.objects.filter(pair).exclude(pk=sync.pk)
+    waiting = RecordLink.objects.filter(
+        object_sync__in=dependents, status=LinkStatus.FAILING,
+        error_category=ErrorCategory.WAITING_FOR_DEPENDENCY.code,
+    )
+    now = timezone.now()
+    woken = waiting.update(next_retry_at=now)
+    if woken:
+        ObjectSync.objects.filter(
+            pk__in=waiting.values("object_sync"), state=ObjectSync.State.ACTIVE, next_run_at__gt=now
+        ).update(next_run_at=now)
+    return woken
 
 
 def _close_interrupted_runs(sync: ObjectSync) -> None:

@@ -9,7 +9,6 @@ from syncrules.engine.convert import mapping_directions
 from syncrules.engine.merge import A, B, FieldPair
 from syncrules.models import Direction, FieldMapping, ObjectSync
 
-
 # Default-field keys a deal sync translates through its pipeline and stage mappings, never as fields.
 PIPELINE_KEYS = frozenset({"pipeline", "stage"})
 

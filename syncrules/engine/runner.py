@@ -19,22 +19,23 @@ it created by matching.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from connectors.base import COMPANIES, CONTACTS, Connector, FieldSpec, Record, WriteResult
+from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import store
+from syncrules.engine import associations, deletions, store  # noqa: F401 - the first two register extensions
 from syncrules.engine.extensions import EXTENSIONS
 from syncrules.engine.filters import Condition, exclusion_reason
 from syncrules.engine.helpers import described, http_calls, no_answer, search_values
-from syncrules.engine.mappings import build_pairs
+from syncrules.engine.mappings import PIPELINE_KEYS, build_pairs
 from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
 from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
+from syncrules.engine.pipelines import DealStages
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
 
@@ -67,7 +68,7 @@ class Pending:
     results: dict[str, WriteResult] = field(default_factory=dict)
 
 
-FIELD_ONLY_TYPES = {CONTACTS, COMPANIES}  # object types the engine syncs with field values alone
+SUPPORTED_TYPES = {CONTACTS, COMPANIES, DEALS}
 
 
 class NotSupported(Exception):
@@ -84,13 +85,13 @@ class Engine:
         self.pairs: list[FieldPair] = []
         self.problems: list[str] = []
         self.extensions = [make() for make in EXTENSIONS.get(self.kind, [])]
+        self.stages: DealStages | None = None
+        self.created: dict[str, set[str]] = {A: set(), B: set()}  # ids this run created, per side
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
-        if self.kind not in FIELD_ONLY_TYPES and not self.extensions:
-            # Deals need pipelines, stages and associations (issue 6): syncing their fields alone
-            # would create deals in no pipeline, tied to nothing.
-            raise NotSupported(f"Syncing {self.kind} is not supported yet: it needs pipeline and association handling.")
+        if self.kind not in SUPPORTED_TYPES:
+            raise NotSupported(f"Syncing {self.kind} is not supported yet.")
         filters = list(self.sync.filters.all())
         for side in (A, B):
             connector = (connectors or {}).get(side) or self.sync.connection(side).connector()
@@ -102,12 +103,48 @@ class Engine:
             conditions = [Condition(f.field, f.operator, f.value) for f in filters if f.side == side]
             self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls)
         casefold = {f for s in self.sides.values() for k, f in s.match_fields.items() if k == "email"}
-        self.pairs, self.problems = build_pairs(
-            self.sync, list(self.sync.field_mappings.all()), self.sides[A].specs, self.sides[B].specs, casefold
-        )
+        mappings = list(self.sync.field_mappings.all())
+        if self.kind == DEALS:
+            self.stages = self.load_stages()
+            reserved = {side: {self.stages.sides[side].pipeline_field, self.stages.sides[side].stage_field} for side in (A, B)}
+            kept = [m for m in mappings if m.field_a not in reserved[A] and m.field_b not in reserved[B]]
+            self.problems += [
+                f"The mapping {m} is left out: a deal's pipeline and stage follow the pipeline mapping." for m in mappings
+                if m not in kept and m.enabled
+            ]
+            mappings = kept
+        pairs, problems = build_pairs(self.sync, mappings, self.sides[A].specs, self.sides[B].specs, casefold)
+        self.problems += problems
+        self.pairs = pairs + ([self.stages.pair(self.sync)] if self.stages else [])
+
+    def load_stages(self) -> DealStages:
+        """The deal sync's pipelines and stage mappings; NotSupported says what is missing (F3.5, F6.1)."""
+        connectors = {side: context.connector for side, context in self.sides.items()}
+        switch = [SIDE_NAMES[s] for s, c in connectors.items() if getattr(c, "deal_switch", False)]
+        if switch and not self.sync.sync_deals:
+            raise NotSupported(
+                f"Turn on 'Sync deals' for this sync first: the app on {' and '.join(switch)} asks for it "
+                "before any deal is created from its records."
+            )
+        fields = {}
+        for side, connector in connectors.items():
+            defaults = {d.key: d.field for d in connector.default_fields(self.kind) if d.key in PIPELINE_KEYS}
+            specs = self.sides[side].specs
+            if defaults.get("stage") not in specs:
+                raise NotSupported(f"The app on {SIDE_NAMES[side]} has no deal stages the sync can read, so deals cannot sync.")
+            fields[side] = {k: f for k, f in defaults.items() if f in specs}
+        try:
+            stages = DealStages.load(self.sync, connectors, fields)
+        except ConnectorError as exc:
+            raise NotSupported(f"The deal pipelines could not be read: {exc}") from exc
+        if not stages.a_to_b:
+            raise NotSupported("Map at least one deal stage: only deals in mapped stages sync.")
+        return stages
 
     # --- the run -------------------------------------------------------------------------
     def execute(self) -> None:
+        for extension in self.extensions:
+            extension.before_sides(self)
         for side in (A, B):
             cursor = getattr(self.sync, f"cursor_{side}")
             first = True
@@ -123,15 +160,29 @@ class Engine:
         for extension in self.extensions:
             extension.after_sides(self)
         self.retry_due()
+        for extension in self.extensions:
+            extension.after_retries(self)
         self.save_progress()
 
     def save_progress(self, side: str | None = None, cursor: Any = None) -> None:
         self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
         store.save_progress(self.sync, self.run, side, cursor)
 
+    def read(self, side: str, ids: Sequence[str]) -> dict[str, Record]:
+        """Records of `side` by id (batched by the connector), ready for the merge."""
+        found = self.sides[side].connector.read(self.kind, ids)
+        self.prepare_records(side, found.values())
+        return found
+
+    def prepare_records(self, side: str, records: Iterable[Record]) -> None:
+        if self.stages is not None:
+            for record in records:
+                self.stages.augment(side, record.values)
+
     def process(self, side: str, records: Sequence[Record], *, forced: bool = False) -> None:
         """Sync one page of records read from `side`."""
-        unique = {r.id: r for r in records if not r.archived}  # deletions are issue 6's
+        unique = {r.id: r for r in records if not r.archived}  # archived ones reach read_deleted
+        self.prepare_records(side, unique.values())
         links = store.load_links(self.sync, side, unique)
         linked, unlinked = [], []
         for record in unique.values():
@@ -164,8 +215,8 @@ class Engine:
         if not todo:
             return
         there = other(side)
-        found = self.sides[there].connector.read(self.kind, [getattr(link, f"id_{there}") for _, link in todo])
-        pendings, gone = [], []
+        found = self.read(there, [getattr(link, f"id_{there}") for _, link in todo])
+        pendings, gone, parked = [], [], []
         for record, link in todo:
             counterpart = found.get(getattr(link, f"id_{there}"))
             if counterpart is None:
@@ -173,14 +224,31 @@ class Engine:
                 continue
             records = {side: record, there: counterpart}
             self.set_modified(link, records)
+            if self.stages is not None and (change := self.unmapped_stage(link, records)):
+                parked.append(change)
+                continue
             plan = plan_link(
                 self.pairs, link.last_values or {}, records[A].values, records[B].values,
                 modified_a=records[A].modified_at, modified_b=records[B].modified_at,
                 conflict_winner=self.sync.conflict_winner,
             )
             pendings.append(Pending(LinkChange(link), plan, Action.UPDATED))
-        store.save_changes(self.sync, self.run, gone, self.now())
+        store.save_changes(self.sync, self.run, gone + parked, self.now())
+        for extension in self.extensions:
+            extension.after_deletions(self, there, [c.link for c in gone])
         self.write_updates(pendings)
+
+    def unmapped_stage(self, link: RecordLink, records: dict[str, Record]) -> LinkChange | None:
+        """A linked deal in a stage or pipeline the sync does not map stops syncing (F3.3, F6.3)."""
+        for side in (A, B):
+            reason = self.stages.unmapped(side, records[side].values)
+            if reason:
+                change = LinkChange(link)
+                message = f"{reason} It stops syncing until it moves back to a mapped stage ({SIDE_NAMES[side]})."
+                change.outcomes.append(Outcome(Action.FAILED, side, ErrorCategory.UNMAPPED_STAGE, message))
+                change.fail(ErrorCategory.UNMAPPED_STAGE, message, self.now())
+                return change
+        return None
 
     def deleted(self, link: RecordLink, side: str) -> LinkChange:
         link.status = LinkStatus.DELETED_A if side == A else LinkStatus.DELETED_B
@@ -231,6 +299,8 @@ class Engine:
                 reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
             else:
                 reason = exclusion_reason(record.values, context.conditions, email_field=context.email_field)
+                if not reason and self.stages is not None:
+                    reason = self.stages.unmapped(side, record.values)
             if reason:
                 link.status = LinkStatus.EXCLUDED
                 link.error_category, link.last_error, link.next_retry_at = "", reason, None
@@ -290,6 +360,9 @@ class Engine:
         """Write through the connector; a whole-call failure fails every record of the call."""
         if not creates and not updates:
             return []
+        if self.stages is not None:  # the synthetic pipeline-and-stage value -> the app's fields
+            creates = [self.stages.expand(side, values) for values in creates]
+            updates = {rid: self.stages.expand(side, values) for rid, values in (updates or {}).items()}
         try:
             return self.sides[side].connector.write(self.kind, creates, updates or {})
         except ConnectorError as exc:
@@ -307,7 +380,19 @@ class Engine:
             by_id = {r.ref: r for r in self.write(side, updates={rid: values for rid, (_, values) in batch.items()})}
             for rid, (pending, _) in batch.items():
                 pending.results[side] = by_id.get(rid) or WriteResult(rid, error=no_answer())
-        store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings], self.now())
+        changes = [self.finish(p) for p in pendings]
+        store.save_changes(self.sync, self.run, changes, self.now())
+        for side, status in ((A, LinkStatus.DELETED_A), (B, LinkStatus.DELETED_B)):
+            gone = [c.link for c in changes if c.link.status == status]
+            for extension in self.extensions if gone else ():
+                extension.after_deletions(self, side, gone)
+
+    def resync_deleted(self, side: str, links: Sequence[RecordLink]) -> None:
+        """Recreate on `side` the records deleted there (F5.6); see engine.deletions."""
+        from syncrules.engine.deletions import resync_deleted
+
+        resync_deleted(self, side, links)
+        self.save_progress()
 
     def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
         ready = [p for p in pendings if side not in p.plan.errors]
@@ -330,6 +415,7 @@ class Engine:
         for side, result in pending.results.items():
             if result.ok and pending.create_on == side:
                 setattr(link, f"id_{side}", result.id)
+                self.created[side].add(result.id)
             elif not result.ok:
                 error = result.error
                 message = described(error.message, error.field, error.vendor_code)
@@ -378,9 +464,13 @@ class Engine:
 
     def retry(self, side: str, links: Sequence[RecordLink]) -> None:
         ids = [getattr(link, f"id_{side}") for link in links]
-        found = self.sides[side].connector.read(self.kind, ids)
+        found = self.read(side, ids)
         missing = [link for link, rid in zip(links, ids, strict=True) if rid not in found]
         store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())
+        for extension in self.extensions:
+            extension.after_deletions(self, side, missing)
         present = [found[rid] for rid in ids if rid in found]
         self.process(side, present, forced=True)
+        for extension in self.extensions:
+            extension.after_page(self, side, present)
         self.run.processed += len(present)

@@ -408,7 +408,7 @@ def test_a_failed_create_that_later_matches_keeps_one_link(apps):
     assert link.id_b == ann_b and link.status == LinkStatus.IN_SYNC and link.fail_count == 0
 
 
-def test_a_deal_sync_fails_plainly_until_deals_are_supported(apps):
+def test_a_deal_sync_without_stage_mappings_fails_plainly_and_says_to_map_a_stage(apps):
     sync = make_memory_sync(apps, object_type="deals", mappings=False)
     run = run_sync(sync.pk)
-    assert run.status == SyncRun.Status.FAILED and "not supported yet" in run.error
+    assert run.status == SyncRun.Status.FAILED and "Map at least one deal stage" in run.error

@@ -1,0 +1,376 @@
+"""Associations across object syncs (F4): contact -> company, deal -> company, deal -> contacts.
+
+An association is synced through the links of the associated object sync between the same two
+connections (F4.2: no such sync, no association sync). Each link remembers the associations it
+last synced as keys of the associated links ("id_a|id_b" of that sync), and a run merges the
+two apps' current associations against that memory like field values:
+
+- deal -> contacts is a set: what one side added is added on the other, what one side removed
+  (and the sync had synced) is removed on the other, associations to records the sync does not
+  know are never touched;
+- contact/deal -> company is one value, the primary company only (F4.3): a change on one side
+  replaces the company on the other, a change on both is settled by the conflict rules.
+
+An associated record that has not synced yet makes the link wait ("waiting for a dependency");
+it is retried on the next run, and a run of the associated sync wakes the waiting ones.
+
+Association changes alone do not always touch a record's modified time, so reading changed
+records misses them. Where the app has a change feed (`Connector.association_changes`) the run
+reads it after both sides; elsewhere it sweeps the associations of every linked record every
+`association_sweep_seconds` (default 300): one batched read per 1,000 records on HubSpot.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
+from connectors.errors import ConnectorError, ErrorCategory
+from syncrules.engine import store
+from syncrules.engine.extensions import EXTENSIONS, Extension
+from syncrules.engine.merge import A, B, other, pick_winner
+from syncrules.engine.store import LinkChange, Outcome
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome
+
+if TYPE_CHECKING:
+    from syncrules.engine.runner import Engine
+
+ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES, CONTACTS)}
+SINGLE = {COMPANIES}  # only the primary company syncs
+SWEEP_BATCH = 1000
+ACTIVE = (LinkStatus.IN_SYNC, LinkStatus.FAILING)
+OWN_CATEGORIES = {ErrorCategory.WAITING_FOR_DEPENDENCY.code, ErrorCategory.ASSOCIATION_FAILED.code}
+WAIT, SKIP = "wait", "skip"
+
+
+@dataclass
+class Target:
+    """The associated object type of a sync, the object sync that links its records, and how
+    that sync's sides line up with ours (its connections may be the other way round)."""
+
+    to_type: str
+    sync: ObjectSync
+    sides: dict[str, str]
+
+    def key(self, link: RecordLink) -> str:
+        return f"{link.id_a}|{link.id_b}"
+
+    def id_on(self, key: str, side: str) -> str:
+        id_a, id_b = key.split("|", 1)
+        return id_a if self.sides[side] == A else id_b
+
+    def resolve(self, side: str, ids: Sequence[str]) -> dict[str, str]:
+        """Our side's ids -> the associated link's key, WAIT (not synced yet) or SKIP (never)."""
+        theirs = self.sides[side]
+        links = {getattr(link, f"id_{theirs}"): link for link in RecordLink.objects.filter(
+            object_sync=self.sync, **{f"id_{theirs}__in": list(set(ids))}
+        )}
+        out = {}
+        for rid in ids:
+            link = links.get(rid)
+            if link is None or (link.status == LinkStatus.FAILING and not (link.id_a and link.id_b)):
+                out[rid] = WAIT
+            elif link.status in ACTIVE and link.id_a and link.id_b:
+                out[rid] = self.key(link)
+            else:
+                out[rid] = SKIP  # excluded by the associated sync's filters, or deleted
+        return out
+
+
+def find_targets(sync: ObjectSync) -> list[Target]:
+    """The associated syncs between the same two connections that are not turned off (F4.1, F4.2)."""
+    targets = []
+    pair = {sync.connection_a_id, sync.connection_b_id}
+    for to_type in ASSOCIATED.get(sync.object_type, ()):
+        for candidate in ObjectSync.objects.filter(object_type=to_type).exclude(state=ObjectSync.State.OFF).order_by("pk"):
+            if {candidate.connection_a_id, candidate.connection_b_id} == pair:
+                same = candidate.connection_a_id == sync.connection_a_id
+                targets.append(Target(to_type, candidate, {A: A if same else B, B: B if same else A}))
+                break
+    return targets
+
+
+@dataclass
+class Work:
+    """One link's association merge for one target, and the writes it needs."""
+
+    link: RecordLink
+    mine: list[str]  # keys on the side read
+    theirs: list[str] | None = None
+    waiting: list[str] = field(default_factory=list)  # our ids of associated records not synced yet
+    final: list[str] = field(default_factory=list)
+    writes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (side, add|remove) -> keys
+    failed: list[tuple[str, ConnectorError]] = field(default_factory=list)
+    done: int = 0
+
+
+class Associations(Extension):
+    def __init__(self) -> None:
+        self.found: list[Target] | None = None
+
+    def targets_of(self, engine: Engine) -> list[Target]:
+        if self.found is None:
+            self.found = find_targets(engine.sync)
+        return self.found
+
+    # --- hooks ---------------------------------------------------------------------------
+    def before_sides(self, engine: Engine) -> None:
+        self.found = find_targets(engine.sync)
+        initial = engine.sync.initial_sync_done_at is None
+        cursors = dict(engine.sync.extra_cursors or {})
+        for side in (A, B):
+            for target in self.found:
+                key = f"assoc_{side}_{target.to_type}"
+                if key in cursors:
+                    continue
+                feed = self.feed(engine, side, target, None)
+                # An initial run reads every record with its associations: no sweep needed yet.
+                cursors[key] = {
+                    "cursor": feed[1] if feed else None, "feed": feed is not None,
+                    "swept_at": engine.now().isoformat() if initial else None,
+                }
+        store.save_extra_cursors(engine.sync, cursors)
+
+    def after_page(self, engine: Engine, side: str, records: Sequence[Record]) -> None:
+        if not records or not self.targets_of(engine):
+            return
+        links = store.load_links(engine.sync, side, [r.id for r in records])
+        items = []
+        for record in records:
+            link = links.get(record.id)
+            if link is not None and self.syncs(link):
+                items.append((link, record.associations))
+        self.reconcile(engine, side, items)
+
+    def after_sides(self, engine: Engine) -> None:
+        cursors = dict(engine.sync.extra_cursors or {})
+        for side in (A, B):
+            for target in self.targets_of(engine):
+                key = f"assoc_{side}_{target.to_type}"
+                state = dict(cursors.get(key) or {})
+                if state.get("feed"):
+                    answer = self.feed(engine, side, target, state.get("cursor"))
+                    if answer is not None:
+                        ids, state["cursor"] = answer
+                        for start in range(0, len(ids), SWEEP_BATCH):
+                            self.reconcile_ids(engine, side, ids[start:start + SWEEP_BATCH], only=target)
+                elif self.sweep_due(engine, state):
+                    self.sweep(engine, side, target)
+                    state["swept_at"] = engine.now().isoformat()
+                cursors[key] = state
+                store.save_extra_cursors(engine.sync, cursors)
+
+    # --- reading -------------------------------------------------------------------------
+    @staticmethod
+    def syncs(link: RecordLink) -> bool:
+        """Links whose associations sync: both records exist and the deal's stage is mapped."""
+        if not (link.id_a and link.id_b) or link.status not in ACTIVE:
+            return False
+        return link.error_category != ErrorCategory.UNMAPPED_STAGE.code
+
+    @staticmethod
+    def feed(engine: Engine, side: str, target: Target, cursor: Any) -> tuple[list[str], Any] | None:
+        try:
+            return engine.sides[side].connector.association_changes(engine.kind, target.to_type, cursor)
+        except NotImplementedError:
+            return None
+        except ConnectorError as exc:
+            engine.problems.append(f"Association changes on {side.upper()} could not be read: {exc}")
+            return None
+
+    @staticmethod
+    def sweep_due(engine: Engine, state: dict) -> bool:
+        if not state.get("swept_at"):
+            return True
+        every = engine.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
+        return engine.now() - datetime.fromisoformat(state["swept_at"]) >= timedelta(seconds=float(every))
+
+    def sweep(self, engine: Engine, side: str, target: Target) -> None:
+        """Compare the associations of every linked record of `side` with what was synced."""
+        rows = RecordLink.objects.filter(object_sync=engine.sync, status__in=ACTIVE).exclude(
+            id_a__isnull=True).exclude(id_b__isnull=True).order_by("pk")
+        last = 0
+        while True:
+            batch = list(rows.filter(pk__gt=last)[:SWEEP_BATCH])
+            if not batch:
+                return
+            last = batch[-1].pk
+            self.reconcile(engine, side, [(link, None) for link in batch if self.syncs(link)], only=target)
+
+    def reconcile_ids(self, engine: Engine, side: str, ids: Sequence[str], only: Target | None = None) -> None:
+        links = store.load_links(engine.sync, side, ids)
+        self.reconcile(engine, side, [(link, None) for link in links.values() if self.syncs(link)], only=only)
+
+    def read(self, engine: Engine, side: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]] | None:
+        if not ids:
+            return {}
+        try:
+            return engine.sides[side].connector.read_associations(engine.kind, list(ids), to_type)
+        except ConnectorError as exc:
+            engine.problems.append(f"{engine.kind} -> {to_type} associations on {side.upper()} could not be read: {exc}")
+            return None
+
+    # --- the merge -----------------------------------------------------------------------
+    def reconcile(
+        self, engine: Engine, side: str, items: Sequence[tuple[RecordLink, dict | None]], only: Target | None = None
+    ) -> None:
+        """Merge the associations of `items` (links, with the associations read on `side` when known)."""
+        if not items:
+            return
+        changes: dict[int, LinkChange] = {}
+        for target in [only] if only else self.targets_of(engine):
+            works = self.plan(engine, side, target, items)
+            if works:
+                self.write(engine, target, works)
+                for work in works:
+                    self.settle(engine, side, target, work, changes)
+        store.save_changes(engine.sync, engine.run, list(changes.values()), engine.now())
+
+    def plan(self, engine: Engine, side: str, target: Target, items) -> list[Work]:
+        to, there = target.to_type, other(side)
+        unknown = [getattr(link, f"id_{side}") for link, known in items if known is None or to not in known]
+        read = self.read(engine, side, to, unknown)
+        if read is None:
+            return []
+        ids_of = {}
+        for link, known in items:
+            rid = getattr(link, f"id_{side}")
+            ids = read.get(rid, []) if known is None or to not in known else known[to]
+            ids_of[link.pk] = ids[:1] if to in SINGLE else list(ids)
+        resolved = target.resolve(side, [i for ids in ids_of.values() for i in ids])
+        works = []
+        for link, _ in items:
+            ids = ids_of[link.pk]
+            keys = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
+            work = Work(link, keys, waiting=[i for i in ids if resolved[i] == WAIT])
+            synced = list((link.associations or {}).get(to, []))
+            if sorted(keys) != sorted(synced) or work.waiting or link.error_category in OWN_CATEGORIES:
+                works.append(work)
+        if not works:
+            return []
+        fresh = engine.created[there]
+        asked = [getattr(w.link, f"id_{there}") for w in works if getattr(w.link, f"id_{there}") not in fresh]
+        theirs = self.read(engine, there, to, asked)
+        if theirs is None:
+            return []
+        their_ids = {}
+        for work in works:
+            ids = theirs.get(getattr(work.link, f"id_{there}"), [])
+            their_ids[work.link.pk] = ids[:1] if to in SINGLE else list(ids)
+        resolved = target.resolve(there, [i for ids in their_ids.values() for i in ids])
+        for work in works:
+            ids = their_ids[work.link.pk]
+            work.theirs = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
+            if to in SINGLE and ids and resolved[ids[0]] == WAIT:
+                work.waiting.append(ids[0])
+            self.merge(engine, side, target, work)
+        return works
+
+    def merge(self, engine: Engine, side: str, target: Target, work: Work) -> None:
+        there = other(side)
+        synced = list((work.link.associations or {}).get(target.to_type, []))
+        values = {side: work.mine, there: work.theirs or []}
+        if target.to_type in SINGLE:
+            last = synced[0] if synced else None
+            now = {s: (v[0] if v else None) for s, v in values.items()}
+            if work.waiting:  # a primary company has not synced yet: nothing changes meanwhile
+                work.final = [last] if last else []
+                return
+            if now[A] == now[B]:
+                final = now[A]
+            elif now[side] != last and now[there] == last:
+                final = now[side]
+            elif now[there] != last and now[side] == last:
+                final = now[there]
+            else:
+                winner = pick_winner(work.link.modified_a, work.link.modified_b, engine.sync.conflict_winner)
+                final = now[winner] if now[winner] is not None else now[other(winner)]
+            work.final = [final] if final else []
+        else:
+            mine, theirs, last = set(values[A]), set(values[B]), set(synced)
+            work.final = sorted((mine & theirs) | (mine - last) | (theirs - last))
+        final = set(work.final)
+        for s in (A, B):
+            if not engine.sync.flows_to(s):
+                continue
+            current = set(values[s])
+            work.writes[(s, "remove")] = sorted(k for k in current - final if k in synced or target.to_type in SINGLE)
+            work.writes[(s, "add")] = sorted(final - current)
+
+    def write(self, engine: Engine, target: Target, works: Sequence[Work]) -> None:
+        """Removes before adds (a lookup such as Salesforce's AccountId holds one value)."""
+        connectors = {s: engine.sides[s].connector for s in (A, B)}
+        for op in ("remove", "add"):
+            for s in (A, B):
+                pairs: dict[tuple[str, str], list[Work]] = defaultdict(list)
+                for work in works:
+                    for key in work.writes.get((s, op), []):
+                        pairs[(getattr(work.link, f"id_{s}"), target.id_on(key, s))].append(work)
+                if not pairs:
+                    continue
+                call = connectors[s].write_associations if op == "add" else connectors[s].remove_associations
+                for result in self.call(call, engine.kind, target.to_type, list(pairs)):
+                    for work in pairs.get(tuple(result.ref), []):
+                        if result.ok:
+                            work.done += 1
+                        else:
+                            work.failed.append((op, result.error))
+                            key = next(k for k in work.writes[(s, op)] if target.id_on(k, s) == result.ref[1])
+                            if op == "add" and key in work.final:
+                                work.final.remove(key)  # not there yet: tried again next time
+                            elif op == "remove" and key not in work.final:
+                                work.final.append(key)
+
+    @staticmethod
+    def call(method, kind: str, to_type: str, pairs: list[tuple[str, str]]) -> list[WriteResult]:
+        try:
+            return method(kind, to_type, pairs)
+        except NotImplementedError:
+            error = ConnectorError(ErrorCategory.ASSOCIATION_FAILED, f"The app cannot associate {kind} with {to_type}.")
+        except ConnectorError as exc:
+            error = exc
+        return [WriteResult(pair, error=error) for pair in pairs]
+
+    def settle(self, engine: Engine, side: str, target: Target, work: Work, changes: dict[int, LinkChange]) -> None:
+        """The link's new association memory, status and outcomes."""
+        link = work.link
+        change = changes.setdefault(link.pk, LinkChange(link))
+        link.associations = {**(link.associations or {}), target.to_type: sorted(work.final)}
+        engine.run.associated += work.done
+        written = {s: (len(work.writes.get((s, "add"), [])), len(work.writes.get((s, "remove"), []))) for s in (A, B)}
+        for s, (added, removed) in written.items():
+            if added or removed:
+                change.outcomes.append(Outcome(
+                    RecordOutcome.Action.ASSOCIATED, s, None,
+                    f"{target.to_type.capitalize()}: {added} associated, {removed} removed.",
+                ))
+        now = engine.now()
+        problem = None
+        if work.failed:
+            op, error = work.failed[0]
+            category = error.category if error.category.transient else ErrorCategory.ASSOCIATION_FAILED
+            problem = (category, f"Could not {op} a {target.to_type} association: {error.message}", error.retry_after)
+        elif work.waiting:
+            names = ", ".join(work.waiting[:5]) + ("..." if len(work.waiting) > 5 else "")
+            problem = (ErrorCategory.WAITING_FOR_DEPENDENCY,
+                       f"Waiting for {target.to_type} {names} on {side.upper()} to sync before associating it.", None)
+        if problem:
+            category, message, retry_after = problem
+            change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
+            if link.status == LinkStatus.IN_SYNC or link.error_category in OWN_CATEGORIES:
+                link.status, link.error_category, link.last_error = LinkStatus.FAILING, category.code, message
+                link.next_retry_at = now + timedelta(seconds=retry_after or 0)
+            engine.run.waiting += bool(work.waiting)
+        elif link.error_category in OWN_CATEGORIES:
+            link.status, link.error_category, link.last_error, link.next_retry_at = LinkStatus.IN_SYNC, "", "", None
+            link.fail_count = 0
+
+
+for _kind in ASSOCIATED:
+    EXTENSIONS[_kind].append(Associations)

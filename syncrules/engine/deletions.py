@@ -1,0 +1,136 @@
+"""Deleted records (F3.7, F5.6, F6.4) and "Resync deleted records".
+
+By default a deletion in one app is not carried to the other: the link becomes "deleted on A"
+(or B), shows as not syncing with the category "record deleted", and its surviving record stays
+as it is. A connector may declare that its deletions propagate (`propagates_deletions`:
+Salesforce opportunities): the counterpart is then deleted too and the link forgotten. Never the
+reverse: that is the other connector's rule.
+
+A run learns of deletions two ways: `read_deleted` (the app's recycle bin or archive, read first
+with its own cursor, so a deleted record is not mistaken for one to recreate), and lazily when a
+linked record's counterpart is missing on read or write.
+
+"Resync deleted records in A/B" recreates the surviving records on the side where they were
+deleted, in batches, relinks them and syncs their associations again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from connectors.base import COMPANIES, CONTACTS, DEALS
+from connectors.errors import ConnectorError, ErrorCategory
+from syncrules.engine import store
+from syncrules.engine.extensions import EXTENSIONS, Extension
+from syncrules.engine.merge import A, B, other, plan_create
+from syncrules.engine.store import LinkChange, Outcome
+from syncrules.models import LinkStatus, RecordLink, RecordOutcome
+
+if TYPE_CHECKING:
+    from syncrules.engine.runner import Engine
+
+DELETED = {A: LinkStatus.DELETED_A, B: LinkStatus.DELETED_B}
+Action = RecordOutcome.Action
+
+
+class Deletions(Extension):
+    def before_sides(self, engine: Engine) -> None:
+        cursors = dict(engine.sync.extra_cursors or {})
+        for side in (A, B):
+            key = f"deleted_{side}"
+            try:
+                for page in engine.sides[side].connector.read_deleted(engine.kind, cursors.get(key)):
+                    links = store.load_links(engine.sync, side, [r.id for r in page.records])
+                    self.gone(engine, side, list(links.values()))
+                    cursors[key] = page.cursor
+                    store.save_extra_cursors(engine.sync, cursors)
+            except NotImplementedError:
+                continue
+            except ConnectorError as exc:
+                engine.problems.append(f"Deleted records on {side.upper()} could not be read: {exc}")
+
+    def gone(self, engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
+        """Records deleted on `side`: mark their links, or forget one-sided ones."""
+        lone = [link for link in links if not (link.id_a and link.id_b)]
+        RecordLink.objects.filter(pk__in=[link.pk for link in lone]).delete()
+        fresh = [link for link in links if link.id_a and link.id_b and link.status not in DELETED.values()]
+        if not fresh:
+            return
+        if self.propagates(engine, side):
+            self.propagate(engine, side, fresh)
+            return
+        store.save_changes(engine.sync, engine.run, [engine.deleted(link, side) for link in fresh], engine.now())
+
+    def after_deletions(self, engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
+        if links and self.propagates(engine, side):
+            self.propagate(engine, side, list(links))
+
+    @staticmethod
+    def propagates(engine: Engine, side: str) -> bool:
+        if engine.sync.options.get("propagate_deletions") is False or not engine.sync.flows_to(other(side)):
+            return False
+        return bool(engine.sides[side].connector.propagates_deletions(engine.kind))
+
+    @staticmethod
+    def propagate(engine: Engine, side: str, links: list[RecordLink]) -> None:
+        """The app's rule: delete the counterparts of records deleted on `side` (F6.4)."""
+        there = other(side)
+        ids = [getattr(link, f"id_{there}") for link in links]
+        try:
+            results = {r.ref: r for r in engine.sides[there].connector.delete(engine.kind, ids)}
+        except ConnectorError as exc:
+            results = {}
+            error = exc
+        else:
+            error = None
+        removed, kept = [], []
+        for link, rid in zip(links, ids, strict=True):
+            result = results.get(rid)
+            if result is not None and result.ok:
+                message = (f"Deleted because the record {getattr(link, f'id_{side}')} was deleted on {side.upper()} "
+                           f"(that app's deletions carry over).")
+                removed.append(LinkChange(link, [Outcome(Action.DELETED, there, None, message)]))
+            else:
+                change = engine.deleted(link, side)
+                failure = (result.error if result is not None else None) or error
+                if failure is not None:
+                    change.outcomes.append(Outcome(Action.FAILED, there, failure.category,
+                                                   f"Could not delete the counterpart: {failure.message}"))
+                kept.append(change)
+        store.remove_links(engine.sync, engine.run, removed, engine.now())
+        store.save_changes(engine.sync, engine.run, kept, engine.now())
+
+
+def resync_deleted(engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
+    """Recreate on `side` the records deleted there, from their counterparts, and relink them."""
+    from syncrules.engine.runner import Pending  # the runner imports this module's extension
+
+    there = other(side)
+    size = max(1, engine.sides[side].connector.batch_size)
+    for start in range(0, len(links), size):
+        chunk = list(links[start:start + size])
+        found = engine.read(there, [getattr(link, f"id_{there}") for link in chunk])
+        pendings, both_gone, parked = [], [], []
+        for link in chunk:
+            record = found.get(getattr(link, f"id_{there}"))
+            if record is None:
+                message = "Both records are gone: nothing is left to resync."
+                both_gone.append(LinkChange(link, [Outcome(Action.DELETED, "", None, message)]))
+                continue
+            if engine.stages is not None and (reason := engine.stages.unmapped(there, record.values)):
+                parked.append(LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.UNMAPPED_STAGE, reason)]))
+                continue
+            link.associations, link.last_values = {}, {}
+            plan = plan_create(engine.pairs, record.values, there)
+            pendings.append(Pending(LinkChange(link), plan, Action.CREATED, create_on=side))
+        store.remove_links(engine.sync, engine.run, both_gone, engine.now())
+        store.save_changes(engine.sync, engine.run, parked, engine.now())
+        engine.write_creates(side, pendings)
+        engine.run.processed += len(chunk)
+        for extension in engine.extensions:
+            extension.after_page(engine, there, [found[i] for i in found])
+
+
+for _kind in (CONTACTS, COMPANIES, DEALS):
+    EXTENSIONS[_kind].append(Deletions)
