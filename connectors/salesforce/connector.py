@@ -26,7 +26,7 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.errors import ConnectorError, ErrorCategory
-from connectors.salesforce import associations, defaults, soql
+from connectors.salesforce import associations, deals, defaults, soql
 from connectors.salesforce.client import SalesforceClient, record_error
 from connectors.salesforce.convert import field_spec, from_salesforce, to_salesforce
 from connectors.salesforce.soql import ID_CHUNK, VALUE_CHUNK, chunks
@@ -38,6 +38,7 @@ class SalesforceConnector(Connector):
     default_base_url = "https://login.salesforce.com"
     supports_oauth = True
     batch_size = 200
+    deal_switch = True  # opportunities become deals only once the sync's switch is on (F6.1)
     credential_params = (
         CredentialParam("access_token", "Access token", secret=True),
         CredentialParam("refresh_token", "Refresh token", secret=True, required=False),
@@ -149,31 +150,23 @@ class SalesforceConnector(Connector):
         return list(defaults.DEFAULT_FIELDS.get(object_type, []))
 
     def pipelines(self, object_type: str) -> list[Pipeline]:
-        """One pipeline per active Opportunity record type (its sales process's stages), or a single
-        "Standard pipeline" with every active stage when the org has no record types."""
-        if object_type != DEALS:
-            return []
-        stage_rows = self.client.query_all(
-            "SELECT ApiName, MasterLabel, IsClosed, IsWon, SortOrder FROM OpportunityStage "
-            "WHERE IsActive = true ORDER BY SortOrder"
+        return deals.pipelines(self) if object_type == DEALS else []
+
+    # --- the app's own rules (FEATURES F6) ----------------------------------------------------
+    def propagates_deletions(self, object_type: str) -> bool:
+        """Deleting an opportunity deletes its synced deal (F6.4); nothing else propagates."""
+        return object_type == DEALS
+
+    def mirrored_pipeline_label(self, pipeline: Pipeline, pipelines: Sequence[Pipeline]) -> str | None:
+        return deals.mirrored_label(pipeline, pipelines)
+
+    def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
+        """Record types and sales processes are metadata: the REST API cannot create them."""
+        raise ConnectorError(
+            ErrorCategory.PERMISSION_DENIED,
+            f"Salesforce cannot create the pipeline {label!r} through its REST API: an administrator "
+            "creates an Opportunity record type with its sales process in Setup.",
         )
-        stages = [
-            Stage(
-                r["ApiName"], r["MasterLabel"], r.get("SortOrder") or i, bool(r["IsClosed"]), bool(r["IsWon"])
-            )
-            for i, r in enumerate(stage_rows)
-        ]
-        record_types = self.client.query_all(
-            "SELECT Id, Name FROM RecordType WHERE SobjectType = 'Opportunity' AND IsActive = true ORDER BY Name"
-        )
-        if not record_types:
-            return [Pipeline(defaults.MASTER_RECORD_TYPE_ID, defaults.STANDARD_PIPELINE_LABEL, tuple(stages))]
-        pipelines = []
-        for rt in record_types:
-            values = self.client.get(f"ui-api/object-info/Opportunity/picklist-values/{rt['Id']}/StageName")
-            allowed = {v["value"] for v in (values.get("values", []) if isinstance(values, dict) else [])}
-            pipelines.append(Pipeline(rt["Id"], rt["Name"], tuple(s for s in stages if s.id in allowed)))
-        return pipelines
 
     def check(self) -> CheckResult:
         try:
@@ -236,10 +229,14 @@ class SalesforceConnector(Connector):
         )
         if raw.get("AccountId") and object_type in (CONTACTS, DEALS):
             record.associations[COMPANIES] = [raw["AccountId"]]
+        if object_type == DEALS:
+            deals.incoming_record_type(values)
         return record
 
     def _outgoing(self, object_type: str, values: Mapping[str, Any]) -> dict[str, Any]:
         meta = self._field_meta(object_type)
+        if object_type == DEALS:
+            values = deals.outgoing_record_type(values, meta)
         return {
             name: to_salesforce(meta.get(name, {}).get("type", ""), value) for name, value in values.items()
         }
@@ -248,26 +245,33 @@ class SalesforceConnector(Connector):
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         """Records by SystemModstamp then Id; the cursor (timestamp, id) resumes exactly after the
         last record delivered even when thousands share one timestamp."""
-        sobject = self.sobject(object_type)
-        text = soql.select(
-            self._select(object_type),
-            sobject,
-            self._after(cursor) if cursor else "",
-            "SystemModstamp ASC, Id ASC",
-        )
         delivered = False
-        for batch in self.client.query_pages(text):
+        for batch, after in self.batches_since(self.sobject(object_type), self._select(object_type), cursor):
             records = [self._record(object_type, raw) for raw in batch["records"]]
-            if not records:
-                continue
             if object_type == DEALS:
                 self._attach_contacts(records)
-            last = batch["records"][-1]
-            cursor = self._cursor(last, final=bool(batch.get("done", True)))
             delivered = True
-            yield Page(records, cursor, estimated_total=batch.get("totalSize"))
+            yield Page(records, after, estimated_total=batch.get("totalSize"))
         if not delivered:
             yield Page([], cursor, estimated_total=0)
+
+    def batches_since(
+        self,
+        sobject: str,
+        fields: Sequence[str],
+        cursor: Any,
+        *,
+        where: str = "",
+        include_deleted: bool = False,
+    ) -> Iterator[tuple[dict, dict[str, str]]]:
+        """Non-empty query batches of `sobject` rows modified after `cursor` (None: all), by
+        SystemModstamp then Id, each with the cursor that resumes right after it; `fields` must
+        hold Id and SystemModstamp."""
+        where = " AND ".join(w for w in (where, self._after(cursor) if cursor else "") if w)
+        text = soql.select(fields, sobject, where, "SystemModstamp ASC, Id ASC")
+        for batch in self.client.query_pages(text, include_deleted=include_deleted):
+            if batch["records"]:
+                yield batch, self._cursor(batch["records"][-1], final=bool(batch.get("done", True)))
 
     def _cursor(self, last: dict, *, final: bool) -> dict[str, str]:
         """(SystemModstamp, Id) of the last record delivered.
@@ -335,26 +339,28 @@ class SalesforceConnector(Connector):
 
     def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:
         """Deleted records from the recycle bin through queryAll (IsDeleted = true)."""
-        where = "IsDeleted = true" + (" AND " + self._after(cursor) if cursor else "")
-        text = soql.select(
-            ["Id", "SystemModstamp"], self.sobject(object_type), where, "SystemModstamp ASC, Id ASC"
-        )
         delivered = False
-        for batch in self.client.query_pages(text, include_deleted=True):
-            if not batch["records"]:
-                continue
+        sobject = self.sobject(object_type)
+        fields = ["Id", "SystemModstamp"]
+        for batch, after in self.batches_since(
+            sobject, fields, cursor, where="IsDeleted = true", include_deleted=True
+        ):
             records = [
                 DeletedRecord(r["Id"], from_salesforce("datetime", r["SystemModstamp"]))
                 for r in batch["records"]
             ]
-            cursor = self._cursor(batch["records"][-1], final=bool(batch.get("done", True)))
             delivered = True
-            yield DeletedPage(records, cursor)
+            yield DeletedPage(records, after)
         if not delivered:
             yield DeletedPage([], cursor)
 
     def read_associations(self, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
         return associations.read(self, object_type, ids, to_type)
+
+    def association_changes(
+        self, object_type: str, to_type: str, cursor: Any = None
+    ) -> tuple[list[str], Any] | None:
+        return associations.changes(self, object_type, to_type, cursor)
 
     # --- writes ----------------------------------------------------------------------------
     def write(
