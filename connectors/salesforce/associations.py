@@ -118,17 +118,25 @@ def _as_pair(result: WriteResult, pair: tuple[str, str]) -> WriteResult:
 def _add_roles(
     connector: SalesforceConnector, pairs: Sequence[tuple[str, str]], swapped: bool
 ) -> list[WriteResult]:
-    """Create missing OpportunityContactRoles; the first role of an opportunity becomes primary."""
+    """Create missing OpportunityContactRoles; the first role of an opportunity becomes primary.
+
+    A role that exists already is a success; a pair given twice gets the first one's result.
+    """
     normal = [(b, a) if swapped else (a, b) for a, b in pairs]  # (opportunity, contact)
-    existing = read(connector, DEALS, list({o for o, _ in normal}), CONTACTS)
+    existing = read(connector, DEALS, list(dict.fromkeys(o for o, _ in normal)), CONTACTS)
     to_create: list[tuple[int, dict]] = []
     has_primary = {opp for opp, contacts in existing.items() if contacts}
     results: dict[int, WriteResult] = {}
+    first_of: dict[tuple[str, str], int] = {}
+    repeats: dict[int, int] = {}
     for index, (opp, contact) in enumerate(normal):
+        if (opp, contact) in first_of:
+            repeats[index] = first_of[(opp, contact)]
+            continue
+        first_of[(opp, contact)] = index
         if contact in existing.get(opp, []):
             results[index] = WriteResult(pairs[index])
             continue
-        existing.setdefault(opp, []).append(contact)
         body = {
             "attributes": {"type": "OpportunityContactRole"},
             "OpportunityId": opp,
@@ -140,6 +148,8 @@ def _add_roles(
     for chunk in chunks(to_create, connector.batch_size):
         for (index, _), result in zip(chunk, connector._write_chunk("POST", chunk), strict=True):
             results[index] = WriteResult(pairs[index], id=result.id, error=result.error)
+    for index, first in repeats.items():
+        results[index] = _as_pair(results[first], pairs[index])
     return [results[i] for i in range(len(pairs))]
 
 
