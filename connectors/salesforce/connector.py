@@ -194,6 +194,8 @@ class SalesforceConnector(Connector):
                 meta = self._field_meta(object_type)
                 wanted = [d.field for d in self.default_fields(object_type)]
                 wanted += ["AccountId"] if sobject in ("Contact", "Opportunity") else []
+                if sobject == "Opportunity" and not deals.has_record_types(self.describe(sobject)):
+                    wanted.remove("RecordTypeId")  # the field exists only once record types do
                 for name in wanted:
                     if name not in meta:
                         missing.append(f"{sobject}.{name} (field not visible)")

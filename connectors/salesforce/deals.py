@@ -52,6 +52,12 @@ def mirrored_label(pipeline: Pipeline, all_pipelines: Sequence[Pipeline]) -> str
     return MIRROR_PREFIX + pipeline.id
 
 
+def has_record_types(described: Mapping[str, Any]) -> bool:
+    """Whether a describe() of Opportunity lists a record type besides the master."""
+    infos = described.get("recordTypeInfos") or []
+    return any(not info.get("master") for info in infos if isinstance(info, dict))
+
+
 def incoming_record_type(values: dict[str, Any]) -> None:
     """Every opportunity read carries RecordTypeId; None stands for the master record type."""
     if values.get("RecordTypeId") == defaults.MASTER_RECORD_TYPE_ID:

@@ -8,7 +8,7 @@ from connectors.base import COMPANIES, CONTACTS, DEALS, Pipeline, Stage
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.defaults import MASTER_RECORD_TYPE_ID
-from sandbox.salesforce.models import Record
+from sandbox.salesforce.models import Org, Record
 from sandbox.salesforce.seed import seed_org
 
 DEAL = {"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2030-01-01"}
@@ -121,3 +121,14 @@ def test_the_mirrored_label_depends_only_on_how_many_pipelines_the_org_has():
     connector = SalesforceConnector("https://login.salesforce.com", {})
     assert connector.mirrored_pipeline_label(pipelines[1], pipelines) == "Salesforce - 012B"
     assert connector.mirrored_pipeline_label(pipelines[1], pipelines[1:]) == "Salesforce - Standard pipeline"
+
+
+def test_check_passes_for_an_org_without_record_types(transactional_db, make_connector):
+    result = make_connector(seed_org("plain", opportunities=1)).check()
+    assert result.ok, result.message
+
+
+def test_check_names_a_record_type_field_the_user_cannot_see(org, connector):
+    Org.objects.filter(pk=org.org.pk).update(restrictions={"hidden_fields": ["Opportunity.RecordTypeId"]})
+    result = connector.check()
+    assert not result.ok and result.missing == ["Opportunity.RecordTypeId (field not visible)"]
