@@ -22,7 +22,7 @@ reads it after both sides; elsewhere it sweeps the associations of every linked 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +47,7 @@ SWEEP_BATCH = 1000
 ACTIVE = (LinkStatus.IN_SYNC, LinkStatus.FAILING)
 OWN_CATEGORIES = {ErrorCategory.WAITING_FOR_DEPENDENCY.code, ErrorCategory.ASSOCIATION_FAILED.code}
 WAIT, SKIP = "wait", "skip"
+PENDING = "_pending"  # in RecordLink.associations: associated type -> [category, message, retry after]
 
 
 @dataclass
@@ -107,12 +108,13 @@ class Work:
     final: list[str] = field(default_factory=list)
     writes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (side, add|remove) -> keys
     failed: list[tuple[str, ConnectorError]] = field(default_factory=list)
-    done: int = 0
+    done: Counter = field(default_factory=Counter)  # (side, add|remove) -> associations written
 
 
 class Associations(Extension):
     def __init__(self) -> None:
         self.found: list[Target] | None = None
+        self.waiting: set[int] = set()  # links of this run left waiting for an associated record
 
     def targets_of(self, engine: Engine) -> list[Target]:
         if self.found is None:
@@ -250,7 +252,8 @@ class Associations(Extension):
             keys = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
             work = Work(link, keys, waiting=[i for i in ids if resolved[i] == WAIT])
             synced = list((link.associations or {}).get(to, []))
-            if sorted(keys) != sorted(synced) or work.waiting or link.error_category in OWN_CATEGORIES:
+            pending = (link.associations or {}).get(PENDING) or {}
+            if sorted(keys) != sorted(synced) or work.waiting or to in pending:
                 works.append(work)
         if not works:
             return []
@@ -318,7 +321,7 @@ class Associations(Extension):
                 for result in self.call(call, engine.kind, target.to_type, list(pairs)):
                     for work in pairs.get(tuple(result.ref), []):
                         if result.ok:
-                            work.done += 1
+                            work.done[(s, op)] += 1
                         else:
                             work.failed.append((op, result.error))
                             key = next(k for k in work.writes[(s, op)] if target.id_on(k, s) == result.ref[1])
@@ -338,36 +341,47 @@ class Associations(Extension):
         return [WriteResult(pair, error=error) for pair in pairs]
 
     def settle(self, engine: Engine, side: str, target: Target, work: Work, changes: dict[int, LinkChange]) -> None:
-        """The link's new association memory, status and outcomes."""
+        """The link's new association memory, status and outcomes.
+
+        A link's problems are kept per associated type (under PENDING), so that settling one
+        type never clears a failure or a wait of another.
+        """
         link = work.link
         change = changes.setdefault(link.pk, LinkChange(link))
-        link.associations = {**(link.associations or {}), target.to_type: sorted(work.final)}
-        engine.run.associated += work.done
-        written = {s: (len(work.writes.get((s, "add"), [])), len(work.writes.get((s, "remove"), []))) for s in (A, B)}
-        for s, (added, removed) in written.items():
+        memory = dict(link.associations or {})
+        memory[target.to_type] = sorted(work.final)
+        pending = dict(memory.get(PENDING) or {})
+        engine.run.associated += sum(work.done.values())
+        for s in (A, B):
+            added, removed = work.done.get((s, "add"), 0), work.done.get((s, "remove"), 0)
             if added or removed:
                 change.outcomes.append(Outcome(
                     RecordOutcome.Action.ASSOCIATED, s, None,
                     f"{target.to_type.capitalize()}: {added} associated, {removed} removed.",
                 ))
-        now = engine.now()
-        problem = None
+        pending.pop(target.to_type, None)
         if work.failed:
             op, error = work.failed[0]
             category = error.category if error.category.transient else ErrorCategory.ASSOCIATION_FAILED
-            problem = (category, f"Could not {op} a {target.to_type} association: {error.message}", error.retry_after)
+            message = f"Could not {op} a {target.to_type} association: {error.message}"
+            pending[target.to_type] = [category.code, message, error.retry_after or 0]
+            change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
         elif work.waiting:
             names = ", ".join(work.waiting[:5]) + ("..." if len(work.waiting) > 5 else "")
-            problem = (ErrorCategory.WAITING_FOR_DEPENDENCY,
-                       f"Waiting for {target.to_type} {names} on {side.upper()} to sync before associating it.", None)
-        if problem:
-            category, message, retry_after = problem
-            change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
-            if link.status == LinkStatus.IN_SYNC or link.error_category in OWN_CATEGORIES:
-                link.status, link.error_category, link.last_error = LinkStatus.FAILING, category.code, message
-                link.next_retry_at = now + timedelta(seconds=retry_after or 0)
-            engine.run.waiting += bool(work.waiting)
-        elif link.error_category in OWN_CATEGORIES:
+            message = f"Waiting for {target.to_type} {names} on {side.upper()} to sync before associating it."
+            pending[target.to_type] = [ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0]
+            change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", ErrorCategory.WAITING_FOR_DEPENDENCY,
+                                           message))
+        memory[PENDING] = pending
+        link.associations = memory
+        waiting = any(code == ErrorCategory.WAITING_FOR_DEPENDENCY.code for code, _, _ in pending.values())
+        (self.waiting.add if waiting else self.waiting.discard)(link.pk)
+        engine.run.waiting = len(self.waiting)
+        if pending and (link.status == LinkStatus.IN_SYNC or link.error_category in OWN_CATEGORIES):
+            code, message, retry_after = next(iter(pending.values()))
+            link.status, link.error_category, link.last_error = LinkStatus.FAILING, code, message
+            link.next_retry_at = engine.now() + timedelta(seconds=retry_after)
+        elif not pending and link.error_category in OWN_CATEGORIES:
             link.status, link.error_category, link.last_error, link.next_retry_at = LinkStatus.IN_SYNC, "", "", None
             link.fail_count = 0
 

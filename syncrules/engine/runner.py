@@ -35,7 +35,7 @@ from syncrules.engine.helpers import described, http_calls, no_answer, search_va
 from syncrules.engine.mappings import PIPELINE_KEYS, build_pairs
 from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
 from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
-from syncrules.engine.pipelines import DealStages
+from syncrules.engine.pipelines import STAGE_KEY, DealStages
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
 
@@ -69,6 +69,7 @@ class Pending:
 
 
 SUPPORTED_TYPES = {CONTACTS, COMPANIES, DEALS}
+STAGE_LABEL = "pipeline and stage"
 
 
 class NotSupported(Exception):
@@ -426,7 +427,7 @@ class Engine:
         for side, result in pending.results.items():
             if result.ok:
                 action = Action.CREATED if pending.create_on == side else Action.UPDATED
-                fields = ", ".join(sorted(plan.writes[side]))
+                fields = ", ".join(sorted(STAGE_LABEL if f == STAGE_KEY else f for f in plan.writes[side]))
                 change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else ""))
         if not failures:
             change.succeed(now)

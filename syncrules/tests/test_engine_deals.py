@@ -1,0 +1,334 @@
+"""Deals, associations and deletions in the engine, on two in-memory apps.
+
+Side A is HubSpot-like (an explicit pipeline field, stage ids), side B Salesforce-like (one
+implicit pipeline, stage names). Companies, contacts and deals sync between the same two
+connections, so associations go through the company and contact syncs' links.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.base import COMPANIES, CONTACTS, DEALS
+from connectors.errors import ConnectorError, ErrorCategory
+from syncrules.deals import map_pipelines
+from syncrules.engine import run_sync
+from syncrules.engine.api import resync_deleted, wake_dependents
+from syncrules.engine.mappings import create_default_mappings
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
+from syncrules.tests.factories import make_memory_sync, make_sync
+from syncrules.tests.memory_connector import HUBSPOT_PIPELINE, SALESFORCE_PIPELINE, Apps, MemoryApp
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class World:
+    apps: Apps
+    syncs: dict[str, ObjectSync]
+
+    def run(self, *kinds: str) -> dict[str, SyncRun]:
+        runs = {}
+        for kind in kinds or (COMPANIES, CONTACTS, DEALS):
+            runs[kind] = run_sync(self.syncs[kind].pk)
+            assert runs[kind].status != SyncRun.Status.FAILED, runs[kind].error
+        return runs
+
+    def other_id(self, kind: str, side: str, record_id: str) -> str | None:
+        link = RecordLink.objects.filter(object_sync=self.syncs[kind], **{f"id_{side}": record_id}).first()
+        return getattr(link, f"id_{'b' if side == 'a' else 'a'}") if link else None
+
+    def company(self, side: str, name: str) -> str:
+        app = self.app(side)
+        return app.create(COMPANIES, name=name, domain=f"{name.lower()}.example")
+
+    def contact(self, side: str, email: str, company: str | None = None) -> str:
+        app = self.app(side)
+        contact = app.create(CONTACTS, email=email, first=email.split("@")[0], last="Doe")
+        if company:
+            app.associate(CONTACTS, contact, COMPANIES, company, primary=True)
+        return contact
+
+    def deal(self, side: str, name: str, stage: str, contacts=(), company: str | None = None) -> str:
+        app = self.app(side)
+        deal = app.create(DEALS, deal_name=name, amount=100, stage=stage)
+        for contact in contacts:
+            app.associate(DEALS, deal, CONTACTS, contact)
+        if company:
+            app.associate(DEALS, deal, COMPANIES, company, primary=True)
+        return deal
+
+    def app(self, side: str) -> MemoryApp:
+        return self.apps.a if side == "a" else self.apps.b
+
+
+def make_world(apps: Apps | None = None, *, kinds=(COMPANIES, CONTACTS, DEALS), **deal_options) -> World:
+    apps = apps or Apps()
+    first = make_memory_sync(apps, kinds[0], state=ObjectSync.State.ACTIVE)
+    syncs = {kinds[0]: first}
+    for kind in kinds[1:]:
+        sync = make_sync(kind, connection_a=first.connection_a, connection_b=first.connection_b,
+                         state=ObjectSync.State.ACTIVE, **(deal_options if kind == DEALS else {}))
+        create_default_mappings(sync, apps.a.connector(), apps.b.connector())
+        syncs[kind] = sync
+    if DEALS in syncs:
+        map_pipelines(syncs[DEALS], apps.a.pipelines[0], apps.b.pipelines[0])
+        syncs[DEALS].options = {"association_sweep_seconds": 0, **syncs[DEALS].options}
+        syncs[DEALS].save()
+    return World(apps, syncs)
+
+
+@pytest.fixture
+def world(memory_connections):
+    return make_world()
+
+
+def test_stage_auto_map_pairs_hubspot_and_salesforce_like_stages(world):
+    pairs = {(s.stage_a, s.stage_b) for m in world.syncs[DEALS].pipeline_mappings.all() for s in m.stage_mappings.all()}
+    assert ("closedwon", "Closed Won") in pairs and ("closedlost", "Closed Lost") in pairs
+    assert ("qualifiedtobuy", "Qualification") in pairs
+
+
+def test_deals_sync_with_their_stage_translated_and_their_contacts_and_company(world):
+    acme = world.company("a", "Acme")
+    ann = world.contact("a", "ann@acme.example", acme)
+    deal = world.deal("a", "Big one", "closedwon", [ann], acme)
+    runs = world.run()
+    assert runs[DEALS].created == 1 and runs[DEALS].waiting == 0
+    b_deal = world.other_id(DEALS, "a", deal)
+    assert world.apps.b.get(DEALS, b_deal, "stage") == "Closed Won"
+    assert world.apps.b.associations(DEALS, b_deal, CONTACTS) == [world.other_id(CONTACTS, "a", ann)]
+    assert world.apps.b.associations(DEALS, b_deal, COMPANIES) == [world.other_id(COMPANIES, "a", acme)]
+    assert world.apps.b.associations(CONTACTS, world.other_id(CONTACTS, "a", ann), COMPANIES) == [
+        world.other_id(COMPANIES, "a", acme)]
+    # the other way: a stage name on B becomes the mapped stage id on A
+    world.apps.b.edit(DEALS, b_deal, stage="Closed Lost")
+    world.run(DEALS)
+    assert world.apps.a.get(DEALS, deal, "stage") == "closedlost"
+    assert world.run(DEALS)[DEALS].associated == 0
+
+
+def test_deals_are_never_matched_even_with_the_same_name(world):
+    world.deal("a", "Twin", "closedwon")
+    world.deal("b", "Twin", "Closed Won")
+    run = world.run(DEALS)[DEALS]
+    assert run.matched == 0 and run.created == 2
+    assert len(world.apps.a.all(DEALS)) == len(world.apps.b.all(DEALS)) == 2
+
+
+def test_a_deal_in_an_unmapped_stage_is_left_out_and_a_linked_one_moved_there_stops_syncing(world):
+    mapping = world.syncs[DEALS].pipeline_mappings.get()
+    mapping.stage_mappings.filter(stage_a="contractsent").delete()
+    outside = world.deal("a", "Outside", "contractsent")
+    inside = world.deal("a", "Inside", "closedwon")
+    run = world.run(DEALS)[DEALS]
+    assert run.created == 1 and run.excluded == 1
+    assert "no stage mapping" in RecordLink.objects.get(id_a=outside).last_error
+    world.apps.a.edit(DEALS, inside, stage="contractsent", deal_name="Renamed")
+    world.run(DEALS)
+    link = RecordLink.objects.get(object_sync=world.syncs[DEALS], id_a=inside)
+    assert (link.status, link.error_category) == (LinkStatus.FAILING, ErrorCategory.UNMAPPED_STAGE.code)
+    assert world.apps.b.get(DEALS, link.id_b, "deal_name") == "Inside"  # not synced while out
+    world.apps.a.edit(DEALS, inside, stage="closedwon")
+    world.run(DEALS)
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC and world.apps.b.get(DEALS, link.id_b, "deal_name") == "Renamed"
+
+
+def test_an_association_waits_for_its_record_and_completes_once_that_syncs(memory_connections):
+    world = make_world()
+    acme = world.company("a", "Acme")
+    world.syncs[COMPANIES].turn_off()
+    ann = world.contact("a", "ann@acme.example", acme)
+    run = world.run(CONTACTS)[CONTACTS]
+    assert run.waiting == 0  # with the company sync off there is no association sync (F4.2)
+    world.syncs[COMPANIES].turn_on()
+    bob = world.contact("a", "bob@acme.example", acme)
+    run = world.run(CONTACTS)[CONTACTS]
+    assert run.waiting == 2  # Bob's company is not synced yet, nor Ann's (the first sweep finds her)
+    link = RecordLink.objects.get(object_sync=world.syncs[CONTACTS], id_a=bob)
+    assert link.error_category == ErrorCategory.WAITING_FOR_DEPENDENCY.code and "Waiting" in link.last_error
+    world.run(COMPANIES)
+    assert wake_dependents(world.syncs[COMPANIES]) >= 1
+    run = world.run(CONTACTS)[CONTACTS]
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC and run.associated >= 1
+    b_acme = world.other_id(COMPANIES, "a", acme)
+    assert world.apps.b.associations(CONTACTS, link.id_b, COMPANIES) == [b_acme]
+    # Ann was synced while there was no company sync: the sweep brings her company along
+    run = world.run(CONTACTS)[CONTACTS]
+    assert world.apps.b.associations(CONTACTS, world.other_id(CONTACTS, "a", ann), COMPANIES) == [b_acme]
+
+
+def test_an_association_change_alone_reaches_the_other_app_by_the_sweep(world):
+    ann, bob = world.contact("a", "ann@x.example"), world.contact("a", "bob@x.example")
+    deal = world.deal("a", "Deal", "closedwon", [ann])
+    world.run()
+    b_deal, b_bob = world.other_id(DEALS, "a", deal), world.other_id(CONTACTS, "a", bob)
+    world.apps.a.associate(DEALS, deal, CONTACTS, bob)
+    world.apps.b.dissociate(DEALS, b_deal, CONTACTS, world.other_id(CONTACTS, "a", ann))
+    run = world.run(DEALS)[DEALS]
+    assert run.associated == 2
+    assert world.apps.a.associations(DEALS, deal, CONTACTS) == [bob]
+    assert world.apps.b.associations(DEALS, b_deal, CONTACTS) == [b_bob]
+
+
+def test_a_change_feed_replaces_the_sweep(memory_connections):
+    apps = Apps()
+    apps.b.association_feed = True
+    world = make_world(apps)
+    world.syncs[DEALS].options = {"association_sweep_seconds": 3600}
+    world.syncs[DEALS].save()
+    ann = world.contact("b", "ann@x.example")
+    deal = world.deal("b", "Deal", "Closed Won")
+    world.run()
+    world.apps.b.associate(DEALS, deal, CONTACTS, ann)
+    run = world.run(DEALS)[DEALS]
+    assert run.associated == 1
+    assert world.apps.a.associations(DEALS, world.other_id(DEALS, "b", deal), CONTACTS) == [
+        world.other_id(CONTACTS, "b", ann)]
+
+
+def test_a_failed_association_write_says_why_and_is_retried(world):
+    ann = world.contact("a", "ann@x.example")
+    deal = world.deal("a", "Deal", "closedwon", [ann])
+    world.run(COMPANIES, CONTACTS)
+    b_ann = world.other_id(CONTACTS, "a", ann)
+    refused = ConnectorError(ErrorCategory.ASSOCIATION_FAILED, "limit reached")
+    world.apps.b.fail_association_when = lambda *pair: refused if pair[3] == b_ann else None
+    world.run(DEALS)
+    link = RecordLink.objects.get(object_sync=world.syncs[DEALS], id_a=deal)
+    assert link.error_category == ErrorCategory.ASSOCIATION_FAILED.code and "limit reached" in link.last_error
+    world.apps.b.fail_association_when = lambda *pair: None
+    world.apps.a.edit(DEALS, deal, deal_name="Touched")
+    world.run(DEALS)
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC and world.apps.b.associations(DEALS, link.id_b, CONTACTS) == [b_ann]
+
+
+def test_deletions_are_not_propagated_by_default_and_resync_recreates_them(world):
+    ann = world.contact("a", "ann@x.example")
+    deal = world.deal("a", "Deal", "closedwon", [ann])
+    world.run()
+    b_deal = world.other_id(DEALS, "a", deal)
+    world.apps.b.remove(DEALS, b_deal)
+    run = world.run(DEALS)[DEALS]
+    link = RecordLink.objects.get(object_sync=world.syncs[DEALS], id_a=deal)
+    assert link.status == LinkStatus.DELETED_B and run.failed == 1
+    assert deal in world.apps.a.all(DEALS)
+    resync = resync_deleted(world.syncs[DEALS].pk, "b")
+    assert resync.created == 1
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC and link.id_b != b_deal
+    assert world.apps.b.associations(DEALS, link.id_b, CONTACTS) == [world.other_id(CONTACTS, "a", ann)]
+    assert world.run(DEALS)[DEALS].created == 0
+
+
+def test_an_app_whose_deletions_propagate_deletes_the_counterpart_but_never_the_reverse(memory_connections):
+    apps = Apps()
+    apps.b.propagate_deal_deletions = True
+    world = make_world(apps)
+    one, two = world.deal("a", "One", "closedwon"), world.deal("a", "Two", "closedwon")
+    world.run(DEALS)
+    world.apps.b.remove(DEALS, world.other_id(DEALS, "a", one))
+    world.apps.a.remove(DEALS, two)
+    run = world.run(DEALS)[DEALS]
+    assert one not in world.apps.a.all(DEALS) and run.deleted == 1
+    assert len(world.apps.b.all(DEALS)) == 1  # Two's opportunity stays
+    assert RecordLink.objects.get(object_sync=world.syncs[DEALS]).status == LinkStatus.DELETED_A
+
+
+def test_a_deal_sync_with_an_app_that_asks_for_the_switch_creates_nothing_until_it_is_on(memory_connections):
+    apps = Apps()
+    apps.b.deal_switch = True
+    world = make_world(apps)
+    world.deal("b", "Opp", "Closed Won")
+    run = run_sync(world.syncs[DEALS].pk)
+    assert run.status == SyncRun.Status.FAILED and "Sync deals" in run.error and not world.apps.a.all(DEALS)
+    world.syncs[DEALS].sync_deals = True
+    world.syncs[DEALS].save()
+    assert run_sync(world.syncs[DEALS].pk).created == 1
+
+
+# --- property-based: random interleavings converge ------------------------------------------
+SIDE = st.sampled_from("ab")
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("company"), SIDE, st.integers(0, 3)),
+    st.tuples(st.just("contact"), SIDE, st.integers(0, 5), st.integers(0, 9)),
+    st.tuples(st.just("deal"), SIDE, st.integers(0, 9), st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("associate"), SIDE, st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("dissociate"), SIDE, st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("stage"), SIDE, st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("delete"), SIDE, st.sampled_from([CONTACTS, DEALS]), st.integers(0, 9)),
+    st.tuples(st.just("sync"), st.sampled_from([COMPANIES, CONTACTS, DEALS])),
+), min_size=1, max_size=30)
+
+
+def pick(items, index):
+    items = sorted(items)
+    return items[index % len(items)] if items else None
+
+
+def apply(world: World, op: tuple) -> None:
+    kind = op[0]
+    if kind == "sync":
+        world.run(op[1])
+        return
+    side, app = op[1], world.app(op[1])
+    stages = [s.id for s in (HUBSPOT_PIPELINE if side == "a" else SALESFORCE_PIPELINE).stages]
+    if kind == "company":
+        world.company(side, f"Co{op[2]}{side}")
+    elif kind == "contact":
+        world.contact(side, f"p{op[2]}@x.example", pick(app.all(COMPANIES), op[3]))
+    elif kind == "deal":
+        contact = pick(app.all(CONTACTS), op[3])
+        world.deal(side, f"Deal {op[2]}", stages[op[2] % len(stages)], [contact] if contact else [],
+                   pick(app.all(COMPANIES), op[4]))
+    elif kind in ("associate", "dissociate"):
+        deal, contact = pick(app.all(DEALS), op[2]), pick(app.all(CONTACTS), op[3])
+        if deal and contact:
+            getattr(app, kind)(DEALS, deal, CONTACTS, contact)
+    elif kind == "stage":
+        deal = pick(app.all(DEALS), op[2])
+        if deal:
+            app.edit(DEALS, deal, stage=stages[op[3] % len(stages)])
+    elif kind == "delete":
+        record = pick(app.all(op[2]), op[3])
+        if record:
+            app.remove(op[2], record)
+    world.apps.clock.tick(1)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(ops=OPS)
+def test_random_interleavings_converge_with_no_duplicate_and_no_lost_association(memory_connections, ops):
+    world = make_world()
+    for op in ops:
+        apply(world, op)
+    for _ in range(3):  # quiet rounds: waiting associations complete, then nothing moves
+        runs = world.run()
+    assert runs[DEALS].associated == 0 and runs[DEALS].created == 0 and runs[CONTACTS].associated == 0
+
+    for kind in (COMPANIES, CONTACTS, DEALS):
+        links = RecordLink.objects.filter(object_sync=world.syncs[kind])
+        for side in "ab":
+            ids = [getattr(link, f"id_{side}") for link in links if getattr(link, f"id_{side}")]
+            assert not [i for i, n in Counter(ids).items() if n > 1]  # one link per record
+            assert set(world.app(side).all(kind)) <= set(ids) | {  # every record is known to the sync
+                getattr(link, f"id_{side}") for link in links}
+        in_sync = links.filter(status=LinkStatus.IN_SYNC)
+        pairs = {(link.id_a, link.id_b) for link in in_sync}
+        assert all(a in world.apps.a.all(kind) and b in world.apps.b.all(kind) for a, b in pairs)
+
+    contact_links = {link.id_a: link.id_b for link in RecordLink.objects.filter(
+        object_sync=world.syncs[CONTACTS], status=LinkStatus.IN_SYNC)}
+    for link in RecordLink.objects.filter(object_sync=world.syncs[DEALS], status=LinkStatus.IN_SYNC):
+        on_a = {contact_links[c] for c in world.apps.a.associations(DEALS, link.id_a, CONTACTS) if c in contact_links}
+        on_b = {c for c in world.apps.b.associations(DEALS, link.id_b, CONTACTS) if c in contact_links.values()}
+        assert on_a == on_b, (link, on_a, on_b)
