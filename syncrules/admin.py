@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV
 
@@ -49,10 +49,27 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     list_select_related = ["connection_a", "connection_b"]
     readonly_fields = [
         "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b",
-        "running_since", "created_at", "updated_at",
+        "running_since", "created_at", "updated_at", "prerequisites", "extra_cursors",
     ]
     inlines = [FieldMappingInline, SyncFilterInline, PipelineMappingInline]
-    actions = ["turn_on", "turn_off", "run_now"]
+    actions = ["turn_on", "turn_off", "run_now", "resync_deleted_in_a", "resync_deleted_in_b", "mirror_pipelines"]
+
+    @admin.display(description="deal sync prerequisites")
+    def prerequisites(self, obj: ObjectSync) -> str:
+        """What a deal sync needs, checked against the apps (F3.5, F6.9); empty for other types."""
+        if obj.pk is None or obj.object_type != "deals":
+            return "-"
+        from syncrules.deals import check_prerequisites
+
+        try:
+            checks = check_prerequisites(obj)
+        except Exception as exc:  # noqa: BLE001 - an unreachable app must not break the page
+            return format_html('<span style="color:#c0392b">The apps could not be checked: {}</span>', exc)
+        return format_html_join(
+            "", '<div style="color:{}">{} {}</div>',
+            (("#1e8449", "\u2714", c.message) if c.ok else
+             ("#c0392b" if c.blocking else "#b7950b", "\u2716" if c.blocking else "!", c.message) for c in checks),
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -103,6 +120,45 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         skipped = queryset.count() - len(ids)
         note = f" ({skipped} draft sync(s) skipped: finish their setup first)" if skipped else ""
         self.message_user(request, f"Queued {len(ids)} run(s); see the sync runs for progress{note}.", messages.SUCCESS)
+
+    def _resync(self, request, queryset, side: str) -> None:
+        from syncrules.tasks import enqueue_resync
+
+        status = LinkStatus.DELETED_A if side == "a" else LinkStatus.DELETED_B
+        total = 0
+        for sync in queryset:
+            count = sync.links.filter(status=status).count()
+            if count:
+                enqueue_resync(sync.pk, side)
+                total += count
+        self.message_user(request, f"Queued the resync of {total} deleted record(s) in {side.upper()}.",
+                          messages.SUCCESS if total else messages.WARNING)
+
+    @admin.action(description="Resync deleted records in A", permissions=["run"])
+    def resync_deleted_in_a(self, request, queryset):
+        self._resync(request, queryset, "a")
+
+    @admin.action(description="Resync deleted records in B", permissions=["run"])
+    def resync_deleted_in_b(self, request, queryset):
+        self._resync(request, queryset, "b")
+
+    def has_mirror_permission(self, request) -> bool:
+        return request.user.has_perm("syncrules.change_objectsync")
+
+    @admin.action(description="Deal syncs: mirror pipelines and auto-map stages", permissions=["mirror"])
+    def mirror_pipelines(self, request, queryset):
+        from syncrules.deals import mirror_pipelines
+
+        for sync in queryset.filter(object_type="deals"):
+            try:
+                setup = mirror_pipelines(sync)
+            except Exception as exc:  # noqa: BLE001 - the apps' errors are shown, never a traceback
+                self.message_user(request, f"{sync}: the pipelines could not be read: {exc}", messages.ERROR)
+                continue
+            text = f"{sync}: created {len(setup.created)} pipeline(s), mapped {len(setup.mapped)}."
+            self.message_user(request, text, messages.SUCCESS)
+            for problem in setup.problems:
+                self.message_user(request, f"{sync}: {problem}", messages.WARNING)
 
 
 class StageMappingInline(admin.TabularInline):
@@ -174,7 +230,7 @@ class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
     list_filter = ["status", "error_category", "object_sync__object_type", "object_sync", "last_synced_at"]
     search_fields = ["id_a", "id_b", "last_error"]
     list_select_related = ["object_sync__connection_a", "object_sync__connection_b"]
-    actions = ["retry"]
+    actions = ["retry", "resync_deleted"]
 
     @admin.display(description="error category", ordering="error_category")
     def category_display(self, obj: RecordLink) -> str:
@@ -191,6 +247,21 @@ class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
     def retry(self, request, queryset):
         count = queryset.filter(status=LinkStatus.FAILING).update(next_retry_at=timezone.now(), fail_count=0)
         self.message_user(request, f"{count} failing record(s) will be retried at the next run.", messages.SUCCESS)
+
+    @admin.action(description="Resync selected deleted records", permissions=["run"])
+    def resync_deleted(self, request, queryset):
+        from syncrules.tasks import enqueue_resync
+
+        total = 0
+        for status, side in ((LinkStatus.DELETED_A, "a"), (LinkStatus.DELETED_B, "b")):
+            by_sync: dict[int, list[int]] = {}
+            for link_id, sync_id in queryset.filter(status=status).values_list("pk", "object_sync"):
+                by_sync.setdefault(sync_id, []).append(link_id)
+            for sync_id, link_ids in by_sync.items():
+                enqueue_resync(sync_id, side, link_ids)
+                total += len(link_ids)
+        self.message_user(request, f"Queued the resync of {total} deleted record(s).",
+                          messages.SUCCESS if total else messages.WARNING)
 
 
 @admin.register(SyncRun)

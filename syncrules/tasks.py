@@ -11,6 +11,10 @@ from django.utils import timezone
 from syncrules.models import ObjectSync, SyncRun
 
 RUN_TASK = "syncrules.tasks.run_object_sync"
+RESYNC_TASK = "syncrules.tasks.resync_deleted_records"
+# Companies before contacts before deals: a record's associated records are linked first, so
+# its associations complete in the same run instead of waiting for the next one.
+DEPENDENCY_ORDER = {"companies": 0, "contacts": 1, "deals": 2}
 DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
 SCHEDULE_NAME = "syncrules: dispatch due object syncs"
 STALE_CLAIM = timedelta(hours=2)  # ObjectSync.claim's default
@@ -38,6 +42,25 @@ def enqueue_run(object_sync_id: int, *, initial: bool = False, trigger: str = Sy
     )
 
 
+def resync_deleted_records(object_sync_id: int, side: str, link_ids: list[int] | None = None) -> int | None:
+    """Recreate the records deleted on `side` (F5.6); the SyncRun's id, or None when the sync was
+    deleted or busy with a run (the links stay deleted: ask again once the run is done)."""
+    from syncrules.engine.api import resync_deleted
+
+    if not ObjectSync.objects.filter(pk=object_sync_id).exists():
+        return None
+    run = resync_deleted(object_sync_id, side, link_ids)
+    return run.pk if run else None
+
+
+def enqueue_resync(object_sync_id: int, side: str, link_ids: list[int] | None = None) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task(
+        RESYNC_TASK, object_sync_id, side, link_ids, task_name=f"resync {object_sync_id} {side}"
+    ))
+
+
 def dispatch_due_syncs() -> list[int]:
     """Queue every active sync whose next run is due; the ids queued.
 
@@ -50,7 +73,9 @@ def dispatch_due_syncs() -> list[int]:
     # A claim older than ObjectSync.claim's staleness limit belongs to a worker that died.
     free = Q(running_since__isnull=True) | Q(running_since__lt=now - STALE_CLAIM)
     due = ObjectSync.objects.filter(free, state=ObjectSync.State.ACTIVE, next_run_at__lte=now)
-    for sync_id, next_run_at, interval in due.values_list("pk", "next_run_at", "interval_seconds"):
+    rows = sorted(due.values_list("pk", "next_run_at", "interval_seconds", "object_type"),
+                  key=lambda row: (DEPENDENCY_ORDER.get(row[3], 9), row[0]))
+    for sync_id, next_run_at, interval, _kind in rows:
         taken = ObjectSync.objects.filter(pk=sync_id, next_run_at=next_run_at).update(
             next_run_at=now + timedelta(seconds=interval)
         )

@@ -332,3 +332,57 @@ def test_random_interleavings_converge_with_no_duplicate_and_no_lost_association
         on_a = {contact_links[c] for c in world.apps.a.associations(DEALS, link.id_a, CONTACTS) if c in contact_links}
         on_b = {c for c in world.apps.b.associations(DEALS, link.id_b, CONTACTS) if c in contact_links.values()}
         assert on_a == on_b, (link, on_a, on_b)
+
+
+# --- the admin and the dispatcher ------------------------------------------------------------
+def test_support_resyncs_deleted_records_from_the_admin(world, client, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import Group, User
+    from django.urls import reverse
+
+    deal = world.deal("a", "Deal", "closedwon")
+    world.run(DEALS)
+    link = RecordLink.objects.get(object_sync=world.syncs[DEALS], id_a=deal)
+    world.apps.b.remove(DEALS, link.id_b)
+    world.run(DEALS)
+    support = User.objects.create_user("support", is_staff=True)
+    support.groups.add(Group.objects.get(name="Support"))
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:syncrules_recordlink_changelist"),
+                               {"action": "resync_deleted", "_selected_action": [link.pk]}, follow=True)
+    assert "Queued the resync of 1 deleted record" in response.content.decode()
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC and link.id_b in world.apps.b.all(DEALS)
+
+
+def test_an_admin_resyncs_all_deleted_records_of_a_side_and_sees_the_prerequisites(
+    world, admin_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    deals = [world.deal("a", f"Deal {i}", "closedwon") for i in range(3)]
+    world.run(DEALS)
+    for deal in deals:
+        world.apps.a.remove(DEALS, deal)
+    world.run(DEALS)
+    url = reverse("admin:syncrules_objectsync_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "resync_deleted_in_a", "_selected_action": [world.syncs[DEALS].pk]})
+    assert len(world.apps.a.all(DEALS)) == 3
+    assert not RecordLink.objects.filter(object_sync=world.syncs[DEALS], status=LinkStatus.DELETED_A).exists()
+    page = admin_client.get(reverse("admin:syncrules_objectsync_change", args=[world.syncs[DEALS].pk])).content.decode()
+    assert "deal stages are mapped" in page and "A company sync between the same apps is on" in page
+
+
+def test_the_dispatcher_queues_companies_before_contacts_before_deals(
+    memory_connections, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from syncrules.tasks import dispatch_due_syncs
+
+    world = make_world(kinds=(DEALS, CONTACTS, COMPANIES))  # created in the wrong order on purpose
+    ObjectSync.objects.update(next_run_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = dispatch_due_syncs()
+    assert queued == [world.syncs[k].pk for k in (COMPANIES, CONTACTS, DEALS)]
