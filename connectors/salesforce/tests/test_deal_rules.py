@@ -132,3 +132,24 @@ def test_check_names_a_record_type_field_the_user_cannot_see(org, connector):
     Org.objects.filter(pk=org.org.pk).update(restrictions={"hidden_fields": ["Opportunity.RecordTypeId"]})
     result = connector.check()
     assert not result.ok and result.missing == ["Opportunity.RecordTypeId (field not visible)"]
+
+
+def test_opportunities_are_deleted_in_batches_and_read_back_as_deleted_with_their_roles(
+    transactional_db, make_connector
+):
+    connector = make_connector(seed_org("gone", contacts=20, accounts=5, opportunities=250, roles=(1, 3)))
+    cursor = list(connector.read_deleted(DEALS))[-1].cursor
+    opps = list(Record.objects.filter(sobject="Opportunity").values_list("sf_id", flat=True))
+    before = connector.client.http.calls
+    results = connector.delete(DEALS, [*opps, opps[0]])
+    assert connector.client.http.calls - before == 2 and all(r.ok for r in results)
+    deleted = [d.id for p in connector.read_deleted(DEALS, cursor) for d in p.records]
+    assert sorted(deleted) == sorted(opps)
+    assert not Record.objects.filter(sobject="OpportunityContactRole", is_deleted=False).exists()
+    assert Record.objects.filter(sobject="Contact", is_deleted=False).count() == 20
+
+
+def test_deleting_an_opportunity_that_never_existed_fails_for_that_id_only(org, connector):
+    opp = Record.objects.filter(sobject="Opportunity").first().sf_id
+    missing, kept = connector.delete(DEALS, ["006000000000000AAA", opp])
+    assert missing.error.category is ErrorCategory.RECORD_DELETED and kept.ok
