@@ -112,9 +112,11 @@ class ObjectSyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run selected syncs now", permissions=["run"])
     def run_now(self, request, queryset):
-        from syncrules.tasks import enqueue_run
+        from syncrules.tasks import DEPENDENCY_ORDER, enqueue_run
 
-        ids = list(queryset.exclude(state=ObjectSync.State.DRAFT).values_list("pk", flat=True))
+        rows = queryset.exclude(state=ObjectSync.State.DRAFT).values_list("pk", "object_type")
+        # Companies before contacts before deals, so associations complete in the same runs.
+        ids = [pk for pk, kind in sorted(rows, key=lambda row: (DEPENDENCY_ORDER.get(row[1], 9), row[0]))]
         for sync_id in ids:
             enqueue_run(sync_id, trigger=SyncRun.Trigger.MANUAL)
         skipped = queryset.count() - len(ids)
@@ -268,7 +270,7 @@ class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
 class SyncRunAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at", "object_sync", "kind", "trigger", "status", "progress", "created", "updated",
-        "matched", "excluded", "failed", "http_calls", "duration",
+        "matched", "excluded", "failed", "deleted", "associated", "waiting", "http_calls", "duration",
     ]
     list_filter = ["status", "kind", "trigger", "object_sync"]
     list_select_related = ["object_sync__connection_a", "object_sync__connection_b"]
