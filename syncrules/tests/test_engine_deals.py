@@ -386,3 +386,24 @@ def test_the_dispatcher_queues_companies_before_contacts_before_deals(
     with django_capture_on_commit_callbacks(execute=False):
         queued = dispatch_due_syncs()
     assert queued == [world.syncs[k].pk for k in (COMPANIES, CONTACTS, DEALS)]
+
+
+def test_a_malformed_association_answer_is_reported_and_the_run_goes_on_then_completes_them(world, monkeypatch):
+    from syncrules.tests.memory_connector import MemoryConnector
+
+    ann = world.contact("a", "ann@x.example")
+    deal = world.deal("a", "Deal", "closedwon", [ann])
+    world.run(COMPANIES, CONTACTS)
+    original = MemoryConnector.read_associations
+
+    def broken(self, object_type, ids, to_type):
+        raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "The app returned HTML instead of JSON")
+
+    monkeypatch.setattr(MemoryConnector, "read_associations", broken)
+    run = world.run(DEALS)[DEALS]
+    assert run.status == SyncRun.Status.SUCCEEDED and run.created == 1
+    assert "could not be read" in run.error and "HTML" in run.error
+    monkeypatch.setattr(MemoryConnector, "read_associations", original)
+    world.run(DEALS)
+    b_deal = world.other_id(DEALS, "a", deal)
+    assert world.apps.b.associations(DEALS, b_deal, CONTACTS) == [world.other_id(CONTACTS, "a", ann)]
