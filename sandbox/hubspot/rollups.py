@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 
+from django.db import connection
+
 from sandbox.hubspot import store, webhooks
 from sandbox.hubspot.models import Association, CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import LIFECYCLE
@@ -99,47 +101,69 @@ def contacts_of_deals(portal: Portal, deal_ids: Iterable[int]) -> set[int]:
     return found
 
 
-def recompute(portal: Portal, contact_ids: Iterable[int], *, events: bool = True) -> int:
-    """Bring these contacts' roll-ups up to date; returns how many contacts changed."""
+def recompute(portal: Portal, contact_ids: Iterable[int], *, events: bool = True, modified: bool = True) -> int:
+    """Bring these contacts' roll-ups up to date; returns how many contacts changed.
+
+    `events` sends propertyChange webhooks; `modified` moves the changed contacts' modified date
+    (seeding turns both off: seeded records keep their own history).
+    """
     states = stage_states(portal)
     changed = 0
     for chunk in _chunks(sorted({int(i) for i in contact_ids})):
-        changed += _recompute_chunk(portal, chunk, states, events)
+        changed += _recompute_chunk(portal, chunk, states, events, modified)
     return changed
 
 
-def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool) -> int:
+def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool, modified: bool) -> int:
+    contacts, links, deals = _load(portal, ids)
+    stamp = store.now_ms()
+    dirty = []
+    for pk, current, updated_at in contacts:
+        props = rolled_up(current, [(d, *deals[d]) for d in links.get(pk, ()) if d in deals], states)
+        if props != current:
+            diff = {k: props.get(k, "") for k in set(props) | set(current) if props.get(k) != current.get(k)}
+            dirty.append((pk, props, stamp if modified else updated_at, diff))
+    _save([row[:3] for row in dirty])
+    if events and portal.webhook_url:
+        for pk, _props, _stamp, diff in dirty:
+            for name, value in diff.items():
+                webhooks.record_change(portal, "contacts", pk, "propertyChange", name=name, value=value,
+                                       source="CALCULATED")
+    return len(dirty)
+
+
+def _load(portal: Portal, ids: list[int]) -> tuple[list[tuple], dict[int, set[int]], dict[int, tuple]]:
+    """The live contacts among `ids` as (id, properties, modified), their deal ids, and those
+    deals that are live as {id: (properties, created)}."""
     contacts = list(CrmObject.objects.filter(portal=portal, object_type="contacts", pk__in=ids, archived=False,
-                                             merged_into=None))
+                                             merged_into=None).values_list("pk", "properties", "updated_at"))
     links: dict[int, set[int]] = {}
     for contact_id, deal_id in Association.objects.filter(
             portal=portal, from_type="contacts", from_id__in=ids, to_type="deals",
             type_id=CONTACT_TO_DEAL).values_list("from_id", "to_id"):
         links.setdefault(contact_id, set()).add(deal_id)
-    wanted = set().union(*links.values()) if links else set()
     deals = {}
-    for chunk in _chunks(sorted(wanted)):
+    for chunk in _chunks(sorted(set().union(*links.values()))):
         for pk, props, created in CrmObject.objects.filter(
                 portal=portal, object_type="deals", pk__in=chunk, archived=False,
                 merged_into=None).values_list("pk", "properties", "created_at"):
             deals[pk] = (props, created)
-    stamp = store.now_ms()
-    dirty = []
-    for contact in contacts:
-        mine = [(pk, *deals[pk]) for pk in links.get(contact.pk, ()) if pk in deals]
-        props = rolled_up(contact.properties, mine, states)
-        if props != contact.properties:
-            diff = {k: props.get(k, "") for k in set(props) | set(contact.properties)
-                    if props.get(k) != contact.properties.get(k)}
-            contact.properties, contact.updated_at = props, stamp
-            dirty.append((contact, diff))
-    CrmObject.objects.bulk_update([c for c, _ in dirty], ["properties", "updated_at"], batch_size=CHUNK)
-    if events and portal.webhook_url:
-        for contact, diff in dirty:
-            for name, value in diff.items():
-                webhooks.record_change(portal, "contacts", contact.pk, "propertyChange", name=name, value=value,
-                                       source="CALCULATED")
-    return len(dirty)
+    return contacts, links, deals
+
+
+def _save(rows: list[tuple]) -> None:
+    """UPDATE contacts' properties and modified dates from (id, properties, modified) with one
+    prepared statement (the ORM's bulk_update builds a CASE per row, which dominates seeding
+    and big association batches)."""
+    if not rows:
+        return
+    meta = CrmObject._meta
+    props, updated = meta.get_field("properties"), meta.get_field("updated_at")
+    q = connection.ops.quote_name  # identifiers from the model's own metadata, values as parameters
+    sql = f"UPDATE {q(meta.db_table)} SET {q(props.column)} = %s, {q(updated.column)} = %s WHERE {q(meta.pk.column)} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(props.get_db_prep_save(p, connection), updated.get_db_prep_save(u, connection), pk)
+                                 for pk, p, u in rows])
 
 
 def stage_states(portal: Portal) -> dict[tuple[str, str], str]:

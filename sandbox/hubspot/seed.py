@@ -10,11 +10,18 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from faker import Faker
 
+from sandbox.hubspot import rollups
 from sandbox.hubspot.models import Association, CrmObject, OAuthApp, Pipeline, Portal
-from sandbox.hubspot.schema import ASSOCIATION_TYPES, DEFAULT_PIPELINE_STAGES, INDUSTRIES, OWNERS
+from sandbox.hubspot.schema import (
+    ASSOCIATION_TYPES,
+    DEFAULT_PIPELINE_STAGES,
+    INDUSTRIES,
+    OWNERS,
+    inverse_type,
+)
 
 ALL_SCOPES = [
     "oauth",
@@ -38,6 +45,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--oauth-client-id", default="", help="Also create an OAuth app with this client id.")
     parser.add_argument("--oauth-client-secret", default="")
     parser.add_argument("--seed", type=int, default=0, help="Random seed (same seed, same data).")
+    parser.add_argument("--deal-pipeline", default="default", help="Pipeline id the seeded deals are in.")
+    parser.add_argument("--contact-company-share", type=float, default=0.85,
+                        help="Share of contacts given a primary company (0 to 1; default 0.85).")
+    parser.add_argument("--deal-pipeline-limit", type=int, default=None,
+                        help="Deal pipelines the portal's plan allows (default 15).")
 
 
 def run(stdout, /, **options) -> None:
@@ -46,7 +58,7 @@ def run(stdout, /, **options) -> None:
             raise ValueError(f"--{name} must be zero or more")
     portal = ensure_portal(options["portal"], token=options.get("token") or "")
     changes = {"rate_limit_enabled": False} if options.get("no_rate_limit") else {}
-    for name in ("ten_second_limit", "search_per_second", "webhook_url"):
+    for name in ("ten_second_limit", "search_per_second", "webhook_url", "deal_pipeline_limit"):
         if options.get(name):
             changes[name] = options[name]
     if changes:
@@ -59,7 +71,8 @@ def run(stdout, /, **options) -> None:
         stdout.write(f"OAuth app {app.client_id} (secret {app.client_secret})")
     counts = seed_records(portal, contacts=options.get("contacts", 0), companies=options.get("companies", 0),
                           deals=options.get("deals", 0), products=options.get("products", 0),
-                          seed=options.get("seed", 0))
+                          seed=options.get("seed", 0), deal_pipeline=options.get("deal_pipeline") or "default",
+                          contact_company_share=options.get("contact_company_share", 0.85))
     stdout.write(f"Portal {portal.hub_id}: token {portal.private_token}; created " +
                  ", ".join(f"{n} {t}" for t, n in counts.items()))
 
@@ -100,50 +113,99 @@ def _stamps(rng: random.Random, n: int) -> list[datetime]:
 
 
 def seed_records(portal: Portal, *, contacts: int = 0, companies: int = 0, deals: int = 0, products: int = 0,
-                 seed: int = 0) -> dict[str, int]:
+                 seed: int = 0, deal_pipeline: str = "default", contact_company_share: float = 0.85,
+                 deal_contacts: tuple[int, int] = (1, 3)) -> dict[str, int]:
+    """Bulk-insert realistic records, the same for the same seed.
+
+    A share of the contacts (`contact_company_share`) gets a primary company. Deals are in
+    `deal_pipeline` (a pipeline id of the portal), each with a primary company and
+    `deal_contacts` (min, max) contacts, taken from that company's contacts where it has any.
+    Contacts' deal roll-ups are computed as the sandbox computes them on every change.
+    """
+    if not 0 <= contact_company_share <= 1:
+        raise ValueError("the share of contacts with a company must be between 0 and 1")
+    pipeline = Pipeline.objects.filter(portal=portal, object_type="deals", pipeline_id=deal_pipeline,
+                                       archived=False).first()
+    if deals and pipeline is None:
+        raise ValueError(f"portal {portal.hub_id} has no deal pipeline {deal_pipeline!r}")
     fake = Faker()
     fake.seed_instance(seed or portal.hub_id)
     rng = random.Random(seed or portal.hub_id)
+    pools = _pools(fake)
+    rows = {
+        "companies": _company_props(fake, rng, companies, pools),
+        "contacts": _contact_props(rng, contacts, pools),
+        "deals": _deal_props(fake, rng, deals, pipeline),
+        "products": [{"name": fake.bs().title(), "price": f"{rng.randint(1, 999)}.00", "hs_sku": f"SKU-{i:05d}",
+                      "description": fake.sentence()} for i in range(products)],
+    }
+    with transaction.atomic():
+        ids = {object_type: _bulk(portal, object_type, props, rng) for object_type, props in rows.items()}
+        company_of_contact: dict[int, int] = {}
+        company_of_deal: dict[int, int] = {}
+        if ids["companies"]:
+            with_company = [c for c in ids["contacts"] if rng.random() < contact_company_share]
+            company_of_contact = _associate(portal, "contacts", with_company, ids["companies"], rng)
+            company_of_deal = _associate(portal, "deals", ids["deals"], ids["companies"], rng)
+        _associate_deal_contacts(portal, ids["deals"], ids["contacts"], company_of_deal, company_of_contact,
+                                 deal_contacts, rng)
+        if ids["deals"] and ids["contacts"]:
+            rollups.recompute(portal, ids["contacts"], events=False, modified=False)
+    return {"contacts": contacts, "companies": companies, "deals": deals, "products": products}
+
+
+def _pools(fake: Faker, size: int = 400) -> dict[str, list[str]]:
+    """Values drawn once from Faker and then picked at random: Faker's own draws cost ~0.1 ms
+    each, which made seeding tens of thousands of records take seconds for names alone."""
+    return {"first": [fake.first_name() for _ in range(size)], "last": [fake.last_name() for _ in range(size)],
+            "job": [fake.job() for _ in range(size // 2)], "city": [fake.city() for _ in range(size // 2)],
+            "word": [fake.domain_word() for _ in range(size)], "tld": [fake.tld() for _ in range(10)],
+            "mail": [fake.free_email_domain() for _ in range(10)]}
+
+
+def _phone(rng: random.Random) -> str:
+    return f"+1 {rng.randint(200, 989)}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}"
+
+
+def _company_props(fake: Faker, rng: random.Random, n: int, pools: dict[str, list[str]]) -> list[dict]:
     owner_ids = [o[0] for o in OWNERS]
     industries = [i[0] for i in INDUSTRIES]
-    stages = [s[0] for s in DEFAULT_PIPELINE_STAGES]
-    company_props = []
-    for i in range(companies):
-        if company_props and rng.random() < 0.05:
-            company_props.append(dict(company_props[-1]))  # a duplicate company
+    out = []
+    for i in range(n):
+        if out and rng.random() < 0.05:
+            out.append(dict(out[-1]))  # a duplicate company
             continue
-        name = fake.company()
-        company_props.append({"name": name, "domain": f"{fake.domain_word()}{i}.{fake.tld()}",
-                              "phone": fake.phone_number(), "industry": rng.choice(industries),
-                              "city": fake.city(), "hubspot_owner_id": rng.choice(owner_ids)})
-    contact_props = []
-    for i in range(contacts):
-        first, last = fake.first_name(), fake.last_name()
-        props = {"firstname": first, "lastname": last, "jobtitle": fake.job(), "phone": fake.phone_number(),
+        out.append({"name": fake.company(), "domain": f"{rng.choice(pools['word'])}{i}.{rng.choice(pools['tld'])}",
+                    "phone": _phone(rng), "industry": rng.choice(industries), "city": rng.choice(pools["city"]),
+                    "hubspot_owner_id": rng.choice(owner_ids)})
+    return out
+
+
+def _contact_props(rng: random.Random, n: int, pools: dict[str, list[str]]) -> list[dict]:
+    owner_ids = [o[0] for o in OWNERS]
+    out = []
+    for i in range(n):
+        first, last = rng.choice(pools["first"]), rng.choice(pools["last"])
+        props = {"firstname": first, "lastname": last, "jobtitle": rng.choice(pools["job"]), "phone": _phone(rng),
                  "lifecyclestage": rng.choice(["lead", "subscriber", "customer", "opportunity"]),
                  "hubspot_owner_id": rng.choice(owner_ids)}
-        if contact_props and rng.random() < 0.05:  # the same person again, under another address
-            props.update(firstname=contact_props[-1]["firstname"], lastname=contact_props[-1]["lastname"])
+        if out and rng.random() < 0.05:  # the same person again, under another address
+            props.update(firstname=out[-1]["firstname"], lastname=out[-1]["lastname"])
         if rng.random() >= 0.08:  # some contacts have no email
-            props["email"] = f"{first}.{last}.{i}@{fake.free_email_domain()}".lower().replace(" ", "")
-        contact_props.append(props)
-    deal_props = [{"dealname": f"{fake.catch_phrase()} deal", "amount": str(rng.randint(5, 500) * 100),
-                   "pipeline": "default", "dealstage": rng.choice(stages),
-                   "dealtype": rng.choice(["newbusiness", "existingbusiness"]),
-                   "closedate": (datetime.now(UTC) + timedelta(days=rng.randint(-90, 180))).strftime(
-                       "%Y-%m-%dT00:00:00.000Z"),
-                   "hubspot_owner_id": rng.choice(owner_ids)} for _ in range(deals)]
-    product_props = [{"name": fake.bs().title(), "price": f"{rng.randint(1, 999)}.00", "hs_sku": f"SKU-{i:05d}",
-                      "description": fake.sentence()} for i in range(products)]
-    with transaction.atomic():
-        company_ids = _bulk(portal, "companies", company_props, rng)
-        contact_ids = _bulk(portal, "contacts", contact_props, rng)
-        deal_ids = _bulk(portal, "deals", deal_props, rng)
-        _bulk(portal, "products", product_props, rng)
-        if company_ids:
-            _associate(portal, "contacts", [c for c in contact_ids if rng.random() < 0.85], company_ids, rng)
-            _associate(portal, "deals", deal_ids, company_ids, rng)
-    return {"contacts": contacts, "companies": companies, "deals": deals, "products": products}
+            props["email"] = f"{first}.{last}.{i}@{rng.choice(pools['mail'])}".lower().replace(" ", "")
+        out.append(props)
+    return out
+
+
+def _deal_props(fake: Faker, rng: random.Random, n: int, pipeline: Pipeline | None) -> list[dict]:
+    owner_ids = [o[0] for o in OWNERS]
+    stages = [s["id"] for s in pipeline.stages] if pipeline else []
+    now = datetime.now(UTC)
+    return [{"dealname": f"{fake.catch_phrase()} deal", "amount": str(rng.randint(5, 500) * 100),
+             "pipeline": pipeline.pipeline_id, "dealstage": rng.choice(stages),
+             "dealtype": rng.choice(["newbusiness", "existingbusiness"]),
+             "closedate": (now + timedelta(days=rng.randint(-90, 180))).strftime("%Y-%m-%dT00:00:00.000Z"),
+             "hubspot_owner_id": rng.choice(owner_ids)} for _ in range(n)]
 
 
 def _bulk(portal: Portal, object_type: str, rows: list[dict], rng: random.Random) -> list[int]:
@@ -155,20 +217,51 @@ def _bulk(portal: Portal, object_type: str, rows: list[dict], rng: random.Random
             for props, stamp in zip(rows, stamps, strict=True)]
     created = CrmObject.objects.bulk_create(objs, batch_size=500)
     if created and created[0].pk is None:  # databases that do not return ids from bulk inserts
-        return list(CrmObject.objects.filter(portal=portal, object_type=object_type)
-                    .order_by("-pk").values_list("pk", flat=True)[: len(rows)])
+        return sorted(CrmObject.objects.filter(portal=portal, object_type=object_type)
+                      .order_by("-pk").values_list("pk", flat=True)[: len(rows)])
     return [o.pk for o in created]
 
 
-def _associate(portal: Portal, from_type: str, ids: list[int], company_ids: list[int], rng: random.Random) -> None:
-    unlabeled, primary = ASSOCIATION_TYPES[(from_type, "companies")]
-    back_unlabeled, back_primary = ASSOCIATION_TYPES[("companies", from_type)]
+def _associate(portal: Portal, from_type: str, ids: list[int], company_ids: list[int],
+               rng: random.Random) -> dict[int, int]:
+    """Give each record a primary company; returns {record id: company id}."""
+    chosen = {from_id: rng.choice(company_ids) for from_id in ids}
+    _insert_pairs(portal, from_type, "companies", list(chosen.items()), primary=True)
+    return chosen
+
+
+def _associate_deal_contacts(portal: Portal, deal_ids: list[int], contact_ids: list[int],
+                             company_of_deal: dict[int, int], company_of_contact: dict[int, int],
+                             span: tuple[int, int], rng: random.Random) -> None:
+    if not deal_ids or not contact_ids:
+        return
+    staff: dict[int, list[int]] = {}
+    for contact, company in company_of_contact.items():
+        staff.setdefault(company, []).append(contact)
+    pairs = []
+    for deal in deal_ids:
+        pool = staff.get(company_of_deal.get(deal)) or contact_ids
+        wanted = min(len(pool), rng.randint(*span))
+        pairs += [(deal, contact) for contact in rng.sample(pool, wanted)]
+    _insert_pairs(portal, "deals", "contacts", pairs, primary=False)
+
+
+def _insert_pairs(portal: Portal, from_type: str, to_type: str, pairs: list[tuple[int, int]], *,
+                  primary: bool) -> None:
+    """Association rows for new records, both directions, in bulk (no events, no roll-ups)."""
+    unlabeled, primary_id = ASSOCIATION_TYPES[(from_type, to_type)]
+    forward_types = [unlabeled, primary_id] if primary and primary_id is not None else [unlabeled]
     rows = []
-    for from_id in ids:
-        company = rng.choice(company_ids)
-        for forward, backward in ((unlabeled, back_unlabeled), (primary, back_primary)):
-            rows.append(Association(portal=portal, from_type=from_type, from_id=from_id, to_type="companies",
-                                    to_id=company, type_id=forward))
-            rows.append(Association(portal=portal, from_type="companies", from_id=company, to_type=from_type,
-                                    to_id=from_id, type_id=backward))
-    Association.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    for from_id, to_id in pairs:
+        for forward in forward_types:
+            rows.append((portal.pk, from_type, from_id, to_type, to_id, forward, "HUBSPOT_DEFINED"))
+            rows.append((portal.pk, to_type, to_id, from_type, from_id, inverse_type(from_type, to_type, forward),
+                         "HUBSPOT_DEFINED"))
+    # One prepared statement for every row: the ORM's bulk_create spends most of its time
+    # building SQL for tens of thousands of rows.
+    names = ["portal", "from_type", "from_id", "to_type", "to_id", "type_id", "category"]
+    q = connection.ops.quote_name  # identifiers from the model's own metadata, values as parameters
+    columns = ", ".join(q(Association._meta.get_field(name).column) for name in names)
+    sql = f"INSERT INTO {q(Association._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -38,3 +39,91 @@ def test_it_sets_a_portals_limits_and_webhook_from_the_command_line():
     portal = Portal.objects.get(hub_id=7008)
     assert (portal.ten_second_limit, portal.search_per_second) == (100, 4)
     assert portal.webhook_url == "http://127.0.0.1:9999/hooks"
+
+
+def _deal_links(portal, type_id):
+    rows = Association.objects.filter(portal=portal, from_type="deals", type_id=type_id).values_list("from_id", "to_id")
+    links: dict[int, list[int]] = {}
+    for deal, target in rows:
+        links.setdefault(deal, []).append(target)
+    return links
+
+
+def test_it_seeds_deals_with_one_primary_company_and_one_to_three_contacts():
+    from sandbox.hubspot.seed import ensure_portal, seed_records
+
+    portal = ensure_portal(7101)
+    seed_records(portal, companies=20, contacts=120, deals=80, contact_company_share=1.0, seed=3)
+    deals = set(CrmObject.objects.filter(portal=portal, object_type="deals").values_list("pk", flat=True))
+    primaries, contacts = _deal_links(portal, 5), _deal_links(portal, 3)
+    assert set(primaries) == deals and all(len(v) == 1 for v in primaries.values())
+    assert set(contacts) == deals and all(1 <= len(v) <= 3 for v in contacts.values())
+    assert Association.objects.filter(portal=portal, from_type="contacts", to_type="deals", type_id=4).count() == \
+        sum(map(len, contacts.values()))
+    with_company = Association.objects.filter(portal=portal, from_type="contacts", type_id=1)
+    assert with_company.count() == 120
+    # A deal's contacts work at its company when the company has contacts.
+    company_of = dict(with_company.values_list("from_id", "to_id"))
+    same = sum(all(company_of[c] == primaries[d][0] for c in cs) for d, cs in contacts.items())
+    assert same > len(deals) * 0.8
+
+
+def test_it_computes_the_seeded_contacts_deal_rollups_without_moving_their_modified_dates():
+    from sandbox.hubspot.seed import ensure_portal, seed_records
+
+    portal = ensure_portal(7102)
+    seed_records(portal, companies=5, contacts=30, deals=40, seed=4)
+    per_contact: dict[int, int] = {}
+    for _deal, contact in Association.objects.filter(portal=portal, from_type="deals", type_id=3).values_list(
+            "from_id", "to_id"):
+        per_contact[contact] = per_contact.get(contact, 0) + 1
+    for contact in CrmObject.objects.filter(portal=portal, object_type="contacts"):
+        expected = per_contact.get(contact.pk)
+        assert contact.properties.get("num_associated_deals") == (str(expected) if expected else None)
+        assert contact.updated_at < contact.created_at + timedelta(days=31)
+
+
+def test_it_seeds_the_same_records_for_the_same_seed():
+    from sandbox.hubspot.seed import ensure_portal, seed_records
+
+    shapes = []
+    for hub_id in (7103, 7104):
+        portal = ensure_portal(hub_id)
+        seed_records(portal, companies=5, contacts=20, deals=10, seed=9)
+        objs = CrmObject.objects.filter(portal=portal).order_by("pk")
+        ids = {o.pk: i for i, o in enumerate(objs)}
+        links = sorted((ids[a], ids[b], t) for a, b, t in Association.objects.filter(portal=portal).values_list(
+            "from_id", "to_id", "type_id"))
+        shapes.append(([o.properties for o in objs], links))
+    assert shapes[0] == shapes[1]
+
+
+def test_it_seeds_deals_into_a_given_pipeline_and_refuses_an_unknown_one():
+    from sandbox.hubspot.models import Pipeline
+    from sandbox.hubspot.seed import EPOCH, ensure_portal, seed_records
+
+    portal = ensure_portal(7105)
+    Pipeline.objects.create(portal=portal, object_type="deals", pipeline_id="777", label="Partners", created_at=EPOCH,
+                            updated_at=EPOCH, stages=[{"id": "77701", "label": "New", "displayOrder": 0,
+                                                       "metadata": {"probability": "0.1", "isClosed": "false"}}])
+    seed_records(portal, deals=5, deal_pipeline="777")
+    deals = CrmObject.objects.filter(portal=portal, object_type="deals")
+    assert {(d.properties["pipeline"], d.properties["dealstage"]) for d in deals} == {("777", "77701")}
+    with pytest.raises(ValueError):
+        seed_records(portal, deals=1, deal_pipeline="nope")
+
+
+def test_it_takes_the_deal_options_from_the_command_line():
+    from django.core.management.base import CommandError
+
+    call_command("sandbox_seed", "hubspot", "--portal", "7106", "--companies", "3", "--contacts", "10",
+                 "--deals", "4", "--contact-company-share", "1", "--deal-pipeline-limit", "2", stdout=io.StringIO())
+    portal = Portal.objects.get(hub_id=7106)
+    assert portal.deal_pipeline_limit == 2
+    assert Association.objects.filter(portal=portal, from_type="contacts", type_id=1).count() == 10
+    with pytest.raises(CommandError):
+        call_command("sandbox_seed", "hubspot", "--portal", "7106", "--deals", "1", "--deal-pipeline", "nope",
+                     stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("sandbox_seed", "hubspot", "--portal", "7106", "--contact-company-share", "2",
+                     stdout=io.StringIO())
