@@ -79,7 +79,7 @@ def matches(cond: Cond | None, row: dict, types: dict) -> bool:
     ftype = types[cond.path]
     value = _typed(get_path(row, cond.path), ftype)
     if cond.op in ("in", "not in"):
-        found = value in {_literal(v, ftype) for v in cond.values}
+        found = value in _literal_set(cond.values, ftype)
         return found if cond.op == "in" else not found
     lit = cond.values[0]
     if cond.op == "like":
@@ -88,6 +88,12 @@ def matches(cond: Cond | None, row: dict, types: dict) -> bool:
     if lit.kind == "range":
         return _in_range(cond.op, value, lit.value, ftype)
     return _compare(cond.op, value, _literal(lit, ftype))
+
+
+@functools.lru_cache(maxsize=32)
+def _literal_set(values: tuple[Literal, ...], ftype: str) -> frozenset:
+    """The values of an IN list, converted once per query rather than once per row."""
+    return frozenset(_literal(v, ftype) for v in values)
 
 
 def _in_range(op: str, value: Any, bounds: tuple[datetime, datetime], ftype: str) -> bool:

@@ -87,12 +87,15 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
     condition = evaluate.db_filter(query.where)
     if condition is not None:
         qs = qs.annotate(sf_id_c=_id_collated()).filter(condition)
-    candidates = rows(qs)
     ref = evaluate.reference_filter(query.where)
     if ref is not None:
+        # `OpportunityId IN (...)` and the like: a JSON key filter, so a query for a few hundred
+        # parents does not load an org's 10,000s of contact roles.
         name, values = ref
         values = values | {store.id18(v) for v in values if len(v) == 15}
-        candidates = [r for r in candidates if r.get(name) in values]
+        stored = next((f for f in meta.fields_of(query.sobject) or {} if f.lower() == name.lower()), name)
+        qs = qs.filter(**{f"data__{stored}__in": sorted(values)})
+    candidates = rows(qs)
     where_paths = [p for p in query.types if len(p) > 1]
     if where_paths:
         store.attach_relationships(org, candidates, query.sobject, where_paths, meta.fields_of)
