@@ -340,6 +340,28 @@ def _write(org: Org, meta: store.OrgMeta, ops: list[Op]) -> None:
         Record.objects.bulk_update(
             changed, ["data", "ext_key", "last_modified_date", "system_modstamp"], batch_size=500
         )
+        _one_primary_role(org, [*new_rows, *changed], moment)
+
+
+def _one_primary_role(org: Org, written: list[Record], moment) -> None:
+    """An opportunity has at most one primary contact role: a role made primary demotes the
+    others (the last one written in a request wins), which is an edit of theirs."""
+    primary: dict[str, str] = {}
+    for rec in written:
+        if rec.sobject == "OpportunityContactRole" and rec.data.get("IsPrimary"):
+            primary[rec.data["OpportunityId"]] = rec.sf_id
+    if not primary:
+        return
+    demoted = []
+    others = Record.objects.filter(
+        org=org, sobject="OpportunityContactRole", is_deleted=False, data__OpportunityId__in=list(primary)
+    ).exclude(sf_id__in=list(primary.values()))
+    for rec in others:
+        if rec.data.get("IsPrimary"):
+            rec.data = {**rec.data, "IsPrimary": False}
+            rec.last_modified_date = rec.system_modstamp = moment
+            demoted.append(rec)
+    Record.objects.bulk_update(demoted, ["data", "last_modified_date", "system_modstamp"], batch_size=500)
 
 
 def _ext(data: dict) -> str:

@@ -122,3 +122,36 @@ def test_a_record_type_id_that_is_not_a_record_type_is_an_invalid_cross_referenc
     body = {"Name": "X", "StageName": "Prospecting", "CloseDate": "2030-01-01", "RecordTypeId": account}
     status, errors, _ = api.call("POST", "sobjects/Opportunity", body)
     assert status == 400 and errors[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
+
+
+def test_making_a_contact_role_primary_demotes_the_others_of_that_opportunity_only(api):
+    first, second = (
+        _first("Opportunity"),
+        Record.objects.filter(sobject="Opportunity").order_by("sf_id")[1].sf_id,
+    )
+    contacts = list(
+        Record.objects.filter(sobject="Contact").order_by("sf_id").values_list("sf_id", flat=True)[:2]
+    )
+    records = [
+        {
+            "attributes": {"type": "OpportunityContactRole"},
+            "OpportunityId": opp,
+            "ContactId": c,
+            "IsPrimary": True,
+        }
+        for opp, c in [(first, contacts[0]), (first, contacts[1]), (second, contacts[0])]
+    ]
+    _, results, _ = api.call("POST", "composite/sobjects", {"allOrNone": False, "records": records})
+    assert all(r["success"] for r in results)
+
+    def primaries(opp):
+        roles = Record.objects.filter(
+            sobject="OpportunityContactRole", is_deleted=False, data__OpportunityId=opp
+        )
+        return [r.sf_id for r in roles if r.data["IsPrimary"]]
+
+    assert primaries(first) == [results[1]["id"]] and primaries(second) == [results[2]["id"]]
+    status, _, _ = api.call(
+        "PATCH", f"sobjects/OpportunityContactRole/{results[0]['id']}", {"IsPrimary": True}
+    )
+    assert status == 204 and primaries(first) == [results[0]["id"]]
