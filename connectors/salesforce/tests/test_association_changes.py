@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from connectors.base import COMPANIES, CONTACTS, DEALS
-from sandbox.salesforce.models import Record
+from connectors.errors import ConnectorError, ErrorCategory
+from sandbox.salesforce.models import Org, Record
 from sandbox.salesforce.seed import seed_org
 
 
@@ -120,3 +121,10 @@ def test_a_changed_account_lookup_is_seen_by_read_changes(org, exact):
     assert exact.write_associations(DEALS, COMPANIES, [(deal, account)])[0].ok
     (record,) = [r for p in exact.read_changes(DEALS, cursor) for r in p.records]
     assert record.id == deal and record.associations[COMPANIES] == [account]
+
+
+def test_contact_roles_hidden_from_the_user_are_permission_denied(org, connector):
+    Org.objects.filter(pk=org.org.pk).update(restrictions={"hidden_objects": ["OpportunityContactRole"]})
+    with pytest.raises(ConnectorError) as caught:
+        connector.association_changes(DEALS, CONTACTS, {"modstamp": "2030-01-01T00:00:00.000+0000", "id": ""})
+    assert caught.value.category is ErrorCategory.PERMISSION_DENIED
