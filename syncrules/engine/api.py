@@ -44,7 +44,8 @@ def run_sync(
             if kind == SyncRun.Kind.INITIAL:
                 sync.initial_sync_done_at = timezone.now()
                 ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=sync.initial_sync_done_at)
-            wake_dependents(sync)
+            if run.created or run.matched:  # new links: records waiting for them can go on
+                wake_dependents(sync)
         return run
     finally:
         sync.release()

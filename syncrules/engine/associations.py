@@ -47,7 +47,8 @@ SWEEP_BATCH = 1000
 ACTIVE = (LinkStatus.IN_SYNC, LinkStatus.FAILING)
 OWN_CATEGORIES = {ErrorCategory.WAITING_FOR_DEPENDENCY.code, ErrorCategory.ASSOCIATION_FAILED.code}
 WAIT, SKIP = "wait", "skip"
-PENDING = "_pending"  # in RecordLink.associations: associated type -> [category, message, retry after]
+# In RecordLink.associations: associated type -> [category, message, retry after, attempts, run id].
+PENDING = "_pending"
 
 
 @dataclass
@@ -359,28 +360,36 @@ class Associations(Extension):
                     RecordOutcome.Action.ASSOCIATED, s, None,
                     f"{target.to_type.capitalize()}: {added} associated, {removed} removed.",
                 ))
-        pending.pop(target.to_type, None)
+        previous = pending.pop(target.to_type, None)
+        # Attempts count runs, not passes: a run may settle a link more than once (both sides' pages).
+        same_run = bool(previous) and len(previous) > 4 and previous[4] == engine.run.pk
+        attempts = (previous[3] if previous and len(previous) > 3 else 0) + (0 if same_run else 1)
         if work.failed:
             op, error = work.failed[0]
             category = error.category if error.category.transient else ErrorCategory.ASSOCIATION_FAILED
             message = f"Could not {op} a {target.to_type} association: {error.message}"
-            pending[target.to_type] = [category.code, message, error.retry_after or 0]
+            pending[target.to_type] = [category.code, message, error.retry_after or 0, attempts, engine.run.pk]
             change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
         elif work.waiting:
             names = ", ".join(work.waiting[:5]) + ("..." if len(work.waiting) > 5 else "")
             message = f"Waiting for {target.to_type} {names} on {side.upper()} to sync before associating it."
-            pending[target.to_type] = [ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0]
+            pending[target.to_type] = [ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0, attempts, engine.run.pk]
             change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", ErrorCategory.WAITING_FOR_DEPENDENCY,
                                            message))
         memory[PENDING] = pending
         link.associations = memory
-        waiting = any(code == ErrorCategory.WAITING_FOR_DEPENDENCY.code for code, _, _ in pending.values())
+        waiting = any(entry[0] == ErrorCategory.WAITING_FOR_DEPENDENCY.code for entry in pending.values())
         (self.waiting.add if waiting else self.waiting.discard)(link.pk)
         engine.run.waiting = len(self.waiting)
         if pending and (link.status == LinkStatus.IN_SYNC or link.error_category in OWN_CATEGORIES):
-            code, message, retry_after = next(iter(pending.values()))
+            code, message, retry_after, tries = next(iter(pending.values()))[:4]
+            # The first retry at the next run, then backing off: a dependency that never syncs
+            # must not cost a read every run (a run of the associated sync that links new
+            # records wakes them anyway).
+            wait = store.backoff(tries - 1, retry_after) if tries > 1 else timedelta(seconds=retry_after)
             link.status, link.error_category, link.last_error = LinkStatus.FAILING, code, message
-            link.next_retry_at = engine.now() + timedelta(seconds=retry_after)
+            link.fail_count = tries
+            link.next_retry_at = engine.now() + wait
         elif not pending and link.error_category in OWN_CATEGORIES:
             link.status, link.error_category, link.last_error, link.next_retry_at = LinkStatus.IN_SYNC, "", "", None
             link.fail_count = 0

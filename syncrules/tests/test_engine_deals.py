@@ -407,3 +407,27 @@ def test_a_malformed_association_answer_is_reported_and_the_run_goes_on_then_com
     world.run(DEALS)
     b_deal = world.other_id(DEALS, "a", deal)
     assert world.apps.b.associations(DEALS, b_deal, CONTACTS) == [world.other_id(CONTACTS, "a", ann)]
+
+
+def test_a_record_waiting_for_a_company_that_cannot_sync_backs_off(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    refused = ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, "Name is not valid")
+    world.apps.b.fail_when = lambda record_id, values: refused if "sf_name" in values else None  # companies
+    acme = world.company("a", "Acme")
+    ann = world.contact("a", "ann@acme.example", acme)
+    world.run(COMPANIES, CONTACTS)
+    link = RecordLink.objects.get(object_sync=world.syncs[CONTACTS], id_a=ann)
+    assert link.error_category == ErrorCategory.WAITING_FOR_DEPENDENCY.code and link.fail_count == 1
+    assert link.next_retry_at <= timezone.now()  # first: at the next run
+    world.run(CONTACTS)
+    link.refresh_from_db()
+    assert link.fail_count == 2 and link.next_retry_at > timezone.now() + timedelta(minutes=1)
+    world.apps.b.fail_when = None
+    RecordLink.objects.filter(object_sync=world.syncs[COMPANIES]).update(next_retry_at=timezone.now())
+    world.run(COMPANIES, CONTACTS)  # the company links now, which wakes Ann at once
+    link.refresh_from_db()
+    assert link.status == LinkStatus.IN_SYNC
+    assert world.apps.b.associations(CONTACTS, link.id_b, COMPANIES) == [world.other_id(COMPANIES, "a", acme)]
