@@ -123,7 +123,7 @@ def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool,
         if props != current:
             diff = {k: props.get(k, "") for k in set(props) | set(current) if props.get(k) != current.get(k)}
             dirty.append((pk, props, stamp if modified else updated_at, diff))
-    _save([row[:3] for row in dirty])
+    save_rows([row[:3] for row in dirty])
     if events and portal.webhook_url:
         for pk, _props, _stamp, diff in dirty:
             for name, value in diff.items():
@@ -151,8 +151,8 @@ def _load(portal: Portal, ids: list[int]) -> tuple[list[tuple], dict[int, set[in
     return contacts, links, deals
 
 
-def _save(rows: list[tuple]) -> None:
-    """UPDATE contacts' properties and modified dates from (id, properties, modified) with one
+def save_rows(rows: list[tuple]) -> None:
+    """UPDATE records' properties and modified dates from (id, properties, modified) with one
     prepared statement (the ORM's bulk_update builds a CASE per row, which dominates seeding
     and big association batches)."""
     if not rows:

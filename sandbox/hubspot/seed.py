@@ -8,6 +8,7 @@ timestamps in bulk, as records imported together do.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
@@ -101,7 +102,7 @@ def ensure_portal(hub_id: int, *, token: str = "", scopes: list[str] | None = No
 
 def _stamps(rng: random.Random, n: int) -> list[datetime]:
     """Modification times: a few import batches share one millisecond, the rest spread out."""
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    base = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=400)
     batch_times = [base + timedelta(days=rng.randint(0, 365)) for _ in range(3)]
     out = []
     for _ in range(n):
@@ -265,3 +266,29 @@ def _insert_pairs(portal: Portal, from_type: str, to_type: str, pairs: list[tupl
     sql = f"INSERT INTO {q(Association._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def move_deals(portal: Portal, stages: Sequence[tuple[str, Sequence[str]]], *, seed: int = 0) -> int:
+    """Put every live deal of the portal into one of `stages` [(pipeline id, [stage ids])] at
+    random, keeping the deals' modified dates (seeded data stays old) and recomputing their
+    contacts' roll-ups: for benchmarks whose pipelines exist only once a sync has made them.
+    Returns how many deals moved."""
+    known = {p.pipeline_id: {s["id"] for s in p.stages}
+             for p in Pipeline.objects.filter(portal=portal, object_type="deals", archived=False)}
+    for pipeline_id, stage_ids in stages:
+        if not stage_ids or not set(stage_ids) <= known.get(pipeline_id, set()):
+            raise ValueError(f"portal {portal.hub_id} has no deal pipeline {pipeline_id!r} with stages {stage_ids}")
+    if not stages:
+        raise ValueError("no pipeline to move the deals to")
+    rng = random.Random(seed or portal.hub_id)
+    deals = list(CrmObject.objects.filter(portal=portal, object_type="deals", archived=False, merged_into=None)
+                 .order_by("pk").values_list("pk", "properties", "updated_at"))
+    rows = []
+    for pk, props, updated_at in deals:
+        pipeline_id, stage_ids = rng.choice(stages)
+        rows.append((pk, {**props, "pipeline": pipeline_id, "dealstage": rng.choice(list(stage_ids))}, updated_at))
+    with transaction.atomic():
+        rollups.save_rows(rows)
+        rollups.recompute(portal, rollups.contacts_of_deals(portal, [pk for pk, _, _ in rows]), events=False,
+                          modified=False)
+    return len(rows)
