@@ -219,3 +219,12 @@ def test_it_recomputes_a_batch_of_associations_in_a_bounded_number_of_queries(ap
     assert response.status_code == 201 and len(response.data["results"]) == 100
     rolled = CrmObject.objects.filter(pk__in=contacts, properties__num_associated_deals__isnull=False)
     assert rolled.count() == 100
+
+
+def test_it_rolls_up_deals_batch_created_with_associations_once_per_request(api):
+    contact = _contact(api)
+    inputs = [{"properties": {"dealname": f"D{i}", "amount": "10", "dealstage": "closedwon"},
+               "associations": [{"to": {"id": contact}, "types": [{"associationTypeId": 3}]}]} for i in range(3)]
+    assert api("POST", "/crm/v3/objects/deals/batch/create", {"inputs": inputs}).status_code == 201
+    props = _rollups(api, contact)
+    assert props["num_associated_deals"] == "3" and props["total_revenue"] == "30"

@@ -61,3 +61,19 @@ def test_it_sends_nothing_without_a_target_url(api, portal, receiver):
     api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "quiet@x.com"}})
     with pytest.raises(queue.Empty):
         received.get(timeout=0.5)
+
+
+def test_it_sends_calculated_property_changes_for_a_contacts_rollups(api, portal, receiver):
+    url, received = receiver
+    contact = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "roll@x.com"}}).data["id"]
+    deal = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "D", "amount": "10"}}).data["id"]
+    Portal.objects.filter(pk=portal.pk).update(webhook_url=url)
+    api("PUT", f"/crm/v4/objects/deals/{deal}/associations/default/contacts/{contact}")
+    events = []
+    while not any(e.get("propertyName") == "num_associated_deals" for e in events):
+        events += json.loads(received.get(timeout=10)[1])
+    association = next(e for e in events if e["subscriptionType"] == "deal.associationChange")
+    assert association["fromObjectId"] == int(deal) and association["associationRemoved"] is False
+    rollup = next(e for e in events if e.get("propertyName") == "num_associated_deals")
+    assert rollup["objectId"] == int(contact) and rollup["propertyValue"] == "1"
+    assert rollup["changeSource"] == "CALCULATED"
