@@ -229,8 +229,9 @@ class SalesforceConnector(Connector):
             modified_at=values.get("SystemModstamp"),
             archived=bool(raw.get("IsDeleted")),
         )
-        if raw.get("AccountId") and object_type in (CONTACTS, DEALS):
-            record.associations[COMPANIES] = [raw["AccountId"]]
+        if "AccountId" in raw and object_type in (CONTACTS, DEALS):
+            # An empty list says "no account" (known), so nobody needs to ask again.
+            record.associations[COMPANIES] = [raw["AccountId"]] if raw["AccountId"] else []
         if object_type == DEALS:
             deals.incoming_record_type(values)
         return record
@@ -302,8 +303,7 @@ class SalesforceConnector(Connector):
             return  # contact roles link Contacts, never Leads
         roles = associations.read(self, DEALS, [r.id for r in records], CONTACTS)
         for record in records:
-            if roles.get(record.id):
-                record.associations[CONTACTS] = roles[record.id]
+            record.associations[CONTACTS] = roles.get(record.id, [])
 
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         found: dict[str, Record] = {}
