@@ -48,6 +48,12 @@ def add_many(portal: Portal, from_type: str, to_type: str, triples: list[tuple[i
     old company stays associated, unlabeled). The records' modified dates are not touched.
     """
     unlabeled, primary = ASSOCIATION_TYPES[(from_type, to_type)]
+    if from_type == "companies" and primary is not None and any(t == primary for _, _, t in triples):
+        # "Primary" belongs to the contact's (deal's) side: one primary company each, while a
+        # company is the primary company of any number of them.
+        flipped = [(t, f, inverse_type(from_type, to_type, type_id)) for f, t, type_id in triples]
+        add_many(portal, to_type, from_type, flipped)
+        return
     new_primary = {f: t for f, t, type_id in triples if primary is not None and type_id == primary}
     rows = []
     for from_id, to_id, type_id in triples:

@@ -117,3 +117,20 @@ def test_it_lists_association_labels_with_stable_type_ids(api):
     by_id = {r["typeId"]: r for r in response.data["results"]}
     assert set(by_id) == {1, 279}
     assert by_id[279]["label"] is None and by_id[1]["category"] == "HUBSPOT_DEFINED"
+
+
+def test_a_company_made_primary_from_its_side_keeps_its_other_contacts_primary(api):
+    first = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "one@x.com"}}).data["id"]
+    second = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "two@x.com"}}).data["id"]
+    old, company = [api("POST", "/crm/v3/objects/companies", {"properties": {"name": n}}).data["id"] for n in "ab"]
+    api("PUT", f"/crm/v4/objects/contacts/{second}/associations/companies/{old}", [{"associationTypeId": 1}])
+    for contact in (first, second):
+        response = api("PUT", f"/crm/v4/objects/companies/{company}/associations/contacts/{contact}",
+                       [{"associationTypeId": 2}])
+        assert response.status_code == 201 and response.data["labels"] == ["Primary"]
+    back = api("GET", f"/crm/v4/objects/companies/{company}/associations/contacts").data["results"]
+    assert {r["toObjectId"]: sorted(t["typeId"] for t in r["associationTypes"]) for r in back} == {
+        int(first): [2, 280], int(second): [2, 280]}
+    of_second = api("GET", f"/crm/v4/objects/contacts/{second}/associations/companies").data["results"]
+    assert {r["toObjectId"]: sorted(t["typeId"] for t in r["associationTypes"]) for r in of_second} == {
+        int(old): [279], int(company): [1, 279]}
