@@ -4,7 +4,7 @@ import pytest
 
 from connectors.base import COMPANIES, CONTACTS, DEALS
 from connectors.errors import ErrorCategory
-from sandbox.salesforce.models import Record
+from sandbox.salesforce.models import Org, Record
 from sandbox.salesforce.seed import seed_org
 
 
@@ -126,3 +126,22 @@ def test_a_lookup_to_a_deleted_company_fails_as_record_deleted(many):
     assert many.delete(COMPANIES, [account])[0].ok
     (result,) = many.write_associations(CONTACTS, COMPANIES, [(_ids("Contact")[0], account)])
     assert result.error.category is ErrorCategory.RECORD_DELETED
+
+
+def test_a_deal_without_account_or_roles_says_so_with_empty_associations(many):
+    opp = many.opps[0]
+    assert many.write(DEALS, updates={opp: {"AccountId": None}})[0].ok
+    record = many.read(DEALS, [opp])[opp]
+    assert record.associations == {COMPANIES: [], CONTACTS: []}
+    many.write_associations(DEALS, CONTACTS, [(opp, many.contacts[0])])
+    assert many.read(DEALS, [opp])[opp].associations[CONTACTS] == [many.contacts[0]]
+
+
+def test_a_hidden_account_field_leaves_the_company_association_unknown(many):
+    Org.objects.filter(name="many").update(restrictions={"hidden_fields": ["Contact.AccountId"]})
+    connector = many.__class__(many.base_url, many.credentials, options={"backoff_base": 0.01})
+    try:
+        record = connector.read(CONTACTS, many.contacts[:1])[many.contacts[0]]
+    finally:
+        connector.client.http.session.close()
+    assert COMPANIES not in record.associations
