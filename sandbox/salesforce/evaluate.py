@@ -79,7 +79,7 @@ def matches(cond: Cond | None, row: dict, types: dict) -> bool:
     ftype = types[cond.path]
     value = _typed(get_path(row, cond.path), ftype)
     if cond.op in ("in", "not in"):
-        found = value in _literal_set(cond.values, ftype)
+        found = value in _literal_set(cond, ftype)
         return found if cond.op == "in" else not found
     lit = cond.values[0]
     if cond.op == "like":
@@ -90,10 +90,14 @@ def matches(cond: Cond | None, row: dict, types: dict) -> bool:
     return _compare(cond.op, value, _literal(lit, ftype))
 
 
-@functools.lru_cache(maxsize=32)
-def _literal_set(values: tuple[Literal, ...], ftype: str) -> frozenset:
-    """The values of an IN list, converted once per query rather than once per row."""
-    return frozenset(_literal(v, ftype) for v in values)
+def _literal_set(cond: Cond, ftype: str) -> frozenset:
+    """The values of an IN list, converted once per query rather than once per row (kept on
+    the parsed condition, which lives as long as the query)."""
+    cached = cond.__dict__.get("_literal_set")
+    if cached is None or cached[0] != ftype:
+        cached = (ftype, frozenset(_literal(v, ftype) for v in cond.values))
+        cond.__dict__["_literal_set"] = cached
+    return cached[1]
 
 
 def _in_range(op: str, value: Any, bounds: tuple[datetime, datetime], ftype: str) -> bool:
