@@ -175,7 +175,8 @@ class OrgMeta:
     def allowed_stages(self, record_type_id: str | None) -> list[dict]:
         """Active stages, narrowed to the record type's business process if it has one."""
         active = [s for s in self.stages if s.get("IsActive")]
-        rt = next((r for r in self.record_types if r["Id"] == record_type_id), None)
+        full_id = id18(record_type_id) if record_type_id and len(record_type_id) == 15 else record_type_id
+        rt = next((r for r in self.record_types if r["Id"] == full_id), None)
         process = self.processes.get(rt.get("BusinessProcessId")) if rt else None
         if process is None:
             return active

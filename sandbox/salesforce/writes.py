@@ -190,7 +190,7 @@ class Validator:
             fields = self.meta.fields_of(op.sobject) or {}
             for name, value in op.data.items():
                 if name in fields and fields[name].type == "reference" and value:
-                    ids.add(value)
+                    ids.add(_to18(value) if isinstance(value, str) else value)  # a 15-character id works too
         return {
             r.sf_id: r
             for r in Record.objects.filter(org=self.org, sf_id__in=ids).only("sf_id", "sobject", "is_deleted")

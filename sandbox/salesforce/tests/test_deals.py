@@ -155,3 +155,14 @@ def test_making_a_contact_role_primary_demotes_the_others_of_that_opportunity_on
         "PATCH", f"sobjects/OpportunityContactRole/{results[0]['id']}", {"IsPrimary": True}
     )
     assert status == 204 and primaries(first) == [results[0]["id"]]
+
+
+def test_a_15_character_record_type_id_narrows_the_stages_like_its_18_character_form(api):
+    renewal = _record_type("Renewal")[:15]
+    body = {"Name": "R", "StageName": "Qualification", "CloseDate": "2030-01-01", "RecordTypeId": renewal}
+    status, errors, _ = api.call("POST", "sobjects/Opportunity", body)
+    assert status == 400 and errors[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    status, created, _ = api.call("POST", "sobjects/Opportunity", {**body, "StageName": "Closed Won"})
+    assert status == 201 and Record.objects.get(sf_id=created["id"]).data["RecordTypeId"] == _record_type(
+        "Renewal"
+    )
