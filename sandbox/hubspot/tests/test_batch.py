@@ -103,3 +103,17 @@ def test_it_refuses_the_second_of_two_inputs_with_the_same_email(api):
     [error] = response.data["errors"]
     assert error["context"]["objectWriteTraceId"] == ["b"]
     assert error["message"] == f"Contact already exists. Existing ID: {created['id']}"
+
+
+def test_it_batch_reads_archived_deals_only_with_archived_true(api):
+    live = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "Live"}}).data["id"]
+    gone = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "Gone"}}).data["id"]
+    api("DELETE", f"/crm/v3/objects/deals/{gone}")
+    body = {"inputs": [{"id": live}, {"id": gone}], "properties": ["dealname"]}
+    default = api("POST", "/crm/v3/objects/deals/batch/read", body)
+    assert default.status_code == 207
+    assert [r["id"] for r in default.data["results"]] == [live]
+    assert default.data["errors"][0]["context"]["ids"] == [gone]
+    archived = api("POST", "/crm/v3/objects/deals/batch/read?archived=true", body)
+    assert [(r["id"], r["archived"]) for r in archived.data["results"]] == [(gone, True)]
+    assert archived.data["results"][0]["archivedAt"]
