@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse, JsonResponse
 
+from sandbox.salesforce import deletes, schema, store, writes
 from sandbox.salesforce import query as soql_query
-from sandbox.salesforce import schema, store, writes
 from sandbox.salesforce.models import Record
 from sandbox.salesforce.writes import Op, RequestError
 
@@ -216,7 +216,7 @@ def update(ctx, sobject: str, sf_id: str) -> HttpResponse:
 def delete_record(ctx, sobject: str, sf_id: str) -> HttpResponse:
     obj = _object(ctx, sobject)
     rec = _find(ctx, obj.name, sf_id)
-    result = writes.delete(ctx.org, [rec.sf_id])[0]
+    result = deletes.delete(ctx.org, [rec.sf_id])[0]
     return HttpResponse(status=204) if result["success"] else _single_result(result, 204)
 
 
@@ -323,7 +323,7 @@ def collection_delete(ctx) -> JsonResponse:
     if len(ids) > MAX_COLLECTION:
         raise RequestError("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records")
     all_or_none = ctx.request.GET.get("allOrNone", "false").lower() == "true"
-    return _json(writes.delete(ctx.org, ids, all_or_none))
+    return _json(deletes.delete(ctx.org, ids, all_or_none))
 
 
 def collection_read(ctx, sobject: str) -> JsonResponse:
