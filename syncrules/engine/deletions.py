@@ -7,8 +7,9 @@ Salesforce opportunities): the counterpart is then deleted too and the link forg
 reverse: that is the other connector's rule.
 
 A run learns of deletions two ways: `read_deleted` (the app's recycle bin or archive, read first
-with its own cursor, so a deleted record is not mistaken for one to recreate), and lazily when a
-linked record's counterpart is missing on read or write.
+with its own cursor, so a deleted record is not mistaken for one to recreate; every run where
+the deletion carries over, else every `association_sweep_seconds`), and lazily when a linked
+record's counterpart is missing on read or write.
 
 "Resync deleted records in A/B" recreates the surviving records on the side where they were
 deleted, in batches, relinks them and syncs their associations again.
@@ -17,7 +18,10 @@ deleted, in batches, relinks them and syncs their associations again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.conf import settings
 
 from connectors.base import COMPANIES, CONTACTS, DEALS
 from connectors.errors import ConnectorError, ErrorCategory
@@ -37,8 +41,12 @@ Action = RecordOutcome.Action
 class Deletions(Extension):
     def before_sides(self, engine: Engine) -> None:
         cursors = dict(engine.sync.extra_cursors or {})
+        now = engine.now()
         for side in (A, B):
             key = f"deleted_{side}"
+            if not self.due(engine, side, cursors.get(f"{key}_checked_at"), now):
+                continue
+            cursors[f"{key}_checked_at"] = now.isoformat()
             try:
                 for page in engine.sides[side].connector.read_deleted(engine.kind, cursors.get(key)):
                     links = store.load_links(engine.sync, side, [r.id for r in page.records])
@@ -49,6 +57,20 @@ class Deletions(Extension):
                 continue
             except ConnectorError as exc:
                 engine.problems.append(f"Deleted records on {side.upper()} could not be read: {exc}")
+                continue
+            store.save_extra_cursors(engine.sync, cursors)  # also when nothing was deleted
+
+    def due(self, engine: Engine, side: str, checked_at: str | None, now: datetime) -> bool:
+        """Whether to read `side`'s deleted records in this run.
+
+        Deletions that carry over are read every run. The others only change how a link is
+        shown (a run that needs the record finds it gone anyway), and some apps can only list
+        every archived record (HubSpot): those are read every `association_sweep_seconds`.
+        """
+        if self.propagates(engine, side) or not checked_at:
+            return True
+        every = engine.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
+        return now - datetime.fromisoformat(checked_at) >= timedelta(seconds=float(every))
 
     def gone(self, engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
         """Records deleted on `side`: mark their links, or forget one-sided ones."""

@@ -431,3 +431,23 @@ def test_a_record_waiting_for_a_company_that_cannot_sync_backs_off(world):
     link.refresh_from_db()
     assert link.status == LinkStatus.IN_SYNC
     assert world.apps.b.associations(CONTACTS, link.id_b, COMPANIES) == [world.other_id(COMPANIES, "a", acme)]
+
+
+def test_deletions_that_do_not_carry_over_are_read_at_the_sweep_interval_not_every_run(memory_connections):
+    apps = Apps()
+    apps.b.propagate_deal_deletions = True
+    world = make_world(apps)
+    world.syncs[DEALS].options = {"association_sweep_seconds": 3600}
+    world.syncs[DEALS].save()
+    deal = world.deal("a", "Deal", "closedwon")
+    world.run(DEALS)
+    before = {side: world.app(side).calls_by_method["read_deleted"] for side in "ab"}
+    world.apps.a.remove(DEALS, deal)
+    world.run(DEALS)
+    assert world.apps.a.calls_by_method["read_deleted"] == before["a"]  # A's deletions: hourly
+    assert world.apps.b.calls_by_method["read_deleted"] > before["b"]  # B's carry over: every run
+    assert RecordLink.objects.get(object_sync=world.syncs[DEALS]).status == LinkStatus.IN_SYNC  # not seen yet
+    world.syncs[DEALS].options = {"association_sweep_seconds": 0}
+    world.syncs[DEALS].save()
+    world.run(DEALS)
+    assert RecordLink.objects.get(object_sync=world.syncs[DEALS]).status == LinkStatus.DELETED_A
