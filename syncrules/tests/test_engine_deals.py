@@ -451,3 +451,30 @@ def test_deletions_that_do_not_carry_over_are_read_at_the_sweep_interval_not_eve
     world.syncs[DEALS].save()
     world.run(DEALS)
     assert RecordLink.objects.get(object_sync=world.syncs[DEALS]).status == LinkStatus.DELETED_A
+
+
+def test_mirrored_pipelines_are_created_once_up_to_the_limit_and_their_deals_sync(memory_connections):
+    from syncrules.deals import mirror_pipelines
+    from syncrules.tests.memory_connector import RENEWALS_PIPELINE
+
+    apps = Apps(b=MemoryApp("sf_", pipelines=(SALESFORCE_PIPELINE, RENEWALS_PIPELINE), mirror_pipelines=True))
+    apps.b.clock = apps.clock
+    world = make_world(apps, kinds=(COMPANIES, CONTACTS))
+    deals = make_sync(DEALS, connection_a=world.syncs[COMPANIES].connection_a,
+                      connection_b=world.syncs[COMPANIES].connection_b, state=ObjectSync.State.ACTIVE)
+    create_default_mappings(deals, apps.a.connector(), apps.b.connector())
+    setup = mirror_pipelines(deals, limit=2)  # A holds its default pipeline: room for one more
+    assert setup.created == ["Memory - master"] and len(setup.problems) == 1
+    assert "limit is 2" in setup.problems[0] and "Renewals" in setup.problems[0]
+    again = mirror_pipelines(deals, limit=3)  # raised: the missing one now, the other is reused
+    assert again.created == ["Memory - renewals"] and again.mapped == ["Memory - master", "Memory - renewals"]
+    assert deals.pipeline_mappings.count() == 2
+    labels = {p.label: p for p in apps.a.pipelines}
+    renewal = apps.b.create(DEALS, deal_name="Renewal", amount=5, pipeline="renewals", stage="renewal_quoted")
+    run = run_sync(deals.pk)
+    assert run.created == 1
+    a_deal = RecordLink.objects.get(object_sync=deals, id_b=renewal).id_a
+    assert apps.a.get(DEALS, a_deal, "pipeline") == labels["Memory - renewals"].id
+    mirrored_stage = next(s for s in labels["Memory - renewals"].stages if s.label == "Quoted")
+    assert apps.a.get(DEALS, a_deal, "stage") == mirrored_stage.id
+    assert mirror_pipelines(deals, limit=3).created == []  # nothing twice
