@@ -99,6 +99,9 @@ class Record:
     modified_at: datetime | None = None
     associations: dict[str, list[str]] = field(default_factory=dict)
     archived: bool = False
+    # Ids this record had before the app merged other records into it (HubSpot's
+    # hs_merged_object_ids): links holding those ids now belong to this record.
+    merged_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

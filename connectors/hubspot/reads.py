@@ -127,6 +127,7 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> lis
             values={name: from_hubspot(specs.get(name), value) for name, value in props.items()},
             modified_at=parse_time(props.get(prop) or item.get("updatedAt")),
             archived=bool(item.get("archived")),
+            merged_ids=[i for i in str(props.get("hs_merged_object_ids") or "").split(";") if i.strip()],
         ))
     if conn.options.get("read_associations", True):
         for to_type in ASSOCIATED.get(object_type, ()):

@@ -184,6 +184,7 @@ class Engine:
         """Sync one page of records read from `side`."""
         unique = {r.id: r for r in records if not r.archived}  # archived ones reach read_deleted
         self.prepare_records(side, unique.values())
+        self.follow_merges(side, unique.values())
         links = store.load_links(self.sync, side, unique)
         linked, unlinked = [], []
         for record in unique.values():
@@ -197,6 +198,41 @@ class Engine:
                 unlinked.append((record, link))
         self.sync_linked(side, linked, forced=forced)
         self.sync_unlinked(side, unlinked)
+
+    def follow_merges(self, side: str, records: Iterable[Record]) -> None:
+        """Records the app merged into others: their links follow the surviving record.
+
+        A survivor without a link of its own takes over the merged record's link (so it is not
+        created again on the other side). A survivor already linked leaves the other side with
+        two records for one: that link is shown as gone from this side, as a duplicate.
+        """
+        merged = {old: record for record in records for old in record.merged_ids if old != record.id}
+        old_links = store.load_links(self.sync, side, merged) if merged else {}
+        if not old_links:
+            return
+        own = store.load_links(self.sync, side, {merged[old].id for old in old_links})
+        now, there, changes = self.now(), other(side), []
+        for old, link in sorted(old_links.items()):
+            survivor = merged[old].id
+            message = f"{old} was merged into {survivor} on {SIDE_NAMES[side]}."
+            change = LinkChange(link)
+            if survivor not in own and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+                setattr(link, f"id_{side}", survivor)
+                own[survivor] = link
+                change.outcomes.append(Outcome(Action.MATCHED, "", None, f"{message} The link follows it."))
+            elif getattr(link, f"id_{there}") and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+                # Gone from this side like a deleted record (never recreated by a run), but
+                # explained as the duplicate it now is.
+                message += (f" {survivor} is synced with another record, so {getattr(link, f'id_{there}')} on "
+                            f"{SIDE_NAMES[there]} is a duplicate now: merge it there too.")
+                change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
+                link.status = LinkStatus.DELETED_A if side == A else LinkStatus.DELETED_B
+                link.error_category, link.last_error = ErrorCategory.DUPLICATE_RECORD.code, message
+                link.next_retry_at = None
+            else:
+                continue
+            changes.append(change)
+        store.save_changes(self.sync, self.run, changes, now)
 
     # --- linked records ------------------------------------------------------------------
     def has_delta(self, side: str, record: Record, link: RecordLink) -> bool:

@@ -147,3 +147,38 @@ def test_a_conflict_over_http_goes_to_the_conflict_winner_and_then_stays_quiet(p
     assert salesforce.connector().read(CONTACTS, [link.id_b])[link.id_b].values["Title"] == "Edited in Salesforce"
     quiet = run_sync(sync.pk)
     assert (quiet.created, quiet.updated) == (0, 0)
+
+
+def test_contacts_merged_in_hubspot_keep_their_links_and_duplicates_are_explained(pair):
+    from sandbox.hubspot.models import Portal
+    from sandbox.hubspot.store import merge
+
+    hubspot, salesforce = pair(sf_accounts=1)
+    connector = hubspot.connector()
+    made = connector.write(CONTACTS, creates=[
+        {"email": "ann@merge.example", "firstname": "Ann", "lastname": "One"},
+        {"email": "ann.two@merge.example", "firstname": "Ann", "lastname": "Two"},
+    ])
+    ann, ann_two = (r.id for r in made)
+    sync = new_sync(hubspot, salesforce, CONTACTS)
+    run_sync(sync.pk)
+    sf_ann, sf_two = (RecordLink.objects.get(object_sync=sync, id_a=i).id_b for i in (ann, ann_two))
+    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
+
+    # A new, unsynced contact absorbs Ann: her link follows it, nothing is created twice.
+    bob = connector.write(CONTACTS, creates=[{"email": "bob@merge.example", "firstname": "Bob", "lastname": "B"}])
+    merge(portal, "contacts", bob[0].id, ann)
+    run = run_sync(sync.pk)
+    assert run.created == 0 and run.failed == 0, list(run.outcomes.values_list("message", flat=True))
+    link = RecordLink.objects.get(object_sync=sync, id_b=sf_ann)
+    assert link.id_a == bob[0].id and link.status == LinkStatus.IN_SYNC
+    assert salesforce.connector().read(CONTACTS, [sf_ann])[sf_ann].values["Email"] == "bob@merge.example"
+
+    # Two synced contacts merged: the loser's Salesforce contact is a duplicate now, and says so.
+    merge(portal, "contacts", bob[0].id, ann_two)
+    run = run_sync(sync.pk)
+    assert run.created == 0
+    orphan = RecordLink.objects.get(object_sync=sync, id_b=sf_two)
+    assert orphan.id_a == ann_two and orphan.status == LinkStatus.DELETED_A
+    assert orphan.error_category == "duplicate_record" and "merged into" in orphan.last_error
+    assert RecordLink.objects.get(object_sync=sync, id_a=bob[0].id).id_b == sf_ann
