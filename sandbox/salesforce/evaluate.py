@@ -195,3 +195,22 @@ def reference_filter(cond: Cond | None) -> tuple[str, set[str]] | None:
         if cond.path[0].lower() != "id" and all(v.kind == "string" for v in cond.values):
             return cond.path[0], {str(v.value) for v in cond.values}
     return None
+
+
+TEXT_TYPES = {"string", "email", "phone", "url", "picklist", "combobox", "textarea"}
+
+
+def text_filter(cond: Cond | None, types: dict) -> tuple[str, set[str]] | None:
+    """A top-level `<TextField> = 'x'` or `IN (...)` restriction (e.g. matching by Email), as the
+    lowercased values to pre-filter on. Only for ASCII literals: SQLite's LOWER() folds ASCII
+    only, so a non-ASCII literal could match in Python and not there. (A stored value whose
+    Python lowercase is ASCII while it is not, like the Kelvin sign, is the one case left.)"""
+    if cond is None:
+        return None
+    if cond.op == "and":
+        return next((r for r in (text_filter(c, types) for c in cond.children) if r), None)
+    if len(cond.path) != 1 or cond.op not in ("=", "in") or types.get(cond.path) not in TEXT_TYPES:
+        return None
+    if not all(v.kind == "string" and str(v.value).isascii() for v in cond.values):
+        return None
+    return cond.path[0], {str(v.value).lower() for v in cond.values}

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import F
-from django.db.models.functions import Collate
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Collate, Lower
 from django.utils import timezone
 
 from sandbox.salesforce import evaluate, soql, store
@@ -93,8 +94,16 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
         # parents does not load an org's 10,000s of contact roles.
         name, values = ref
         values = values | {store.id18(v) for v in values if len(v) == 15}
-        stored = next((f for f in meta.fields_of(query.sobject) or {} if f.lower() == name.lower()), name)
+        stored = _stored_name(meta, query.sobject, name)
         qs = qs.filter(**{f"data__{stored}__in": sorted(values)})
+    text = evaluate.text_filter(query.where, query.types)
+    if text is not None:
+        # `Email IN (...)` (matching): case-insensitive, like SOQL, on the JSON value.
+        name, values = text
+        stored = _stored_name(meta, query.sobject, name)
+        qs = qs.annotate(text_match=Lower(KeyTextTransform(stored, "data"))).filter(
+            text_match__in=sorted(values)
+        )
     candidates = rows(qs)
     where_paths = [p for p in query.types if len(p) > 1]
     if where_paths:
@@ -103,6 +112,11 @@ def _matching_rows(org: Org, meta: store.OrgMeta, query: soql.Query, include_del
     matching = evaluate.sort_rows(matching, query.order, query.types)
     end = query.offset + query.limit if query.limit is not None else None
     return matching[query.offset : end]
+
+
+def _stored_name(meta: store.OrgMeta, sobject: str, name: str) -> str:
+    """A field's name as stored in `data` (SOQL names are case-insensitive)."""
+    return next((f for f in meta.fields_of(sobject) or {} if f.lower() == name.lower()), name)
 
 
 def more(org: Org, meta: store.OrgMeta, locator_and_offset: str, batch: int = MAX_BATCH) -> dict:
