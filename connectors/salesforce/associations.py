@@ -4,7 +4,7 @@ or a junction record (OpportunityContactRole between an Opportunity and a Contac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, WriteResult
@@ -79,10 +79,13 @@ def changes(
         return None
     fields = ["Id", "OpportunityId", "SystemModstamp"]
     if cursor is None:
-        # Start from now by the server's clock: one cheap call to read its Date header.
+        # Start from now by the server's clock (one cheap call to read its Date header), less the
+        # settling time read_changes allows: a role saved by a transaction still open now gets a
+        # SystemModstamp from before it commits (re-reads are harmless, gaps are not).
         connector.client.query_all("SELECT Id FROM OpportunityContactRole LIMIT 1")
         now = connector.client.server_time or datetime.now(UTC)
-        return [], {"modstamp": now.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "id": ""}
+        start = now - timedelta(seconds=connector.settle_seconds)
+        return [], {"modstamp": start.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), "id": ""}
     changed: dict[str, None] = {}
     for batch, after in connector.batches_since(
         "OpportunityContactRole", fields, cursor, include_deleted=True

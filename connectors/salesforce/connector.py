@@ -276,6 +276,11 @@ class SalesforceConnector(Connector):
             if batch["records"]:
                 yield batch, self._cursor(batch["records"][-1], final=bool(batch.get("done", True)))
 
+    @property
+    def settle_seconds(self) -> float:
+        """How long a SystemModstamp may still be overtaken by a slower transaction's write."""
+        return float(self.options.get("settle_seconds", 10))
+
     def _cursor(self, last: dict, *, final: bool) -> dict[str, str]:
         """(SystemModstamp, Id) of the last record delivered.
 
@@ -288,7 +293,7 @@ class SalesforceConnector(Connector):
         if final:
             modified = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
             now = self.client.server_time or datetime.now(UTC)
-            if (now - modified).total_seconds() < float(self.options.get("settle_seconds", 10)):
+            if (now - modified).total_seconds() < self.settle_seconds:
                 return {"modstamp": stamp, "id": ""}
         return {"modstamp": stamp, "id": last["Id"]}
 

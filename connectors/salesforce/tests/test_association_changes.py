@@ -1,6 +1,6 @@
 """association_changes: contact roles have their own SystemModstamp; lookups ride on the record's."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -33,6 +33,17 @@ def test_without_a_cursor_it_starts_from_now_by_the_servers_clock(org, exact):
     assert changed == [] and cursor["id"] == ""
     assert exact.client.http.calls - before == 1
     assert exact.association_changes(DEALS, CONTACTS, cursor)[0] == []  # seeded roles are older than now
+
+
+def test_the_starting_cursor_leaves_room_for_roles_still_being_saved(org, connector):
+    _age_everything()
+    (opp,) = _ids("Opportunity", 1)
+    contact = connector.write(CONTACTS, [{"LastName": "Just before"}])[0].id
+    assert connector.write_associations(DEALS, CONTACTS, [(opp, contact)])[0].ok
+    _, cursor = connector.association_changes(DEALS, CONTACTS)
+    start = datetime.fromisoformat(cursor["modstamp"])
+    assert timedelta(seconds=9) <= connector.client.server_time - start <= timedelta(seconds=11)
+    assert connector.association_changes(DEALS, CONTACTS, cursor)[0] == [opp]
 
 
 def test_it_lists_opportunities_whose_roles_were_added_changed_or_removed(org, exact):
