@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV
 
@@ -49,27 +49,13 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     list_select_related = ["connection_a", "connection_b"]
     readonly_fields = [
         "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b",
-        "running_since", "created_at", "updated_at", "prerequisites", "extra_cursors",
+        "running_since", "created_at", "updated_at", "extra_cursors",
     ]
     inlines = [FieldMappingInline, SyncFilterInline, PipelineMappingInline]
-    actions = ["turn_on", "turn_off", "run_now", "resync_deleted_in_a", "resync_deleted_in_b", "mirror_pipelines"]
-
-    @admin.display(description="deal sync prerequisites")
-    def prerequisites(self, obj: ObjectSync) -> str:
-        """What a deal sync needs, checked against the apps (F3.5, F6.9); empty for other types."""
-        if obj.pk is None or obj.object_type != "deals":
-            return "-"
-        from syncrules.deals import check_prerequisites
-
-        try:
-            checks = check_prerequisites(obj)
-        except Exception as exc:  # noqa: BLE001 - an unreachable app must not break the page
-            return format_html('<span style="color:#c0392b">The apps could not be checked: {}</span>', exc)
-        return format_html_join(
-            "", '<div style="color:{}">{} {}</div>',
-            (("#1e8449", "\u2714", c.message) if c.ok else
-             ("#c0392b" if c.blocking else "#b7950b", "\u2716" if c.blocking else "!", c.message) for c in checks),
-        )
+    actions = [
+        "turn_on", "turn_off", "run_now", "resync_deleted_in_a", "resync_deleted_in_b", "check_prerequisites",
+        "mirror_pipelines",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -143,6 +129,23 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     @admin.action(description="Resync deleted records in B", permissions=["run"])
     def resync_deleted_in_b(self, request, queryset):
         self._resync(request, queryset, "b")
+
+    @admin.action(description="Deal syncs: check prerequisites")
+    def check_prerequisites(self, request, queryset):
+        """What each deal sync needs, checked against the apps (F3.5, F6.9). An action, not a
+        field of the change page: that page renders inside a transaction, and HTTP calls must
+        never run inside one."""
+        from syncrules.deals import check_prerequisites
+
+        for sync in queryset.filter(object_type="deals"):
+            try:
+                checks = check_prerequisites(sync)
+            except Exception as exc:  # noqa: BLE001 - an unreachable app is a message, not a traceback
+                self.message_user(request, f"{sync}: the apps could not be checked: {exc}", messages.ERROR)
+                continue
+            for check in checks:
+                level = messages.SUCCESS if check.ok else messages.ERROR if check.blocking else messages.WARNING
+                self.message_user(request, f"{sync}: {check.message}", level)
 
     def has_mirror_permission(self, request) -> bool:
         return request.user.has_perm("syncrules.change_objectsync")

@@ -370,7 +370,8 @@ def test_an_admin_resyncs_all_deleted_records_of_a_side_and_sees_the_prerequisit
         admin_client.post(url, {"action": "resync_deleted_in_a", "_selected_action": [world.syncs[DEALS].pk]})
     assert len(world.apps.a.all(DEALS)) == 3
     assert not RecordLink.objects.filter(object_sync=world.syncs[DEALS], status=LinkStatus.DELETED_A).exists()
-    page = admin_client.get(reverse("admin:syncrules_objectsync_change", args=[world.syncs[DEALS].pk])).content.decode()
+    page = admin_client.post(url, {"action": "check_prerequisites", "_selected_action": [world.syncs[DEALS].pk]},
+                             follow=True).content.decode()
     assert "deal stages are mapped" in page and "A company sync between the same apps is on" in page
 
 

@@ -38,7 +38,9 @@ def syncs(live_server):
     made = {}
     for kind, name in (("deals", "Deals"), ("contacts", "Contacts"), ("companies", "Companies")):
         made[kind] = ObjectSync.objects.create(connection_a=hubspot, connection_b=salesforce, object_type=kind,
-                                               name=name, state=ObjectSync.State.ACTIVE, sync_deals=kind == "deals")
+                                               name=name, state=ObjectSync.State.ACTIVE, sync_deals=kind == "deals",
+                                               # HubSpot deletions are read at this interval (300 s by default)
+                                               options={"association_sweep_seconds": 0})
         create_default_mappings(made[kind])
     # HubSpot's and Salesforce's options for these barely overlap; value maps are the wizard's job.
     FieldMapping.objects.filter(field_a__in=["industry", "dealtype"]).delete()
@@ -49,10 +51,13 @@ def syncs(live_server):
 def test_a_deal_sync_is_set_up_run_and_a_deleted_deal_resynced_from_the_admin(admin_login, syncs):
     made, hubspot = syncs
     deals = made["deals"]
-    page = admin_login(f"/admin/syncrules/objectsync/{deals.pk}/change/")
-    assert "Map at least one deal stage" in page.inner_text("body")
+    page = admin_login("/admin/syncrules/objectsync/")
+    page.check(f"input[name=_selected_action][value='{deals.pk}']")
+    page.select_option("select[name=action]", "check_prerequisites")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=Map at least one deal stage")
+    assert "A company sync between the same apps is on" in page.inner_text("body")
 
-    page.goto(page.url.split("/admin/")[0] + "/admin/syncrules/objectsync/")
     page.check(f"input[name=_selected_action][value='{deals.pk}']")
     page.select_option("select[name=action]", "mirror_pipelines")
     page.click("button[name=index]")
@@ -66,9 +71,11 @@ def test_a_deal_sync_is_set_up_run_and_a_deleted_deal_resynced_from_the_admin(ad
     assert run.status == SyncRun.Status.SUCCEEDED and run.created == 5 and run.waiting == 0, run.error
     assert run.associated >= 10  # each deal's company and contacts, in this same run
 
-    page.goto(page.url.split("/admin/")[0] + f"/admin/syncrules/objectsync/{deals.pk}/change/")
-    body = page.inner_text("body")
-    assert "deal stages are mapped" in body and "Map at least one" not in body
+    page.check(f"input[name=_selected_action][value='{deals.pk}']")
+    page.select_option("select[name=action]", "check_prerequisites")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=deal stages are mapped")
+    assert "Map at least one" not in page.inner_text("body")
 
     link = RecordLink.objects.filter(object_sync=deals).first()
     assert hubspot.connector().delete(DEALS, [link.id_a])[0].ok
