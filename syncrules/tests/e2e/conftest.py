@@ -43,9 +43,10 @@ def _close_sockets(monkeypatch):
 def pair(live_server):
     """Two connections: a seeded HubSpot portal (side A) and a seeded Salesforce org (side B)."""
 
-    def make(*, contacts=0, companies=0, sf_contacts=0, sf_accounts=0, **org_options):
+    def make(*, contacts=0, companies=0, sf_contacts=0, sf_accounts=0, hub_seed=0, **org_options):
         portal = ensure_portal(next(_hub_ids), rate_limit_enabled=False)
-        seed_records(portal, contacts=contacts, companies=companies)
+        # The portal's data follows its hub id unless `hub_seed` pins it (a test counting on it).
+        seed_records(portal, contacts=contacts, companies=companies, seed=hub_seed)
         org = seed_org(f"e2e{next(_orgs)}", contacts=sf_contacts, accounts=sf_accounts, **org_options)
         hubspot = Connection.objects.create(
             kind="hubspot", name="HubSpot sandbox", base_url=f"{live_server.url}/sandbox/hubspot",

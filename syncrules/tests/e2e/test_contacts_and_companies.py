@@ -73,7 +73,8 @@ HUBSPOT_TO_SALESFORCE_INDUSTRY = {
 
 
 def test_a_one_way_company_sync_fails_unmapped_options_then_retries_them_once_mapped(pair):
-    hubspot, salesforce = pair(companies=12, sf_accounts=6)
+    # Pinned data: other seeds can draw two companies alike, which then fail as duplicates.
+    hubspot, salesforce = pair(companies=12, sf_accounts=6, hub_seed=700_001)
     before_hubspot = {k: r.values for k, r in every(hubspot, COMPANIES).items()}
     sync = new_sync(hubspot, salesforce, COMPANIES, direction=Direction.TO_B)
     run = run_sync(sync.pk)
