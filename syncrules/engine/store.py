@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, router, transaction
 
 from connectors.errors import ErrorCategory
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
@@ -89,11 +89,31 @@ def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], 
         existing = [c.link for c in changes if c.link.pk]
         new = [c.link for c in changes if not c.link.pk]
         if existing:
-            RecordLink.objects.bulk_update(existing, LINK_FIELDS)
+            update_rows(existing, LINK_FIELDS)
         if new:
             RecordLink.objects.bulk_create(new)
         RecordOutcome.objects.bulk_create(_outcome_rows(sync, run, changes, now))
     _count(run, changes)
+
+
+def update_rows(links: Sequence[RecordLink], fields: Sequence[str]) -> None:
+    """UPDATE each link's `fields` by primary key, as one prepared statement run for every row.
+
+    Django's bulk_update builds one CASE WHEN per field listing every row, which the database
+    then evaluates row by row: a page of links took ~0.1 s per 100 rows on SQLite, the
+    largest share of a deal sync's CPU. executemany sends the same work as N small updates.
+    Values go through each field's own get_db_prep_save, as .save() does.
+    """
+    connection = connections[router.db_for_write(RecordLink)]
+    meta = RecordLink._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    # Only quoted model metadata goes into the text; every value is a parameter.
+    assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    rows = [[c.get_db_prep_save(getattr(link, c.attname), connection) for c in columns] + [link.pk] for link in links]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _outcome_rows(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], now: datetime) -> list[RecordOutcome]:
