@@ -59,6 +59,7 @@ class Target:
     to_type: str
     sync: ObjectSync
     sides: dict[str, str]
+    why: dict[str, str] = field(default_factory=dict)  # waiting ids whose own sync failed -> why
 
     def key(self, link: RecordLink) -> str:
         return f"{link.id_a}|{link.id_b}"
@@ -78,6 +79,8 @@ class Target:
             link = links.get(rid)
             if link is None or (link.status == LinkStatus.FAILING and not (link.id_a and link.id_b)):
                 out[rid] = WAIT
+                if link is not None and link.category is not None:
+                    self.why[rid] = f"its own sync failed: {link.category.label}"
             elif link.status in ACTIVE and link.id_a and link.id_b:
                 out[rid] = self.key(link)
             else:
@@ -105,7 +108,7 @@ class Work:
     link: RecordLink
     mine: list[str]  # keys on the side read
     theirs: list[str] | None = None
-    waiting: list[str] = field(default_factory=list)  # our ids of associated records not synced yet
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # (side, id) of associated records not synced yet
     final: list[str] = field(default_factory=list)
     writes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (side, add|remove) -> keys
     failed: list[tuple[str, ConnectorError]] = field(default_factory=list)
@@ -251,7 +254,7 @@ class Associations(Extension):
         for link, _ in items:
             ids = ids_of[link.pk]
             keys = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
-            work = Work(link, keys, waiting=[i for i in ids if resolved[i] == WAIT])
+            work = Work(link, keys, waiting=[(side, i) for i in ids if resolved[i] == WAIT])
             synced = list((link.associations or {}).get(to, []))
             pending = (link.associations or {}).get(PENDING) or {}
             if sorted(keys) != sorted(synced) or work.waiting or to in pending:
@@ -272,7 +275,7 @@ class Associations(Extension):
             ids = their_ids[work.link.pk]
             work.theirs = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
             if to in SINGLE and ids and resolved[ids[0]] == WAIT:
-                work.waiting.append(ids[0])
+                work.waiting.append((there, ids[0]))
             self.merge(engine, side, target, work)
         return works
 
@@ -371,8 +374,11 @@ class Associations(Extension):
             pending[target.to_type] = [category.code, message, error.retry_after or 0, attempts, engine.run.pk]
             change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
         elif work.waiting:
-            names = ", ".join(work.waiting[:5]) + ("..." if len(work.waiting) > 5 else "")
-            message = f"Waiting for {target.to_type} {names} on {side.upper()} to sync before associating it."
+            names = ", ".join(
+                f"{rid} on {s.upper()}" + (f" ({target.why[rid]})" if rid in target.why else "")
+                for s, rid in work.waiting[:5]
+            ) + ("..." if len(work.waiting) > 5 else "")
+            message = f"Waiting for {target.to_type} {names} to sync before associating them."
             pending[target.to_type] = [ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0, attempts, engine.run.pk]
             change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", ErrorCategory.WAITING_FOR_DEPENDENCY,
                                            message))

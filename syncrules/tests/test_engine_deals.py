@@ -422,6 +422,7 @@ def test_a_record_waiting_for_a_company_that_cannot_sync_backs_off(world):
     world.run(COMPANIES, CONTACTS)
     link = RecordLink.objects.get(object_sync=world.syncs[CONTACTS], id_a=ann)
     assert link.error_category == ErrorCategory.WAITING_FOR_DEPENDENCY.code and link.fail_count == 1
+    assert f"{acme} on A (its own sync failed: Property value isn't valid)" in link.last_error
     assert link.next_retry_at <= timezone.now()  # first: at the next run
     world.run(CONTACTS)
     link.refresh_from_db()
