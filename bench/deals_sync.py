@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from harness import bench_database, sandbox_server
+from harness import bench_database, sandbox_connections, sandbox_server
 
 SYNCED = ("companies", "contacts", "deals")
 ROUNDS = 3
@@ -146,25 +146,6 @@ def make_companies_distinct(portal, org) -> int:
     return changed
 
 
-def connect(base: str, portal, org, args):
-    from connectors.models import Connection
-
-    hubspot = Connection.objects.create(
-        kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
-        credentials={"access_token": portal.private_token},
-        # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
-        options={"search_lag_seconds": 0, **({} if args.rate_limits else {"client_rate_limit": False})},
-    )
-    salesforce = Connection.objects.create(
-        kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",
-        credentials={"access_token": org.access_token, "refresh_token": org.refresh_token,
-                     "instance_url": f"{base}/salesforce", "client_id": org.org.client_id,
-                     "client_secret": org.org.client_secret},
-        options={"api_budget_share": 1.0},
-    )
-    return hubspot, salesforce
-
-
 def make_syncs(hubspot, salesforce) -> dict:
     """The three object syncs with their default mappings, less the two that cannot map."""
     from syncrules.deals import mirror_pipelines
@@ -215,7 +196,7 @@ def run(base: str, portal, org, split: Split, args) -> None:
     print("rate limits:", "HubSpot defaults (190 per 10 s, search 5/s) on both ends" if args.rate_limits else "off")
     from syncrules.engine import run_sync
 
-    hubspot, salesforce = connect(base, portal, org, args)
+    hubspot, salesforce = sandbox_connections(base, portal, org, rate_limits=args.rate_limits)
     syncs = make_syncs(hubspot, salesforce)
     place_hubspot_deals(portal, syncs["deals"], args.seed)
     rss_before = peak_rss_mb()

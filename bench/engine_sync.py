@@ -16,7 +16,7 @@ import resource
 import time
 from datetime import timedelta
 
-from harness import bench_database, sandbox_server
+from harness import bench_database, sandbox_connections, sandbox_server
 
 
 def main() -> None:
@@ -84,24 +84,11 @@ def overlap(portal, org, args) -> None:
 def run(base: str, portal, org, args) -> None:
     print("rate limits:", "HubSpot defaults (190 per 10 s, search 5/s) on both ends" if args.rate_limits else "off")
     from connectors.base import CONTACTS
-    from connectors.models import Connection
     from syncrules.engine import run_sync
     from syncrules.engine.mappings import create_default_mappings
     from syncrules.models import LinkStatus, ObjectSync, RecordLink
 
-    hubspot = Connection.objects.create(
-        kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
-        credentials={"access_token": portal.private_token},
-        # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
-        options={"search_lag_seconds": 0, **({} if args.rate_limits else {"client_rate_limit": False})},
-    )
-    salesforce = Connection.objects.create(
-        kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",
-        credentials={"access_token": org.access_token, "refresh_token": org.refresh_token,
-                     "instance_url": f"{base}/salesforce", "client_id": org.org.client_id,
-                     "client_secret": org.org.client_secret},
-        options={"api_budget_share": 1.0},
-    )
+    hubspot, salesforce = sandbox_connections(base, portal, org, rate_limits=args.rate_limits)
     sync = ObjectSync.objects.create(connection_a=hubspot, connection_b=salesforce, object_type=CONTACTS,
                                      state=ObjectSync.State.ACTIVE)
     create_default_mappings(sync)

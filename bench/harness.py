@@ -65,3 +65,23 @@ def wait_until_up(url: str, timeout: float = 30.0) -> None:
         except OSError:
             time.sleep(0.2)
     raise SystemExit(f"the sandbox did not start at {url}")
+
+
+def sandbox_connections(base: str, portal, org, *, rate_limits: bool):
+    """A HubSpot and a Salesforce Connection to the sandbox portal and org served at `base`."""
+    from connectors.models import Connection
+
+    hubspot = Connection.objects.create(
+        kind="hubspot", name="HubSpot sandbox", base_url=f"{base}/hubspot",
+        credentials={"access_token": portal.private_token},
+        # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
+        options={"search_lag_seconds": 0, **({} if rate_limits else {"client_rate_limit": False})},
+    )
+    salesforce = Connection.objects.create(
+        kind="salesforce", name="Salesforce sandbox", base_url=f"{base}/salesforce",
+        credentials={"access_token": org.access_token, "refresh_token": org.refresh_token,
+                     "instance_url": f"{base}/salesforce", "client_id": org.org.client_id,
+                     "client_secret": org.org.client_secret},
+        options={"api_budget_share": 1.0},
+    )
+    return hubspot, salesforce
