@@ -304,6 +304,11 @@ class Connector:
         raise NotImplementedError
 
     # --- helpers ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release network resources such as kept-alive connections; the engine calls it after
+        each run. The connector stays usable (a later call reconnects)."""
+        return None
+
     def record_url(self, object_type: str, record_id: str) -> str:
         """A link a person can open to see the record in the app ('' when there is none)."""
         return ""

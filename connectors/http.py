@@ -173,6 +173,10 @@ class HttpClient:
         self.calls = 0  # HTTP requests actually sent, retries included
         self.retries = 0
 
+    def close(self) -> None:
+        """Close kept-alive connections (a later request opens new ones)."""
+        self.session.close()
+
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
             return path

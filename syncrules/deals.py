@@ -6,7 +6,8 @@ rows they leave. Everything here talks to the apps through the connector contrac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -49,14 +50,31 @@ def map_pipelines(sync: ObjectSync, pipeline_a: Pipeline, pipeline_b: Pipeline) 
     return mapping
 
 
+@contextmanager
+def _connectors(sync: ObjectSync, given: Mapping[str, Connector] | None) -> Iterator[Mapping[str, Connector]]:
+    """The caller's connectors, or the connections' own, closed afterwards."""
+    if given:
+        yield given
+        return
+    made = {s: sync.connection(s).connector() for s in SIDES}
+    try:
+        yield made
+    finally:
+        for connector in made.values():
+            connector.close()
+
+
 def mirror_pipelines(
     sync: ObjectSync, connectors: Mapping[str, Connector] | None = None, limit: int | None = None
 ) -> PipelineSetup:
     """Give each pipeline of an app that asks for it (Salesforce record types) its own pipeline
     on the other side, named by that app's rule ("Salesforce - <record type id>"), created there
     if missing but never past `limit` pipelines in all (F6.2), and map their stages."""
-    connectors = connectors or {s: sync.connection(s).connector() for s in SIDES}
-    limit = settings.DEAL_PIPELINE_LIMIT if limit is None else limit
+    with _connectors(sync, connectors) as apps:
+        return _mirror(sync, apps, settings.DEAL_PIPELINE_LIMIT if limit is None else limit)
+
+
+def _mirror(sync: ObjectSync, connectors: Mapping[str, Connector], limit: int) -> PipelineSetup:
     setup = PipelineSetup()
     for side in SIDES:
         source, target = connectors[side], connectors[_other(side)]
@@ -99,7 +117,11 @@ def check_prerequisites(sync: ObjectSync, connectors: Mapping[str, Connector] | 
     """What a deal sync needs, each explained (F3.5, F6.1, F6.9); blocking ones stop its runs."""
     if sync.object_type != DEALS:
         return []
-    connectors = connectors or {s: sync.connection(s).connector() for s in SIDES}
+    with _connectors(sync, connectors) as apps:
+        return _check(sync, apps)
+
+
+def _check(sync: ObjectSync, connectors: Mapping[str, Connector]) -> list[Prerequisite]:
     checks = []
     for side in SIDES:
         name = sync.connection(side).name

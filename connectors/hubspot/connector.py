@@ -233,6 +233,9 @@ class HubSpotConnector(Connector):
         self.credentials.update(credentials)
         return credentials
 
+    def close(self) -> None:
+        self.client.http.close()
+
     def record_url(self, object_type: str, record_id: str) -> str:
         hub = self.credentials.get("hub_id")
         type_ids = {CONTACTS: "0-1", COMPANIES: "0-2", DEALS: "0-3", PRODUCTS: "0-7"}

@@ -211,6 +211,9 @@ class SalesforceConnector(Connector):
             )
         return CheckResult(ok=True, message="Connected; all objects and fields are accessible." + usage)
 
+    def close(self) -> None:
+        self.client.http.close()
+
     def record_url(self, object_type: str, record_id: str) -> str:
         return f"{self.client.instance_url}/lightning/r/{self.sobject(object_type)}/{record_id}/view"
 

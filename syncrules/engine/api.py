@@ -89,6 +89,10 @@ def _run_engine(sync: ObjectSync, run: SyncRun, connectors, work: Callable[[Engi
         _safe_progress(engine)
         run.finish(error=f"{type(exc).__name__}: {exc}")
         return False
+    finally:
+        for side, context in engine.sides.items():
+            if side not in (connectors or {}):  # the caller's own connectors stay open
+                context.connector.close()
     run.finish()
     if engine.problems:  # skipped mappings, unreadable deletions: worth showing, not a failed run
         run.error = "\n".join(engine.problems)

@@ -412,3 +412,16 @@ def test_a_deal_sync_without_stage_mappings_fails_plainly_and_says_to_map_a_stag
     sync = make_memory_sync(apps, object_type="deals", mappings=False)
     run = run_sync(sync.pk)
     assert run.status == SyncRun.Status.FAILED and "Map at least one deal stage" in run.error
+
+
+def test_a_run_closes_the_connectors_it_opened_but_not_the_ones_it_was_given(apps, monkeypatch):
+    from syncrules.tests.memory_connector import MemoryConnector
+
+    closed = []
+    monkeypatch.setattr(MemoryConnector, "close", lambda self: closed.append(self.app.prefix), raising=False)
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    assert sorted(closed) == sorted([apps.a.prefix, apps.b.prefix])
+    closed.clear()
+    run_sync(sync.pk, connectors={"a": apps.a.connector()})
+    assert closed == [apps.b.prefix]
