@@ -35,6 +35,7 @@ from syncrules.engine.helpers import described, http_calls, no_answer, search_va
 from syncrules.engine.mappings import PIPELINE_KEYS, build_pairs
 from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
 from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
+from syncrules.engine.names import NameFields
 from syncrules.engine.pipelines import STAGE_KEY, DealStages
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
@@ -54,6 +55,7 @@ class SideContext:
     email_field: str | None  # set when contacts must have a valid email to enter the sync
     conditions: list[Condition]
     calls_at_start: int = 0
+    names: NameFields | None = None
 
 
 @dataclass
@@ -102,7 +104,8 @@ class Engine:
             match_fields = {k: defaults[k] for k in MATCH_KEYS.get(self.kind, ()) if defaults.get(k) in specs}
             email = defaults.get("email") if self.kind == CONTACTS and self.sync.require_email else None
             conditions = [Condition(f.field, f.operator, f.value) for f in filters if f.side == side]
-            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls)
+            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls,
+                                           NameFields.from_defaults(self.kind, connector.default_fields(self.kind), specs))
         casefold = {f for s in self.sides.values() for k, f in s.match_fields.items() if k == "email"}
         mappings = list(self.sync.field_mappings.all())
         if self.kind == DEALS:
@@ -218,6 +221,7 @@ class Engine:
             change = LinkChange(link)
             if survivor not in own and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
                 setattr(link, f"id_{side}", survivor)
+                self.name(link, {side: merged[old].values})
                 own[survivor] = link
                 change.outcomes.append(Outcome(Action.MATCHED, "", None, f"{message} The link follows it."))
             elif getattr(link, f"id_{there}") and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
@@ -243,12 +247,15 @@ class Engine:
         )
 
     def sync_linked(self, side: str, items: Sequence[tuple[Record, RecordLink]], *, forced: bool = False) -> None:
-        todo = []
+        todo, renamed = [], []
         for record, link in items:
             if forced or link.status == LinkStatus.FAILING or self.has_delta(side, record, link):
                 todo.append((record, link))
             else:
                 self.run.skipped += 1  # unchanged, e.g. our own write read back
+                if self.name(link, {side: record.values}):  # a name outside the mappings changed
+                    renamed.append(link)
+        store.save_names(renamed)
         if not todo:
             return
         there = other(side)
@@ -261,6 +268,7 @@ class Engine:
                 continue
             records = {side: record, there: counterpart}
             self.set_modified(link, records)
+            self.name(link, {s: r.values for s, r in records.items()})
             if self.stages is not None and (change := self.unmapped_stage(link, records)):
                 parked.append(change)
                 continue
@@ -300,6 +308,22 @@ class Engine:
         link.modified_a = records[A].modified_at or link.modified_a
         link.modified_b = records[B].modified_at or link.modified_b
 
+    def name(self, link: RecordLink, values: dict[str, Any]) -> bool:
+        """Set the link's display names and match key from the values read or written per side
+        (engine.names); True if any changed. The match key is side A's; side B's only stands in
+        for a missing one (so reading each side in turn never flips it back and forth)."""
+        before = (link.name_a, link.name_b, link.match_key)
+        keys = {}
+        for side, side_values in values.items():
+            names = self.sides[side].names
+            setattr(link, f"name_{side}", names.display_name(side_values))
+            keys[side] = names.match_key(side_values)
+        if keys.get(A):
+            link.match_key = keys[A]
+        elif keys.get(B) and not (link.match_key and link.id_a):
+            link.match_key = keys[B]
+        return (link.name_a, link.name_b, link.match_key) != before
+
     # --- unlinked records ----------------------------------------------------------------
     def sync_unlinked(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> None:
         there = other(side)
@@ -332,6 +356,7 @@ class Engine:
         excluded, eligible = [], []
         for record, link in items:
             link = link or RecordLink(**{f"id_{side}": record.id})
+            self.name(link, {side: record.values})
             if not self.sync.flows_to(other(side)):
                 reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
             else:
@@ -359,6 +384,7 @@ class Engine:
         setattr(change.link, f"id_{there}", found.id)
         records = {side: record, there: found}
         self.set_modified(change.link, records)
+        self.name(change.link, {s: r.values for s, r in records.items()})
         plan = plan_link(
             self.pairs, {}, records[A].values, records[B].values,
             modified_a=records[A].modified_at, modified_b=records[B].modified_at,
@@ -453,6 +479,7 @@ class Engine:
             if result.ok and pending.create_on == side:
                 setattr(link, f"id_{side}", result.id)
                 self.created[side].add(result.id)
+                self.name(link, {side: plan.writes[side]})
             elif not result.ok:
                 error = result.error
                 message = described(error.message, error.field, error.vendor_code)

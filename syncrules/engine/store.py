@@ -18,6 +18,7 @@ from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, 
 LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
     "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
+    "name_a", "name_b", "match_key",
 ]
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -94,6 +95,12 @@ def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], 
             RecordLink.objects.bulk_create(new)
         RecordOutcome.objects.bulk_create(_outcome_rows(sync, run, changes, now))
     _count(run, changes)
+
+
+def save_names(links: Sequence[RecordLink]) -> None:
+    """Store the display names and match keys of links that changed nothing else."""
+    if links:
+        update_rows(links, ["name_a", "name_b", "match_key"])
 
 
 def update_rows(links: Sequence[RecordLink], fields: Sequence[str]) -> None:
