@@ -504,15 +504,24 @@ class Engine:
             if result.ok:
                 action = Action.CREATED if pending.create_on == side else Action.UPDATED
                 fields = ", ".join(sorted(STAGE_LABEL if f == STAGE_KEY else f for f in plan.writes[side]))
-                changes = plan.changes_to(side)
-                changes = {"changes": self.stages.explain(changes) if self.stages else changes} if changes else {}
-                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", changes))
+                why = self.write_details(plan, side, link)
+                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", why))
         if not failures:
             change.succeed(now)
             if not change.outcomes:
                 change.outcomes.append(Outcome(Action.SKIPPED, "", None, "Nothing to change: both sides agree."))
             return change
         return self.fail(change, failures, now)
+
+    def write_details(self, plan: Plan, side: str, link: RecordLink) -> dict[str, Any]:
+        """What a write to `side` changed and why, and when the other side's record was last
+        modified (so the latency from an edit to its copy can be measured)."""
+        changes = plan.changes_to(side)
+        if not changes:
+            return {}
+        modified = getattr(link, f"modified_{other(side)}")
+        return {"changes": self.stages.explain(changes) if self.stages else changes,
+                **({"source_modified_at": modified.isoformat()} if modified else {})}
 
     def fail(self, change: LinkChange, failures: dict, now: datetime) -> LinkChange:
         for side, (category, message, retry_after) in sorted(failures.items()):

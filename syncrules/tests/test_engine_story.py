@@ -74,8 +74,10 @@ def test_field_changes_say_what_changed_where_and_why(world):
     ann_b = link.id_b
 
     world.apps.a.edit(CONTACTS, ann, first="Anna")  # one side only
+    edited_at = world.apps.clock.now
     world.run(CONTACTS)
     assert changes(link, "b") == [("ha_first", "Ann", "Anna", details.ONE_SIDED)]
+    assert datetime.fromisoformat(latest(link, Action.UPDATED, "b").details["source_modified_at"]) == edited_at
 
     world.apps.a.edit(CONTACTS, ann, first="Annie")  # both within 5 minutes: B, the conflict winner
     world.apps.clock.advance(minutes=2)
