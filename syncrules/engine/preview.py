@@ -136,10 +136,11 @@ class DryConnector:
         self.kind = ""
         self.created: dict[str, Record] = {}  # fake id -> the record as written
         self.changed: dict[str, dict[str, Any]] = {}  # id -> values written
-        self.touched: dict[str, None] = {}  # ids in write order: the app returns them last
+        self.touched: dict[str, int] = {}  # id -> its last write's number, in write order
         self.names: dict[str, str] = {}
         self.records: dict[str, Record] = {}  # as first read: re-reading what the run wrote costs nothing
         self.read_count = 0
+        self.writes = 0
         self.calls_at_start = self.http_calls
 
     def __getattr__(self, name: str) -> Any:  # fields, default_fields, pipelines, batch_size ...
@@ -195,9 +196,17 @@ class DryConnector:
             while size and len(waiting) >= size:
                 yield Page([self._seen(r) for r in waiting[:size]], None, total)
                 waiting, total = waiting[size:], None
-        tail = waiting + self._again(list(self.touched))
-        for start in range(0, len(tail), max(size, 1)):
-            yield Page([self._seen(r) for r in tail[start:start + max(size, 1)]], None, total)
+        # The app returns written records after all others, in write order, and again when
+        # written again after being read (the run reads its own writes back as "no change").
+        done, size = 0, max(size, 1)
+        while True:
+            fresh = [rid for rid, seq in self.touched.items() if seq > done][:size - min(len(waiting), size)]
+            page, waiting = waiting[:size] + self._again(fresh), waiting[size:]
+            if not page:
+                return
+            done = max([done] + [self.touched[rid] for rid in fresh])
+            yield Page([self._seen(r) for r in page], None, total)
+            total = None
 
     def _again(self, ids: Sequence[str]) -> list[Record]:
         """The records the run wrote, as the app would return them after the writes."""
@@ -259,7 +268,7 @@ class DryConnector:
 
     def _touch(self, record_id: str) -> None:
         self.touched.pop(record_id, None)
-        self.touched[record_id] = None
+        self.touched[record_id] = self.writes = self.writes + 1
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("A preview never writes to an app.")
