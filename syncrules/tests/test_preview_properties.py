@@ -15,7 +15,15 @@ from connectors.base import Option
 from syncrules.engine import run_sync
 from syncrules.engine.api import preview_sync
 from syncrules.engine.preview import comparable, run_figures
-from syncrules.models import Direction, FieldMapping, ObjectSync, RecordLink, RecordOutcome, SyncFilter, SyncRun
+from syncrules.models import (
+    Direction,
+    FieldMapping,
+    ObjectSync,
+    RecordLink,
+    RecordOutcome,
+    SyncFilter,
+    SyncRun,
+)
 from syncrules.tests.factories import make_memory_sync
 from syncrules.tests.memory_connector import Apps
 
