@@ -97,6 +97,7 @@ class DryConnector:
         self.inner, self.side = inner, side
         self.specs: dict[str, FieldSpec] = {}
         self.name_fields: dict[str, str] = {}
+        self.unique: list[str] = []  # unique fields to check before a create (see _held)
         self.kind = ""
         self.created: dict[str, Record] = {}  # fake id -> the record as written
         self.changed: dict[str, dict[str, Any]] = {}  # id -> values written
@@ -210,13 +211,16 @@ class DryConnector:
     def write(self, object_type: str, creates: Sequence[dict] = (), updates: Mapping[str, dict] | None = None
               ) -> list[WriteResult]:
         results = []
+        held = self._held(object_type, creates)
         for index, values in enumerate(creates):
-            error = preflight(self.specs, values, create=True)
+            error = preflight(self.specs, values, create=True) or self._duplicate(values, held)
             if error is not None:
                 results.append(WriteResult(index, error=error))
                 continue
             record_id = f"preview-{self.side}-{len(self.created) + 1}"
             self.created[record_id] = Record(record_id, {k: v for k, v in values.items() if not is_empty(v)})
+            for name in held:
+                held[name].add(_key(values.get(name)))
             self._touch(record_id)
             results.append(WriteResult(index, record_id))
         for record_id, values in (updates or {}).items():
@@ -227,6 +231,24 @@ class DryConnector:
                 self._touch(record_id)
             results.append(WriteResult(record_id, None if error else record_id, error))
         return results
+
+    def _held(self, object_type: str, creates: Sequence[dict]) -> dict[str, set[str]]:
+        """Per unique field the engine did not look up (matching is off), the values of `creates`
+        that records of the app hold already: the app refuses such a create as a duplicate."""
+        held = {}
+        for name in self.unique:
+            wanted = sorted({str(v[name]).strip() for v in creates if not is_empty(v.get(name))})
+            found = self.find(object_type, name, wanted) if wanted else {}
+            held[name] = {_key(r.values.get(name)) for group in found.values() for r in group}
+        return held
+
+    def _duplicate(self, values: Mapping[str, Any], held: Mapping[str, set[str]]) -> ConnectorError | None:
+        for name in held:
+            if not is_empty(values.get(name)) and _key(values.get(name)) in held[name]:
+                label = self.specs[name].label or name
+                return ConnectorError(ErrorCategory.DUPLICATE_RECORD,
+                                      f"A record with the {label} {values[name]} exists already.", field=name)
+        return None
 
     def _touch(self, record_id: str) -> None:
         self.touched.pop(record_id, None)

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from connectors.base import Connector
+from connectors.base import Connector, FieldType
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine.dryrun import DryConnector, DryStore, Progress
 from syncrules.engine.match import record_keys
@@ -180,8 +180,12 @@ def _prepare(engine: Engine, apps: Mapping[str, DryConnector]) -> str:
         return str(exc)  # e.g. Sync deals is off: the run creates nothing, and says why
     engine.extensions = []  # associations and deletions write as they go: not previewed
     for side, app in apps.items():
-        app.kind, app.specs = engine.kind, engine.sides[side].specs
+        context = engine.sides[side]
+        app.kind, app.specs = engine.kind, context.specs
         app.name_fields = {d.key: d.field for d in app.inner.default_fields(engine.kind)}
+        looked_up = set(context.match_fields.values()) if engine.sync.match_records else set()
+        app.unique = [name for name, spec in context.specs.items()
+                      if spec.unique and not spec.read_only and spec.type == FieldType.TEXT and name not in looked_up]
     return ""
 
 

@@ -54,6 +54,7 @@ worlds = st.fixed_dictionaries({
     "direction": st.sampled_from(list(Direction.values)),
     "conflict_winner": st.sampled_from(["a", "b"]),
     "require_email": st.booleans(),
+    "match_records": st.booleans(),
     "page_size": st.sampled_from([2, 3, 7]),
     "max_first_b": st.sampled_from([None, 3, 8]),
     "max_last_a": st.sampled_from([None, 3, 8]),
@@ -78,7 +79,7 @@ def build(world):
         for values in world[side]:
             app.create(C, **values)
     sync = make_memory_sync(apps, direction=world["direction"], conflict_winner=world["conflict_winner"],
-                            require_email=world["require_email"])
+                            require_email=world["require_email"], match_records=world.get("match_records", True))
     for mapping in FieldMapping.objects.filter(object_sync=sync):
         key = mapping.field_a[3:]
         mapping.enabled = key not in world["disabled"]
@@ -126,6 +127,12 @@ def state(apps, sync):
           "direction": "two_way", "conflict_winner": "a", "require_email": True, "page_size": 2,
           "max_first_b": None, "max_last_a": None, "filters": [("a", ("stage", "eq", "lead"))], "a_to_b": {},
           "b_to_a": {}, "stage_direction": "two_way", "disabled": set()})
+# Matching off: creating a contact whose email the other app holds is refused as a duplicate.
+@example({"a": [{"email": "ann@example.com", "first": "Ann", "last": "Lee", "score": None, "stage": None}],
+          "b": [{"email": "Ann@Example.com", "first": "Ann", "last": "Lee", "score": None, "stage": None}],
+          "direction": "two_way", "conflict_winner": "a", "require_email": True, "match_records": False,
+          "page_size": 2, "max_first_b": None, "max_last_a": None, "filters": [], "a_to_b": {}, "b_to_a": {},
+          "stage_direction": "two_way", "disabled": set()})
 def test_the_preview_equals_the_initial_run_and_changes_nothing(memory_connections, world):
     with transaction.atomic():
         apps, sync = build(world)
