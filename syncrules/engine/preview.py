@@ -149,10 +149,11 @@ def preview(
         for side, app in apps.items():
             if side not in given:  # the caller's own connectors stay open
                 app.close()
+    calls = {side: app.http_calls - app.calls_at_start for side, app in apps.items()}
     return {
         A: tally.side_result(A), B: tally.side_result(B), "matched": tally.matched,
         "match_samples": tally.match_samples, "duration_seconds": round(time.monotonic() - started, 3),
-        "http_calls": run.http_calls, "http_calls_by_side": {s: a.http_calls - a.calls_at_start for s, a in apps.items()},
+        "http_calls": sum(calls.values()), "http_calls_by_side": calls,
         "processed": run.processed, "blocked": blocked, "problems": list(engine.problems),
     }
 

@@ -141,6 +141,7 @@ def test_with_the_salesforce_deal_switch_off_the_preview_says_no_deal_would_be_c
     result = tasks_preview(sync)
     assert "Turn on 'Sync deals'" in result["blocked"]
     assert result["a"]["create"] == result["b"]["create"] == 0 and result["a"]["read"] == 0
+    assert result["http_calls"] == sum(result["http_calls_by_side"].values()) > 0  # the field lists were read
     run = run_sync(sync.pk)
     assert run.status == SyncRun.Status.FAILED and result["blocked"] in run.error
     sync.sync_deals = True
