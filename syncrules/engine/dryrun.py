@@ -320,6 +320,9 @@ class DryStore:
         if self.on_progress is not None:
             self.on_progress(run.processed, run.estimated_total, run.http_calls)
 
+    def save_names(self, links: Sequence[RecordLink]) -> None:
+        """A preview never writes the database, not even the names a run would refresh."""
+
     def remove_links(self, *args: Any) -> None:
         raise RuntimeError("A preview runs without the engine's extensions.")
 

@@ -260,7 +260,7 @@ class Engine:
                 self.run.skipped += 1  # unchanged, e.g. our own write read back
                 if self.name(link, {side: record.values}):  # a name outside the mappings changed
                     renamed.append(link)
-        store.save_names(renamed)
+        self.store.save_names(renamed)
         if not todo:
             return
         there = other(side)
