@@ -59,9 +59,10 @@ def _tables(data, mapping, spec_a, spec_b, flow) -> list[dict]:
         source, target = (spec_a, spec_b) if key == "a_to_b" else (spec_b, spec_a)
         source_app, target_app = (data.name("a"), data.name("b")) if key == "a_to_b" else (data.name("b"), data.name("a"))
         suggested = suggest_options(source, target)
-        chosen = saved.get(key) or {}
-        rows = [{"option": o, "chosen": chosen.get(o.value) or suggested.get(o.value, ""),
-                 "suggested": o.value not in chosen and o.value in suggested} for o in source.options]
+        # Suggestions fill a direction never saved; once saved, a blank choice stays blank.
+        chosen = saved.get(key) if key in saved else suggested
+        rows = [{"option": o, "chosen": chosen.get(o.value, ""),
+                 "suggested": key not in saved and o.value in suggested} for o in source.options]
         tables.append({"key": key, "source": source, "target": target, "rows": rows,
                        "title": f"From {source_app} to {target_app}", "target_app": target_app})
     return tables
