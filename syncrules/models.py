@@ -387,3 +387,31 @@ class RecordOutcome(models.Model):
         if self.category and not self.hint:
             self.hint = ErrorCategory.from_code(self.category).hint
         super().save(*args, **kwargs)
+
+
+class SyncPreview(models.Model):
+    """A dry run of an object sync's initial run (the wizard's Review step): what it would do,
+    computed by the engine's own code with every write replaced by a recorder."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="previews")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    processed = models.PositiveIntegerField(default=0)
+    estimated_total = models.PositiveIntegerField(null=True, blank=True)
+    http_calls = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True, help_text="What the initial run would do (see engine.preview).")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Preview of {self.object_sync} ({self.get_status_display()})"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from syncrules.models import ObjectSync, SyncRun
+from syncrules.models import ObjectSync, SyncPreview, SyncRun
+
+logger = logging.getLogger(__name__)
 
 RUN_TASK = "syncrules.tasks.run_object_sync"
 RESYNC_TASK = "syncrules.tasks.resync_deleted_records"
@@ -18,6 +21,8 @@ DEPENDENCY_ORDER = {"companies": 0, "contacts": 1, "deals": 2}
 DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
 SCHEDULE_NAME = "syncrules: dispatch due object syncs"
 STALE_CLAIM = timedelta(hours=2)  # ObjectSync.claim's default
+PREVIEW_TASK = "syncrules.tasks.run_preview"
+STALE_PREVIEW = timedelta(hours=1)  # a preview running this long lost its worker
 
 
 def run_object_sync(object_sync_id: int, initial: bool = False, trigger: str = SyncRun.Trigger.SCHEDULE) -> int | None:
@@ -95,3 +100,49 @@ def ensure_schedules() -> bool:
     )
     return created
 
+
+
+# --- dry-run preview
+def enqueue_preview(object_sync_id: int) -> SyncPreview:
+    """A new preview of the sync's initial run (queued), computed by a worker once the current
+    transaction commits."""
+    from django_q.tasks import async_task
+
+    preview = SyncPreview.objects.create(object_sync_id=object_sync_id)
+    transaction.on_commit(lambda: async_task(PREVIEW_TASK, preview.pk, task_name=f"preview {object_sync_id}"))
+    return preview
+
+
+def run_preview(preview_id: int) -> str | None:
+    """Compute a queued preview; its final status, or None when there was nothing to do (done,
+    failed or running already, or deleted). An app that cannot be read fails it with a sentence."""
+    from syncrules.engine.api import preview_sync
+    from syncrules.engine.preview import PreviewFailed
+
+    now = timezone.now()
+    rows = SyncPreview.objects.filter(pk=preview_id)
+    waiting = Q(status=SyncPreview.Status.QUEUED) | Q(status=SyncPreview.Status.RUNNING, started_at__lt=now - STALE_PREVIEW)
+    if not rows.filter(waiting).update(status=SyncPreview.Status.RUNNING, started_at=now, processed=0):
+        return None
+    object_sync_id = rows.values_list("object_sync_id", flat=True).first()
+
+    def progress(processed: int, total: int | None, calls: int) -> None:
+        rows.update(processed=processed, estimated_total=total, http_calls=calls)
+
+    try:
+        result = preview_sync(object_sync_id, on_progress=progress)
+    except PreviewFailed as exc:
+        return _finish_preview(rows, SyncPreview.Status.FAILED, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page shows a sentence; the log keeps the traceback
+        logger.exception("preview %s of object sync %s failed", preview_id, object_sync_id)
+        return _finish_preview(rows, SyncPreview.Status.FAILED, error=(
+            f"The preview stopped on an unexpected error ({type(exc).__name__}). Try again; if it keeps "
+            "happening, check both connections and report it with the worker's log."
+        ))
+    return _finish_preview(rows, SyncPreview.Status.DONE, result=result, http_calls=result["http_calls"],
+                           processed=result["processed"])
+
+
+def _finish_preview(rows, status: str, **fields) -> str:
+    rows.update(status=status, finished_at=timezone.now(), **fields)
+    return status

@@ -134,3 +134,20 @@ def _safe_progress(engine: Engine) -> None:
     except Exception:  # noqa: BLE001 - the original error is the one worth reporting
         logger.exception("could not save the progress of a failed run")
 
+
+
+# --- dry-run preview
+def preview_sync(
+    object_sync_id: int,
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+    on_progress: Callable[[int, int | None, int], None] | None = None,
+) -> dict:
+    """What the sync's initial run would do now, read from both apps without writing anything:
+    the `result` of a SyncPreview (see engine.preview). `on_progress(processed, estimated_total,
+    http_calls)` is called after each page. Raises engine.preview.PreviewFailed, whose message is
+    a sentence for the page, when an app cannot be read."""
+    from syncrules.engine.preview import preview
+
+    sync = ObjectSync.objects.select_related("connection_a", "connection_b").get(pk=object_sync_id)
+    return preview(sync, connectors, on_progress)

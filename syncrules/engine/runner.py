@@ -79,8 +79,12 @@ class NotSupported(Exception):
 class Engine:
     """Runs one SyncRun of one ObjectSync against the two apps' connectors."""
 
-    def __init__(self, sync: ObjectSync, run: SyncRun, *, now: Callable[[], datetime] = timezone.now) -> None:
+    def __init__(
+        self, sync: ObjectSync, run: SyncRun, *, now: Callable[[], datetime] = timezone.now, persistence: Any = None
+    ) -> None:
         self.sync, self.run, self.now = sync, run, now
+        # Where links, outcomes and progress go: engine.store, or a preview's recorder (engine.preview).
+        self.store = persistence or store
         self.kind = sync.object_type
         self.sides: dict[str, SideContext] = {}
         self.pairs: list[FieldPair] = []
@@ -167,7 +171,7 @@ class Engine:
 
     def save_progress(self, side: str | None = None, cursor: Any = None) -> None:
         self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
-        store.save_progress(self.sync, self.run, side, cursor)
+        self.store.save_progress(self.sync, self.run, side, cursor)
 
     def read(self, side: str, ids: Sequence[str]) -> dict[str, Record]:
         """Records of `side` by id (batched by the connector), ready for the merge."""
@@ -185,7 +189,7 @@ class Engine:
         unique = {r.id: r for r in records if not r.archived}  # archived ones reach read_deleted
         self.prepare_records(side, unique.values())
         self.follow_merges(side, unique.values())
-        links = store.load_links(self.sync, side, unique)
+        links = self.store.load_links(self.sync, side, unique)
         linked, unlinked = [], []
         for record in unique.values():
             link = links.get(record.id)
@@ -207,10 +211,10 @@ class Engine:
         two records for one: that link is shown as gone from this side, as a duplicate.
         """
         merged = {old: record for record in records for old in record.merged_ids if old != record.id}
-        old_links = store.load_links(self.sync, side, merged) if merged else {}
+        old_links = self.store.load_links(self.sync, side, merged) if merged else {}
         if not old_links:
             return
-        own = store.load_links(self.sync, side, {merged[old].id for old in old_links})
+        own = self.store.load_links(self.sync, side, {merged[old].id for old in old_links})
         now, there, changes = self.now(), other(side), []
         for old, link in sorted(old_links.items()):
             survivor = merged[old].id
@@ -232,7 +236,7 @@ class Engine:
             else:
                 continue
             changes.append(change)
-        store.save_changes(self.sync, self.run, changes, now)
+        self.store.save_changes(self.sync, self.run, changes, now)
 
     # --- linked records ------------------------------------------------------------------
     def has_delta(self, side: str, record: Record, link: RecordLink) -> bool:
@@ -270,7 +274,7 @@ class Engine:
                 conflict_winner=self.sync.conflict_winner,
             )
             pendings.append(Pending(LinkChange(link), plan, Action.UPDATED))
-        store.save_changes(self.sync, self.run, gone + parked, self.now())
+        self.store.save_changes(self.sync, self.run, gone + parked, self.now())
         for extension in self.extensions:
             extension.after_deletions(self, there, [c.link for c in gone])
         self.write_updates(pendings)
@@ -322,7 +326,7 @@ class Engine:
                 link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
                 plan = plan_create(self.pairs, record.values, side)
                 creates.append(Pending(change, plan, Action.CREATED, create_on=there))
-        store.save_changes(self.sync, self.run, duplicates, now)
+        self.store.save_changes(self.sync, self.run, duplicates, now)
         self.write_updates(merges)
         self.write_creates(there, creates)
 
@@ -344,7 +348,7 @@ class Engine:
                 excluded.append(LinkChange(link, [Outcome(Action.EXCLUDED, "", None, reason)]))
             else:
                 eligible.append((record, link))
-        store.save_changes(self.sync, self.run, excluded, self.now())
+        self.store.save_changes(self.sync, self.run, excluded, self.now())
         return eligible
 
     def merge(self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None) -> Pending:
@@ -384,7 +388,7 @@ class Engine:
             if wanted:
                 for group in self.sides[there].connector.find(self.kind, theirs[key], sorted(wanted)).values():
                     candidates.update((r.id, r) for r in group)
-        their_links = store.load_links(self.sync, there, candidates)
+        their_links = self.store.load_links(self.sync, there, candidates)
         taken = {rid for rid, link in their_links.items() if getattr(link, f"id_{side}")}
         pool = [Candidate(r.id, record_keys(r.values, {k: theirs[k] for k in shared})) for r in candidates.values()]
         result = match_all(((r.id, keys[r.id]) for r in records), pool, taken)
@@ -418,7 +422,7 @@ class Engine:
             for rid, (pending, _) in batch.items():
                 pending.results[side] = by_id.get(rid) or WriteResult(rid, error=no_answer())
         changes = [self.finish(p) for p in pendings]
-        store.save_changes(self.sync, self.run, changes, self.now())
+        self.store.save_changes(self.sync, self.run, changes, self.now())
         for side, status in ((A, LinkStatus.DELETED_A), (B, LinkStatus.DELETED_B)):
             gone = [c.link for c in changes if c.link.status == status]
             for extension in self.extensions if gone else ():
@@ -434,14 +438,14 @@ class Engine:
     def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
         ready = [p for p in pendings if side not in p.plan.errors]
         size = max(1, self.sides[side].connector.batch_size)
-        store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings if side in p.plan.errors], self.now())
+        self.store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings if side in p.plan.errors], self.now())
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
             results = {r.ref: r for r in self.write(side, creates=[p.plan.writes[side] for p in chunk])}
             for index, pending in enumerate(chunk):
                 pending.results[side] = results.get(index) or WriteResult(index, error=no_answer())
             # Saved right after each batch: the new ids are durable before the next call.
-            store.save_changes(self.sync, self.run, [self.finish(p) for p in chunk], self.now())
+            self.store.save_changes(self.sync, self.run, [self.finish(p) for p in chunk], self.now())
 
     def finish(self, pending: Pending) -> LinkChange:
         """Turn a plan and its write results into the link's new state and outcomes."""
@@ -486,12 +490,8 @@ class Engine:
     # --- retries -------------------------------------------------------------------------
     def retry_due(self) -> None:
         """Reprocess failing links whose retry time has come (transient errors, manual retries)."""
-        due = list(
-            # Links this run already saved are left alone (every failing link it touched is saved).
-            RecordLink.objects.filter(object_sync=self.sync, status=LinkStatus.FAILING, next_retry_at__lte=self.now())
-            .exclude(updated_at__gte=self.run.started_at)
-            .order_by("next_retry_at")[:RETRY_LIMIT]
-        )
+        # Links this run already saved are left alone (every failing link it touched is saved).
+        due = self.store.due_links(self.sync, self.now(), self.run.started_at, RETRY_LIMIT)
         for side in (A, B):
             # Linked pairs are retried from side A; one-sided links from the side they exist on.
             links = [link for link in due if getattr(link, f"id_{side}") and (side == A or not link.id_a)]
@@ -503,7 +503,7 @@ class Engine:
         ids = [getattr(link, f"id_{side}") for link in links]
         found = self.read(side, ids)
         missing = [link for link, rid in zip(links, ids, strict=True) if rid not in found]
-        store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())
+        self.store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())
         for extension in self.extensions:
             extension.after_deletions(self, side, missing)
         present = [found[rid] for rid in ids if rid in found]

@@ -75,6 +75,12 @@ def load_links(sync: ObjectSync, side: str, ids: Iterable[str]) -> dict[str, Rec
     return {getattr(link, f"id_{side}"): link for link in rows}
 
 
+def due_links(sync: ObjectSync, now: datetime, saved_since: datetime, limit: int) -> list[RecordLink]:
+    """Failing links whose retry time has come, leaving out those saved since `saved_since`."""
+    due = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING, next_retry_at__lte=now)
+    return list(due.exclude(updated_at__gte=saved_since).order_by("next_retry_at")[:limit])
+
+
 def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], now: datetime) -> None:
     """Write links and their outcomes in one short transaction, and count the outcomes."""
     if not changes:
