@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncrules', '0004_deals_associations_deletions'),
+        ('syncrules', '0007_sync_preview'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

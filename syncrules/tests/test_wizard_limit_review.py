@@ -137,3 +137,30 @@ def test_an_edited_sync_offers_to_read_both_apps_again(client, apps, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url("review", sync), {"_save": "reread"})
     assert SyncRun.objects.filter(object_sync=sync).count() == 2
+
+
+def test_review_previews_the_initial_run_and_its_figures_hold(client, apps, django_capture_on_commit_callbacks):
+    client.force_login(user_in("Sync admins"))
+    a, b = connect(apps)
+    for n in range(3):
+        apps.a.create("contacts", email=f"p{n}@example.com", first=f"P{n}")
+    apps.a.create("contacts", first="No email")
+    apps.b.create("contacts", email="p0@example.com", last="Zero")
+    sync = start(client, a, b)
+    walk_to(client, sync, "review")
+    assert "Preview the initial sync" in client.get(url("review", sync)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("review", sync), {"_preview": "1"})
+    html = client.get(url("review", sync)).content.decode()
+    preview = sync.previews.get()
+    assert preview.status == "done", preview.error
+    assert preview.result["b"]["create"] == 2 and preview.result["matched"] == 1
+    assert "pairs would be matched" in html and "p0@example.com" in html and "no email address" in html
+    client.post(url("configure", sync), {"direction": "to_b", "_save": "1"})
+    assert "The settings changed since this preview" in client.get(url("review", sync)).content.decode()
+    client.post(url("configure", sync), {"direction": "two_way", "conflict_winner": "a", "_save": "1"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("review", sync), {"_save": "sync"})
+    run = SyncRun.objects.get(object_sync=sync)
+    assert (run.matched, run.excluded) == (1, 1)
+    assert run.outcomes.filter(action="created", side="b").count() == preview.result["b"]["create"]
