@@ -15,11 +15,11 @@ _hub_ids = itertools.count(880_001)
 _orgs = itertools.count(1)
 
 
-def connect_sandboxes(live_server, *, contacts=0, companies=0, sf_contacts=0, sf_accounts=0, **org_options):
+def connect_sandboxes(live_server, *, contacts=0, companies=0, deals=0, sf_contacts=0, sf_accounts=0, **org_options):
     """A seeded HubSpot portal and Salesforce org, connected: where a new user starts the wizard."""
     gate.reset_rate_limits()
     portal = ensure_portal(next(_hub_ids), rate_limit_enabled=False)
-    seed_records(portal, contacts=contacts, companies=companies, seed=7)
+    seed_records(portal, contacts=contacts, companies=companies, deals=deals, seed=7)
     org = seed_org(f"wizard{next(_orgs)}", contacts=sf_contacts, accounts=sf_accounts, **org_options)
     sandbox = f"{live_server.url}/sandbox"
     hubspot = Connection.objects.create(
@@ -75,3 +75,27 @@ class Counter:
     def report(self) -> str:
         return (f"pages loaded: {self.pages}, clicks: {self.clicks} (of which {self.choices} dropdown choices), "
                 f"typed fields: {self.typed}")
+
+
+def login(page, live_server, username: str, password: str = "pw") -> None:
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+def ensure_roles() -> None:
+    """The role groups of migration 0002 (a transactional test flushes them)."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    roles = importlib.import_module("syncrules.migrations.0002_roles")
+    for label in roles.CONFIG:
+        create_permissions(apps.get_app_config(label), verbosity=0)
+    ours = Permission.objects.filter(content_type__app_label__in=roles.CONFIG)
+    for name, codenames in roles.ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(ours if codenames is None else ours.filter(codename__in=codenames))
