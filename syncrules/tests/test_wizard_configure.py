@@ -161,3 +161,16 @@ def test_an_app_without_readable_stages_says_deals_cannot_sync(client, apps):
     client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
     html = client.get(url("configure", sync)).content.decode()
     assert "Sales Salesforce has no deal stages the connected user can read, so deals cannot sync." in html
+
+
+def test_an_app_failing_mid_wizard_gives_a_message_and_keeps_the_draft(client, apps, draft):
+    from connectors.errors import ConnectorError, ErrorCategory
+
+    apps.b.fail_calls.append(ConnectorError(ErrorCategory.AUTHENTICATION_EXPIRED, "The token has expired"))
+    page = client.get(url("configure", draft))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Sales Salesforce could not be read" in html and "token has expired" in html
+    apps.b.fail_calls.append(ConnectorError(ErrorCategory.APP_UNAVAILABLE, "Service unavailable"))
+    client.post(url("configure", draft), {"direction": "to_a", "_next": "1"})
+    draft.refresh_from_db()
+    assert draft.direction == "two_way" and draft.wizard_step == "configure" and draft.field_mappings.count() == 7
