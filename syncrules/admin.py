@@ -88,8 +88,10 @@ class ObjectSyncAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         from syncrules.permissions import can_edit_syncs
+        from syncrules.wizard.entry import entries
 
-        extra = {"can_set_up": can_edit_syncs(request.user), **(extra_context or {})}
+        allowed = can_edit_syncs(request.user)
+        extra = {"can_set_up": allowed, "more_data": entries() if allowed else [], **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     @admin.display(description="sync", ordering="name")

@@ -65,8 +65,8 @@ def test_it_refuses_a_bad_choice_with_the_field_marked(client, apps, editor, dat
 def test_it_prefills_the_pair_of_sync_more_data(client, apps, editor):
     a, b = connect(apps)
     ObjectSync.objects.create(connection_a=a, connection_b=b, object_type="contacts", state="active")
-    index = client.get(reverse("admin:index")).content.decode()
-    assert "Sync more data: Marketing HubSpot" in index
+    for entry in ("admin:index", "admin:syncrules_objectsync_changelist"):
+        assert "Sync more data: Marketing HubSpot" in client.get(reverse(entry)).content.decode()
     page = client.get(reverse(NEW) + f"?a={a.pk}&b={b.pk}&type=companies").content.decode()
     assert f'<option value="{a.pk}" selected>' in page and 'value="companies" checked' in page
 

@@ -21,6 +21,10 @@ def apps(live_server):
     salesforce.connector().write(CONTACTS, creates=[
         {"Email": r.values["email"], "LastName": r.values.get("lastname") or "Known", "FirstName": "Matched"}
         for r in people if r.values.get("email")])
+    # Three whose first name is longer than Salesforce's 40 characters: the preview says they fail.
+    hub.write(CONTACTS, creates=[{"email": f"long.name{n}@example.com", "lastname": "Long",
+                                  "firstname": "Maximiliana-Alexandrina Bartholomew-" + "x" * (10 + n),
+                                  "lifecyclestage": "lead"} for n in range(3)])
     return hubspot, salesforce
 
 
@@ -72,6 +76,8 @@ def test_a_new_user_sets_up_a_two_way_contact_sync(admin_login, page, apps, tmp_
     assert preview.status == "done", preview.error
     result = preview.result
     assert result["matched"] >= 20 and result["a"]["excluded"].get("filter", 0) > 0
+    assert sum(f["count"] for f in result["b"]["failures"]) == 3
+    assert "3 would fail: Value too long" in page.inner_text("#preview")
     assert f"{result['matched']}</span> pairs would be matched" in page.content()
     me.click("button[name=_save][value=sync]", timeout=300_000)
     page.wait_for_selector("text=its initial sync has started", timeout=300_000)

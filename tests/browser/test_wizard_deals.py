@@ -4,7 +4,7 @@ auto-mapped, the association mappings view, and both initial runs."""
 import pytest
 
 from syncrules.models import ObjectSync, StageMapping, SyncRun
-from tests.browser.wizard_support import Counter, connect_sandboxes
+from tests.browser.wizard_support import Counter, connect_sandboxes, select_object
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,11 +22,7 @@ def test_companies_then_deals_with_auto_mapped_stages(admin_login, page, live_se
     page.set_viewport_size({"width": 1366, "height": 800})
     admin_login("/admin/")
     me = Counter(page, tmp_path)
-    me.click("text=Set up a sync")
-    me.choose("select[name=connection_a]", label="HubSpot Marketing (HubSpot)")
-    me.choose("select[name=connection_b]", label="Salesforce Sales (Salesforce)")
-    me.check("input[name=object_type][value=companies]")
-    me.click("input[name=_next]")
+    select_object(me, "companies")
     page.wait_for_selector("text=Field mappings")
     walk_to_review_and_save(me, page)
     companies = ObjectSync.objects.get(object_type="companies")

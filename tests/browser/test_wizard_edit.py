@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from syncrules.models import ObjectSync
-from tests.browser.wizard_support import Counter, connect_sandboxes, ensure_roles, login
+from tests.browser.wizard_support import Counter, connect_sandboxes, ensure_roles, login, select_object
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,11 +18,7 @@ def staff(name: str, group: str) -> User:
 
 
 def start_contacts(me, page):
-    me.click("text=Set up a sync")
-    me.choose("select[name=connection_a]", label="HubSpot Marketing (HubSpot)")
-    me.choose("select[name=connection_b]", label="Salesforce Sales (Salesforce)")
-    me.check("input[name=object_type][value=contacts]")
-    me.click("input[name=_next]")
+    select_object(me)
     page.wait_for_selector("text=Field mappings")
 
 

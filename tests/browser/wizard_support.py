@@ -99,3 +99,13 @@ def ensure_roles() -> None:
     for name, codenames in roles.ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(ours if codenames is None else ours.filter(codename__in=codenames))
+
+
+def select_object(me: Counter, object_type: str = "contacts", *, start: bool = True) -> None:
+    """Step 1 for the two sandbox connections: from the admin index's button, or on the page."""
+    if start:
+        me.click("text=Set up a sync")
+    me.choose("select[name=connection_a]", label="HubSpot Marketing (HubSpot)")
+    me.choose("select[name=connection_b]", label="Salesforce Sales (Salesforce)")
+    me.check(f"input[name=object_type][value={object_type}]")
+    me.click("input[name=_next]")
