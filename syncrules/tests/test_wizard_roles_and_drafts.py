@@ -171,3 +171,19 @@ def test_the_raw_form_is_for_superusers_with_internals_read_only(client, admin_u
     for name in ("state", "wizard_step", "options", "next_run_at", "interval_seconds", "cursor_a"):
         assert f'name="{name}"' not in html, name
     assert 'name="direction"' in html
+
+
+def test_the_sync_page_reads_the_apps_labels_once_while_it_refreshes(client, apps):
+    from django.core.cache import cache
+
+    cache.clear()
+    a, b = connect(apps)
+    client.force_login(user_in("Sync admins"))
+    sync = start(client, a, b)
+    sync.turn_off()
+    before = apps.a.calls_by_method["fields"]
+    page = reverse("admin:syncrules_objectsync_page", args=[sync.pk])
+    for _ in range(3):
+        assert "Email \u27f7 Email" in client.get(page).content.decode()
+    assert apps.a.calls_by_method["fields"] == before + 1
+    cache.clear()

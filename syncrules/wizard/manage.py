@@ -15,6 +15,8 @@ from syncrules.wizard.reading import AppData, read_apps
 from syncrules.wizard.select import pair_syncs
 from syncrules.wizard.summary import summarize
 
+LABELS_KEPT = 300  # seconds a sync's page reuses the apps' field labels
+
 
 def _load(pk: int) -> ObjectSync | None:
     return ObjectSync.objects.select_related("connection_a", "connection_b").filter(pk=pk).first()
@@ -33,7 +35,8 @@ def sync_page(request: HttpRequest, pk: int) -> HttpResponse:
     sync = _load(pk)
     if sync is None:
         return refuse(request, f"There is no sync with id {pk} (it may have been deleted).")
-    data = read_apps(sync) if sync.field_mappings.exists() else AppData(sync)
+    # The page refreshes itself while a run goes on: the apps' labels are read once in a while.
+    data = read_apps(sync, cache_seconds=LABELS_KEPT) if sync.field_mappings.exists() else AppData(sync)
     run = sync.runs.order_by("-started_at").first()
     running = bool(sync.running_since) or (run is not None and run.status == SyncRun.Status.RUNNING)
     user = request.user

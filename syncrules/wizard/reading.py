@@ -6,7 +6,9 @@ down or answers garbage becomes `error` (a sentence), never an exception reachin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from django.core.cache import cache
 
 from connectors.base import DEALS, Connector, FieldSpec, Pipeline
 from connectors.errors import ConnectorError
@@ -44,8 +46,26 @@ class AppData:
         return (spec.label or spec.name) if spec else name
 
 
-def read_apps(sync: ObjectSync, *, pipelines: bool = False) -> AppData:
-    """Read both apps' field lists (and pipelines when asked) for `sync`'s object type."""
+def read_apps(sync: ObjectSync, *, pipelines: bool = False, cache_seconds: int = 0) -> AppData:
+    """Read both apps' field lists (and pipelines when asked) for `sync`'s object type.
+
+    `cache_seconds` keeps a successful read that long across requests: for pages that only show
+    labels and refresh themselves (a sync's page while it runs), never for the wizard's steps.
+    """
+    # The connections' creation times keep a reused primary key from reading another's labels.
+    stamps = [f"{c.pk}@{c.created_at.timestamp() if c.created_at else 0}" for c in (sync.connection_a, sync.connection_b)]
+    key = f"wizard-apps:{':'.join(stamps)}:{sync.object_type}:{int(pipelines)}"
+    kept = cache.get(key) if cache_seconds else None
+    if kept is not None:
+        return AppData(sync, **kept)
+    data = _read(sync, pipelines)
+    if cache_seconds and data.ok:
+        cache.set(key, {f.name: getattr(data, f.name) for f in fields(AppData) if f.name not in ("sync", "error")},
+                  cache_seconds)
+    return data
+
+
+def _read(sync: ObjectSync, pipelines: bool) -> AppData:
     data = AppData(sync)
     for side in SIDES:
         connection = sync.connection(side)
