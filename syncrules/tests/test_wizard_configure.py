@@ -174,3 +174,31 @@ def test_an_app_failing_mid_wizard_gives_a_message_and_keeps_the_draft(client, a
     client.post(url("configure", draft), {"direction": "to_a", "_next": "1"})
     draft.refresh_from_db()
     assert draft.direction == "two_way" and draft.wizard_step == "configure" and draft.field_mappings.count() == 7
+
+
+def test_option_suggestions_go_by_value_then_label_then_similar_text():
+    from connectors.base import FieldSpec, FieldType
+    from syncrules.engine.mappings import suggest_options
+
+    source = FieldSpec("s", "S", FieldType.ENUMERATION, options=(
+        Option("web", "Web"), Option("PHONE", "Phone inquiry"), Option("x1", "Partner  referral"),
+        Option("trade_show", "Trade show"), Option("zzz", "Carrier pigeon")))
+    target = FieldSpec("t", "T", FieldType.ENUMERATION, options=(
+        Option("Web", "Website"), Option("phone", "Phone"), Option("Partner Referral", "Partner Referral"),
+        Option("Trade Shows", "Trade Shows")))
+    assert suggest_options(source, target) == {
+        "web": "Web", "PHONE": "phone", "x1": "Partner Referral", "trade_show": "Trade Shows"}
+
+
+def test_mirroring_record_types_creates_and_maps_pipelines_within_the_limit(client, apps):
+    apps.b.deal_switch = True
+    apps.b.mirror_pipelines = True
+    client.force_login(user_in("Sync editors"))
+    a, b = connect(apps)
+    sync = start(client, a, b, "deals")
+    client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
+    response = client.post(url("configure", sync), {"sync_deals": "on", "_mirror": "1"}, follow=True)
+    html = response.content.decode()
+    assert "Created 1 pipeline(s) and mapped 1." in html
+    assert "Memory - Standard pipeline" in html
+    assert PipelineMapping.objects.filter(object_sync=sync).count() == 1

@@ -48,6 +48,13 @@ def test_edit_turn_off_and_on_then_delete_a_draft(page, live_server, tmp_path):
     me.click("button[name=_save][value=reread]", timeout=300_000)
     page.wait_for_selector("text=both apps are being read again", timeout=300_000)
     assert "Data syncs only to Salesforce Sales." in page.inner_text("body")
+    page.emulate_media(color_scheme="dark")  # the admin's own variables: native in the dark theme too
+    page.reload()
+    me.shot("9b-sync-page-dark")
+    page.goto(f"{live_server.url}/admin/syncrules/objectsync/wizard/{sync.pk}/configure/")
+    me.shot("9c-configure-dark")
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{live_server.url}/admin/syncrules/objectsync/{sync.pk}/overview/")
 
     me.click("a.button:has-text('Turn off')")
     page.wait_for_selector("text=No run starts")
