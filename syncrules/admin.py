@@ -91,7 +91,8 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         from syncrules.wizard.entry import entries
 
         allowed = can_edit_syncs(request.user)
-        extra = {"can_set_up": allowed, "more_data": entries() if allowed else [], **(extra_context or {})}
+        extra = {"title": "Object syncs", "can_set_up": allowed, "more_data": entries() if allowed else [],
+                 **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     @admin.display(description="sync", ordering="name")
