@@ -120,11 +120,17 @@ def test_next_goes_to_limit_and_unlocks_it(client, draft):
     assert client.get(url("limit", draft)).status_code == 200
 
 
-def test_deals_pipelines_are_mapped_auto_mapped_and_edited(client, apps):
+def deal_draft(client, apps):
+    """A deal draft past its prerequisites, on Configure."""
     client.force_login(user_in("Sync editors"))
     a, b = connect(apps)
     sync = start(client, a, b, "deals")
     client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
+    return sync
+
+
+def test_deals_pipelines_are_mapped_auto_mapped_and_edited(client, apps):
+    sync = deal_draft(client, apps)
     html = client.get(url("configure", sync)).content.decode()
     assert "Map a pipeline" in html and "sync into a fresh pipeline" in html
     client.post(url("configure", sync), {"pipeline_a": "default", "pipeline_b": "master", "_map_pipelines": "1"})
@@ -142,10 +148,7 @@ def test_deals_pipelines_are_mapped_auto_mapped_and_edited(client, apps):
 
 def test_the_sync_deals_switch_shows_for_an_app_that_asks_for_it(client, apps):
     apps.b.deal_switch = True
-    client.force_login(user_in("Sync editors"))
-    a, b = connect(apps)
-    sync = start(client, a, b, "deals")
-    client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
+    sync = deal_draft(client, apps)
     html = client.get(url("configure", sync)).content.decode()
     assert "Sync deals" in html and "Your plan allows 15 deal pipelines" in html
     client.post(url("configure", sync), {"sync_deals": "on", "_save": "1"})
@@ -155,10 +158,7 @@ def test_the_sync_deals_switch_shows_for_an_app_that_asks_for_it(client, apps):
 
 def test_an_app_without_readable_stages_says_deals_cannot_sync(client, apps):
     apps.b.pipelines = []
-    client.force_login(user_in("Sync editors"))
-    a, b = connect(apps)
-    sync = start(client, a, b, "deals")
-    client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
+    sync = deal_draft(client, apps)
     html = client.get(url("configure", sync)).content.decode()
     assert "Sales Salesforce has no deal stages the connected user can read, so deals cannot sync." in html
 
@@ -193,10 +193,7 @@ def test_option_suggestions_go_by_value_then_label_then_similar_text():
 def test_mirroring_record_types_creates_and_maps_pipelines_within_the_limit(client, apps):
     apps.b.deal_switch = True
     apps.b.mirror_pipelines = True
-    client.force_login(user_in("Sync editors"))
-    a, b = connect(apps)
-    sync = start(client, a, b, "deals")
-    client.post(url("select", sync), {"connection_a": a.pk, "connection_b": b.pk, "object_type": "deals"})
+    sync = deal_draft(client, apps)
     response = client.post(url("configure", sync), {"sync_deals": "on", "_mirror": "1"}, follow=True)
     html = response.content.decode()
     assert "Created 1 pipeline(s) and mapped 1." in html
