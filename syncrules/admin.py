@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
@@ -43,15 +45,62 @@ class PipelineMappingInline(admin.TabularInline):
 
 @admin.register(ObjectSync)
 class ObjectSyncAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "object_type", "direction", "state_badge", "in_sync", "errors", "next_run_at"]
+    """Syncs are set up and changed through the wizard (syncrules/wizard); the raw model form is
+    for superusers only, with the engine's internals read-only."""
+
+    list_display = ["sync_link", "object_type", "direction", "state_badge", "in_sync", "errors", "next_run_at"]
+    list_display_links = None
     list_filter = ["state", "object_type", "direction", "connection_a", "connection_b"]
     search_fields = ["name", "connection_a__name", "connection_b__name"]
     list_select_related = ["connection_a", "connection_b"]
     readonly_fields = [
+        "state", "wizard_step", "options", "interval_seconds", "next_run_at", "created_by",
         "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b",
         "running_since", "created_at", "updated_at", "extra_cursors",
     ]
+    fieldsets = [
+        (None, {"fields": ["name", "connection_a", "connection_b", "object_type", "direction", "conflict_winner",
+                           "require_email", "match_records", "sync_deals"]}),
+        ("Internals (read-only)", {"classes": ["collapse"], "fields": [
+            "state", "wizard_step", "options", "interval_seconds", "next_run_at", "created_by",
+            "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b", "extra_cursors",
+            "running_since", "created_at", "updated_at"]}),
+    ]
     inlines = [FieldMappingInline, SyncFilterInline, PipelineMappingInline]
+
+    def get_urls(self):
+        from syncrules.wizard.urls import wizard_urls
+
+        return wizard_urls(self.admin_site) + super().get_urls()
+
+    def has_add_permission(self, request) -> bool:
+        # Syncs are added through the wizard (add_view leads there), never the raw form.
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:syncrules_objectsync_wizard")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not request.user.is_superuser:
+            pk = object_id if str(object_id).isdigit() else 0
+            return redirect("admin:syncrules_objectsync_page", pk)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        from syncrules.permissions import can_edit_syncs
+        from syncrules.wizard.entry import entries
+
+        allowed = can_edit_syncs(request.user)
+        extra = {"title": "Object syncs", "can_set_up": allowed, "more_data": entries() if allowed else [],
+                 **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    @admin.display(description="sync", ordering="name")
+    def sync_link(self, obj: ObjectSync) -> str:
+        if obj.state == ObjectSync.State.DRAFT:
+            return format_html('<a href="{}">{}</a> <em>Draft: finish setup</em>',
+                               reverse("admin:syncrules_objectsync_page", args=[obj.pk]), obj)
+        return format_html('<a href="{}">{}</a>', reverse("admin:syncrules_objectsync_page", args=[obj.pk]), obj)
     actions = [
         "turn_on", "turn_off", "run_now", "resync_deleted_in_a", "resync_deleted_in_b", "check_prerequisites",
         "mirror_pipelines",
@@ -83,13 +132,14 @@ class ObjectSyncAdmin(admin.ModelAdmin):
 
     @admin.action(description="Turn selected syncs on", permissions=["toggle"])
     def turn_on(self, request, queryset):
-        for sync in queryset.exclude(state=ObjectSync.State.ACTIVE):
+        # A draft never runs: it is finished (and turned on) through the wizard.
+        for sync in queryset.exclude(state__in=[ObjectSync.State.ACTIVE, ObjectSync.State.DRAFT]):
             sync.turn_on()
-        self.message_user(request, "Turned on; the syncs run at their next check.", messages.SUCCESS)
+        self.message_user(request, "Turned on (drafts stay drafts); the syncs run at their next check.", messages.SUCCESS)
 
     @admin.action(description="Turn selected syncs off", permissions=["toggle"])
     def turn_off(self, request, queryset):
-        for sync in queryset.exclude(state=ObjectSync.State.OFF):
+        for sync in queryset.exclude(state__in=[ObjectSync.State.OFF, ObjectSync.State.DRAFT]):
             sync.turn_off()
         self.message_user(request, "Turned off.", messages.SUCCESS)
 

@@ -63,6 +63,10 @@ class ObjectSync(models.Model):
         help_text="Deal syncs with an app that asks for it (Salesforce): no deal is created until this is on.",
     )
     options = models.JSONField(default=dict, blank=True)
+    # Who started the wizard: a draft is theirs to finish (two people never edit one draft).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
 
     initial_sync_done_at = models.DateTimeField(null=True, blank=True)
     initial_processed = models.PositiveIntegerField(default=0)

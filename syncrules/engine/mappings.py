@@ -28,27 +28,38 @@ def default_direction(spec_a: FieldSpec, spec_b: FieldSpec) -> str | None:
     return None
 
 
-def create_default_mappings(
-    sync: ObjectSync, connector_a: Connector | None = None, connector_b: Connector | None = None
-) -> list[FieldMapping]:
-    """Create the default FieldMapping rows of `sync` (idempotent: existing pairs are kept).
+def default_mapping_rows(
+    kind: str,
+    defaults: tuple[Sequence[DefaultField], Sequence[DefaultField]],
+    specs_a: dict[str, FieldSpec],
+    specs_b: dict[str, FieldSpec],
+) -> list[tuple[str, str, str, int]]:
+    """(field on A, field on B, direction, position) of each default mapping the two apps allow.
 
     Pairs whose fields do not exist or whose types are incompatible are left out.
     """
+    rows = []
+    for position, (key, field_a, field_b) in enumerate(pair_defaults(*defaults)):
+        if (kind == DEALS and key in PIPELINE_KEYS) or field_a not in specs_a or field_b not in specs_b:
+            continue
+        direction = default_direction(specs_a[field_a], specs_b[field_b])
+        if direction is not None:
+            rows.append((field_a, field_b, direction, position))
+    return rows
+
+
+def create_default_mappings(
+    sync: ObjectSync, connector_a: Connector | None = None, connector_b: Connector | None = None
+) -> list[FieldMapping]:
+    """Create the default FieldMapping rows of `sync` (idempotent: existing pairs are kept)."""
     connector_a = connector_a or sync.connection_a.connector()
     connector_b = connector_b or sync.connection_b.connector()
     kind = sync.object_type
     specs_a = {s.name: s for s in connector_a.fields(kind)}
     specs_b = {s.name: s for s in connector_b.fields(kind)}
+    defaults = (connector_a.default_fields(kind), connector_b.default_fields(kind))
     rows = []
-    for position, (key, field_a, field_b) in enumerate(
-        pair_defaults(connector_a.default_fields(kind), connector_b.default_fields(kind))
-    ):
-        if (kind == DEALS and key in PIPELINE_KEYS) or field_a not in specs_a or field_b not in specs_b:
-            continue
-        direction = default_direction(specs_a[field_a], specs_b[field_b])
-        if direction is None:
-            continue
+    for field_a, field_b, direction, position in default_mapping_rows(kind, defaults, specs_a, specs_b):
         mapping, _ = FieldMapping.objects.get_or_create(
             object_sync=sync, field_a=field_a, field_b=field_b,
             defaults={"direction": direction, "is_default": True, "position": position},
@@ -137,3 +148,27 @@ def suggest_value_map(spec_a: FieldSpec, spec_b: FieldSpec) -> dict[str, dict[st
         return mapped
 
     return {"a_to_b": pairs(spec_a, spec_b), "b_to_a": pairs(spec_b, spec_a)}
+
+
+def suggest_options(source: FieldSpec, target: FieldSpec, threshold: float = 0.5) -> dict[str, str]:
+    """For the wizard's value map editor: each source option's likely counterpart in `target`.
+
+    Same value, then same label (ignoring case and spaces), then the most alike label by the
+    stage auto-map's text similarity; options with nothing alike enough are left out.
+    """
+    from syncrules.stages import similarity
+
+    def squash(text: str) -> str:
+        return "".join(text.split()).casefold()
+
+    by_value = {squash(o.value): o.value for o in target.options}
+    by_label = {squash(o.label): o.value for o in target.options}
+    suggested = {}
+    for option in source.options:
+        found = by_value.get(squash(option.value)) or by_label.get(squash(option.label))
+        if found is None and target.options:
+            score, best = max((similarity(option.label, o.label), o.value) for o in target.options)
+            found = best if score >= threshold else None
+        if found is not None:
+            suggested[option.value] = found
+    return suggested
