@@ -121,7 +121,8 @@ def _options(portal: Portal, object_type: str, name: str, props: dict) -> list[s
         pipeline = Pipeline.objects.filter(portal=portal, object_type="deals",
                                            pipeline_id=props.get("pipeline") or "default").first()
         return [stage["id"] for stage in pipeline.stages] if pipeline else []
-    return [opt["value"] for opt in PROPERTY_INDEX[object_type][name]["options"]]
+    custom = (portal.property_options or {}).get(object_type, {}).get(name)
+    return [opt["value"] for opt in (custom if custom is not None else PROPERTY_INDEX[object_type][name]["options"])]
 
 
 def _normalise(object_type: str, name: str, value: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from connectors.base import DEALS, Connector, DefaultField, FieldSpec, FieldType
-from syncrules.engine.convert import mapping_directions
+from syncrules.engine.convert import FAIL_RECORD, mapping_directions
 from syncrules.engine.merge import A, B, FieldPair
 from syncrules.models import Direction, FieldMapping, ObjectSync
 
@@ -72,8 +72,12 @@ def build_pairs(
     specs_a: dict[str, FieldSpec],
     specs_b: dict[str, FieldSpec],
     casefold_fields: set[str] = frozenset(),
+    addable: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[FieldPair], list[str]]:
-    """The engine's view of the enabled mappings, and a problem per mapping it must skip."""
+    """The engine's view of the enabled mappings, and a problem per mapping it must skip.
+
+    `addable` names, per side, the fields whose app can add a missing option (add_option).
+    """
     pairs, problems = [], []
     for mapping in mappings:
         if not mapping.enabled:
@@ -97,11 +101,15 @@ def build_pairs(
             if flows[side] and wanted not in allowed:
                 problems.append(f"Mapping {mapping} is not type-compatible {wanted.replace('_', ' ')}: values that "
                                 f"cannot be converted fail as type mismatches.")
+        casefold = mapping.field_a in casefold_fields or mapping.field_b in casefold_fields
+        add_on = frozenset(s for s, f in ((A, mapping.field_a), (B, mapping.field_b)) if f in (addable or {}).get(s, ()))
         pairs.append(
             FieldPair(
                 key=mapping_key(mapping), spec_a=spec_a, spec_b=spec_b, to_a=flows[A], to_b=flows[B],
-                value_map=mapping.value_map or {},
-                casefold=mapping.field_a in casefold_fields or mapping.field_b in casefold_fields,
+                value_map=mapping.value_map or {}, casefold=casefold,
+                # A record matched by email cannot sync without it: never skipped.
+                policy=FAIL_RECORD if casefold else mapping.policy, fallback=mapping.fallback_option,
+                add_options_on=add_on,
             )
         )
     return pairs, problems

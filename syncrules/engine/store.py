@@ -18,6 +18,7 @@ from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, 
 LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
     "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
+    "warnings", "has_warnings",
 ]
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -34,6 +35,7 @@ class Outcome:
     side: str = ""
     category: ErrorCategory | None = None
     message: str = ""
+    warnings: list[dict] = field(default_factory=list)  # fields not carried (engine.values)
 
 
 @dataclass
@@ -126,6 +128,7 @@ def _outcome_rows(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange],
                 run=run, object_sync=sync, link=link, id_a=link.id_a or "", id_b=link.id_b or "",
                 side=outcome.side, action=outcome.action, category=category.code if category else "",
                 message=outcome.message, hint=category.hint if category else "", created_at=now,
+                warnings=outcome.warnings,
             ))
     return rows
 
@@ -135,6 +138,8 @@ def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
         actions = {o.action for o in change.outcomes}
         if RecordOutcome.Action.FAILED in actions:
             run.failed += 1
+        elif any(o.warnings for o in change.outcomes):
+            run.warned += 1
         for outcome in change.outcomes:
             if outcome.action == RecordOutcome.Action.CREATED:
                 run.created += 1
@@ -153,6 +158,7 @@ def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
 PROGRESS_FIELDS = [
     "processed", "estimated_total", "created", "updated", "matched", "skipped", "excluded", "failed", "deleted",
     "associated", "waiting", "http_calls",
+    "warned",
 ]
 
 
