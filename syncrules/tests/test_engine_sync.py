@@ -208,7 +208,7 @@ def test_values_that_do_not_fit_skip_their_field_with_a_warning_and_the_rest_of_
     sync = make_memory_sync(apps)
     run = run_sync(sync.pk)
     assert (run.created, run.failed, run.warned) == (3, 1, 2)
-    assert outcomes(sync, "failed").get().category == ErrorCategory.INVALID_EMAIL.code  # a record failure
+    assert outcomes(sync, "failed").get(id_a=rejected).category == ErrorCategory.INVALID_EMAIL.code  # the record
     long_link, option_link = RecordLink.objects.get(id_a=too_long), RecordLink.objects.get(id_a=no_option)
     assert long_link.status == option_link.status == LinkStatus.IN_SYNC and long_link.has_warnings
     (warning,) = long_link.warnings
