@@ -36,11 +36,25 @@ def to_salesforce(ftype: str, value: Any) -> Any:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     if isinstance(value, date):
         return value.isoformat()
+    if ftype in TEXT_TYPES and isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        return number_text(value)  # phone numbers and other text stay text, in one spelling
     if isinstance(value, Decimal):
         return int(value) if ftype == "int" else float(value)
-    if ftype in ("string", "textarea", "email", "phone", "url", "picklist") and not isinstance(value, str):
+    if ftype in TEXT_TYPES and not isinstance(value, str):
         return str(value)
     return value
+
+
+TEXT_TYPES = ("string", "textarea", "email", "phone", "url", "picklist")
+
+
+def number_text(value: Decimal | float | int) -> str:
+    """A number as plain text in one stable spelling: 1000, never 1E+3 or 1000.0."""
+    number = Decimal(str(value))
+    if not number.is_finite():
+        return str(value)
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def field_spec(f: dict) -> FieldSpec:
