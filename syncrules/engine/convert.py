@@ -134,8 +134,11 @@ def to_datetime(value: Any) -> datetime:
         result = value
     elif isinstance(value, date):
         result = datetime.combine(value, time(0), tzinfo=UTC)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC)
+    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        try:
+            result = datetime.fromtimestamp(float(value) / 1000 if value > 10**11 else float(value), tz=UTC)
+        except (ValueError, OverflowError, OSError, ArithmeticError):  # out of range, NaN
+            raise _mismatch(value, "date and time")
     else:
         try:
             result = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
@@ -182,7 +185,7 @@ def normalize(value: Any, spec: FieldSpec, *, casefold: bool = False) -> Any:
         return None
     try:
         return _normalize(value, spec, casefold)
-    except ConversionError:
+    except (ConversionError, ValueError, TypeError, ArithmeticError, OverflowError):
         return str(value).strip()
 
 

@@ -49,12 +49,45 @@ def create_default_mappings(
         direction = default_direction(specs_a[field_a], specs_b[field_b])
         if direction is None:
             continue
+        value_map = default_value_map(connector_a, connector_b, kind, key, specs_a[field_a], specs_b[field_b])
         mapping, _ = FieldMapping.objects.get_or_create(
             object_sync=sync, field_a=field_a, field_b=field_b,
-            defaults={"direction": direction, "is_default": True, "position": position},
+            defaults={"direction": direction, "is_default": True, "position": position, "value_map": value_map},
         )
         rows.append(mapping)
     return rows
+
+
+def default_value_map(
+    connector_a: Connector, connector_b: Connector, kind: str, key: str, spec_a: FieldSpec, spec_b: FieldSpec
+) -> dict[str, dict[str, str]]:
+    """The value map of a default mapping between enumerations: the connectors' standard option
+    maps (their option_maps.json), then options alike by value or label; {} for other types."""
+    if spec_a.type is not FieldType.ENUMERATION or spec_b.type is not FieldType.ENUMERATION:
+        return {}
+    suggested = suggest_value_map(spec_a, spec_b)
+    standard_a, standard_b = connector_a.standard_options(kind, key), connector_b.standard_options(kind, key)
+    return {
+        "a_to_b": {**suggested["a_to_b"], **standard_value_map(standard_a, standard_b, spec_a, spec_b)},
+        "b_to_a": {**suggested["b_to_a"], **standard_value_map(standard_b, standard_a, spec_b, spec_a)},
+    }
+
+
+def standard_value_map(source: Mapping, target: Mapping, source_spec: FieldSpec, target_spec: FieldSpec) -> dict[str, str]:
+    """Source option -> target option through the canonical values of two standard option maps;
+    of a canonical value's target options, the first the target field has (any, if it lists none).
+    Only the source field's own options are listed (all of the map's, if it lists none)."""
+    offered = {o.value for o in target_spec.options}
+    own = {o.value for o in source_spec.options}
+    out = {}
+    for value, canonical in (source.get("to_canonical") or {}).items():
+        if own and value not in own:
+            continue
+        for candidate in (target.get("from_canonical") or {}).get(canonical, []):
+            if not offered or candidate in offered:
+                out[value] = candidate
+                break
+    return out
 
 
 def _writable(spec: FieldSpec) -> bool:
