@@ -73,3 +73,40 @@ def test_the_target_keeps_its_own_value_when_the_other_sides_cannot_be_carried(a
     outcome = RecordOutcome.objects.get(run=run, action="updated")
     assert outcome.warnings[0]["field"] == "sf_stage" and outcome.warnings[0]["side"] == "b"
     assert "Synced with warnings" in outcome.message
+
+
+def test_the_preview_evaluation_is_what_the_run_does(apps):
+    from syncrules.engine.api import evaluate_record, link_counts, value_pairs
+
+    ann = apps.a.create(C, email="ann@example.com", last="Lee", first="X" * 50, stage="ha_partner")
+    apps.a.create(C, email="bob@example.com", last="Ray", stage="ha_lead")
+    sync = make_memory_sync(apps)
+    connectors = {"a": apps.a.connector(), "b": apps.b.connector()}
+    pairs = value_pairs(sync, {s.name: s for s in apps.a.connector().fields(C)},
+                        {s.name: s for s in apps.b.connector().fields(C)}, connectors=connectors)
+    preview = evaluate_record(pairs, apps.a.all(C)[ann], "a")
+    assert preview.outcome == "syncs with warnings" and preview.failure is None
+    assert {w["field"] for w in preview.warnings} == {"sf_first", "sf_stage"}
+
+    run = run_sync(sync.pk)
+    link = RecordLink.objects.get(object_sync=sync, id_a=ann)
+    assert link.warnings == preview.warnings
+    assert preview.writes and preview.writes.items() <= apps.b.all(C)[link.id_b].items()
+    assert link_counts([sync.pk]) == {sync.pk: {"in_sync": 1, "in_sync_with_warnings": 1, "errors": 0}}
+    assert run.warned == 1
+
+    FieldMapping.objects.filter(object_sync=sync).update(policy=FieldMapping.Policy.FAIL_RECORD)
+    pairs = value_pairs(sync, {s.name: s for s in apps.a.connector().fields(C)},
+                        {s.name: s for s in apps.b.connector().fields(C)})
+    assert evaluate_record(pairs, apps.a.all(C)[ann], "a").failure[0] in ("value_too_long", "invalid_property_value")
+
+
+def test_the_wizard_is_offered_the_policies_each_type_pair_allows(apps):
+    from connectors.base import FieldSpec, FieldType, Option
+    from syncrules.engine.api import mapping_policies
+
+    pick = FieldSpec("pick", "Pick", FieldType.ENUMERATION, options=(Option("x", "X"),))
+    text = FieldSpec("text", "Text", FieldType.TEXT, max_length=10)
+    assert [v for v, _ in mapping_policies(pick, pick)] == ["skip_field", "fail_record", "fallback_option"]
+    assert [v for v, _ in mapping_policies(text, text, direction="to_b")] == ["skip_field", "fail_record", "truncate"]
+    assert dict(mapping_policies(pick, text))["skip_field"].startswith("Skip the field")

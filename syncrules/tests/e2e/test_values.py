@@ -92,3 +92,17 @@ def test_a_skipped_option_never_erases_the_value_the_other_app_holds(pair):
     link = RecordLink.objects.get(object_sync=sync)
     assert link.has_warnings and link.warnings[0]["field"] == "industry" and link.warnings[0]["value"] == "Other"
     assert run_sync(sync.pk).updated == 0  # the warning stays; nothing ping-pongs
+
+
+def test_add_option_is_offered_only_where_the_target_app_can_add_options(pair):
+    from syncrules.engine.api import mapping_policies
+
+    hubspot, salesforce = pair()
+    hub, sf = hubspot.connector(), salesforce.connector()
+    industry_a, industry_b = hub.field_map(COMPANIES)["industry"], {s.name: s for s in sf.fields(COMPANIES)}["Industry"]
+    offered = {direction: [v for v, _ in mapping_policies(industry_a, industry_b, direction=direction,
+                                                          object_type=COMPANIES, connector_a=hub, connector_b=sf)]
+               for direction in ("to_a", "to_b", "two_way")}
+    assert "add_option" in offered["to_a"] and "add_option" in offered["two_way"]
+    assert "add_option" not in offered["to_b"]  # a Salesforce picklist cannot gain values through the API
+    assert offered["to_b"] == ["skip_field", "fail_record", "fallback_option"]
