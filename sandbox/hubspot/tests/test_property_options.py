@@ -60,3 +60,14 @@ def test_changing_options_needs_the_schema_write_scope(client):
     response = api("PATCH", "/crm/v3/properties/companies/industry", {"options": []})
     assert response.status_code == 403 and response.data["category"] == "MISSING_SCOPES"
     assert api("GET", "/crm/v3/properties/companies/industry").status_code == 200
+
+
+def test_a_date_property_takes_midnight_utc_only_as_hubspot_does(api):
+    ok = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "d@x.com", "date_of_birth": "1772323200000"}})
+    assert ok.status_code == 201
+    also = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "e@x.com", "date_of_birth": "2026-03-01"}})
+    assert also.status_code == 201
+    late = api("POST", "/crm/v3/objects/contacts",
+               {"properties": {"email": "f@x.com", "date_of_birth": "2026-03-01T10:00:00Z"}})
+    assert late.status_code == 400 and late.data["errors"][0]["code"] == "INVALID_DATE"
+    assert "not midnight" in late.data["errors"][0]["message"]
