@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from connectors.errors import ConnectorError, ErrorCategory
@@ -172,6 +173,19 @@ class DefaultField:
 
     key: str
     field: str
+
+
+def number_text(value: Any) -> str:
+    """A number as plain text in one stable spelling (1000, never 1E+3 or 1000.0), for text
+    fields and apps that take numbers as strings; anything else as str()."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @functools.cache

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import FieldSpec, FieldType
+from connectors.base import FieldSpec, FieldType, number_text
 
 _INT = re.compile(r"^-?\d+$")
 
@@ -95,18 +95,6 @@ def midnight_utc(value: Any) -> str:
     else:
         day = _parse_or_fail(value).date()
     return str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000)
-
-
-def number_text(value: Decimal | float | int) -> str:
-    """A number as plain text in one stable spelling: 1000, never 1E+3 or 1000.0."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    text = format(number, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _parse_or_fail(value: Any) -> datetime:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import FieldSpec, FieldType, Option
+from connectors.base import FieldSpec, FieldType, Option, number_text
 from connectors.salesforce import defaults
 
 
@@ -46,15 +46,6 @@ def to_salesforce(ftype: str, value: Any) -> Any:
 
 
 TEXT_TYPES = ("string", "textarea", "email", "phone", "url", "picklist")
-
-
-def number_text(value: Decimal | float | int) -> str:
-    """A number as plain text in one stable spelling: 1000, never 1E+3 or 1000.0."""
-    number = Decimal(str(value))
-    if not number.is_finite():
-        return str(value)
-    text = format(number, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def field_spec(f: dict) -> FieldSpec:

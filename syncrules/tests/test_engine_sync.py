@@ -170,15 +170,21 @@ def test_companies_match_by_name_or_by_domain(apps):
     assert RecordLink.objects.get(id_a=globex).id_b == globex_b
 
 
-def test_bad_records_fail_with_their_category_when_their_mappings_say_fail_record(apps):
+def bad_records(apps, email_category: ErrorCategory) -> tuple[str, str, str, str]:
+    """A good contact, one too long, one with an option B lacks, and one whose email B refuses."""
     good = apps.a.create(C, email="ok@example.com", first="Ok", last="Fine")
     too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
     no_option = apps.a.create(C, email="opt@example.com", last="Opt", stage="ha_partner")
     rejected = apps.a.create(C, email="ann@blocked.example", last="Blocked")
     apps.b.fail_when = lambda rid, values: (
-        ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, "Email address is invalid", vendor_code="INVALID_EMAIL")
+        ConnectorError(email_category, "Email address is invalid", vendor_code="INVALID_EMAIL")
         if str(values.get("sf_email", "")).endswith("blocked.example") else None
     )
+    return good, too_long, no_option, rejected
+
+
+def test_bad_records_fail_with_their_category_when_their_mappings_say_fail_record(apps):
+    good, too_long, no_option, rejected = bad_records(apps, ErrorCategory.INVALID_PROPERTY_VALUE)
     sync = make_memory_sync(apps)
     FieldMapping.objects.filter(object_sync=sync).update(policy=FieldMapping.Policy.FAIL_RECORD)
     run = run_sync(sync.pk)
@@ -197,14 +203,7 @@ def test_bad_records_fail_with_their_category_when_their_mappings_say_fail_recor
 
 
 def test_values_that_do_not_fit_skip_their_field_with_a_warning_and_the_rest_of_the_record_syncs(apps):
-    good = apps.a.create(C, email="ok@example.com", first="Ok", last="Fine")
-    too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
-    no_option = apps.a.create(C, email="opt@example.com", last="Opt", stage="ha_partner")
-    rejected = apps.a.create(C, email="ann@blocked.example", last="Blocked")
-    apps.b.fail_when = lambda rid, values: (
-        ConnectorError(ErrorCategory.INVALID_EMAIL, "Email address is invalid", vendor_code="INVALID_EMAIL")
-        if str(values.get("sf_email", "")).endswith("blocked.example") else None
-    )
+    good, too_long, no_option, rejected = bad_records(apps, ErrorCategory.INVALID_EMAIL)
     sync = make_memory_sync(apps)
     run = run_sync(sync.pk)
     assert (run.created, run.failed, run.warned) == (3, 1, 2)
