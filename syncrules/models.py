@@ -142,11 +142,11 @@ class ObjectSync(models.Model):
 class ValuePolicy(models.TextChoices):
     """What a mapping does with a value the target field cannot hold (FEATURES F2.4)."""
 
-    SKIP_FIELD = "skip_field", "Skip the field, sync the rest (warning)"
+    SKIP_FIELD = "skip_field", "Skip the field (warning)"
     FAIL_RECORD = "fail_record", "Fail the record"
     FALLBACK_OPTION = "fallback_option", "Use a fallback option"
     ADD_OPTION = "add_option", "Add the missing option"
-    TRUNCATE = "truncate", "Truncate to the target's length"
+    TRUNCATE = "truncate", "Truncate to fit"
 
 
 class FieldMapping(models.Model):
@@ -165,7 +165,7 @@ class FieldMapping(models.Model):
     )
     position = models.PositiveIntegerField(default=0)
     policy = models.CharField(
-        "when a value does not fit", max_length=20, choices=ValuePolicy.choices, default=ValuePolicy.SKIP_FIELD,
+        "if a value does not fit", max_length=20, choices=ValuePolicy.choices, default=ValuePolicy.SKIP_FIELD,
         help_text="No matching option, too long, wrong format: skip the field with a warning, or as chosen.",
     )
     fallback_option = models.CharField(
