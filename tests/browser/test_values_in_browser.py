@@ -39,6 +39,7 @@ def test_the_policy_of_a_mapping_is_chosen_and_saved_on_the_sync_page(admin_logi
     industry = FieldMapping.objects.get(object_sync=company_sync, field_a="industry")
     index = list(company_sync.field_mappings.order_by("position", "pk")).index(industry)
     select = page.locator(f"select[name=field_mappings-{index}-policy]")
+    select.wait_for()  # the login's redirect may still be loading the page
     options = select.locator("option").all_inner_texts()
     assert options[0].startswith("Skip the field") and len(options) == 5
     assert select.input_value() == "skip_field"
