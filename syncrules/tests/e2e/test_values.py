@@ -46,10 +46,11 @@ def test_a_default_company_sync_fails_no_company_and_the_contacts_get_their_comp
     run_sync(contacts.pk)
     company_links = {link.id_a: link.id_b for link in RecordLink.objects.filter(object_sync=companies, status="in_sync")}
     sf_contacts = every(salesforce, CONTACTS)
+    synced = list(RecordLink.objects.filter(object_sync=contacts, status=LinkStatus.IN_SYNC))
+    hub_contacts = hubspot.connector().read(CONTACTS, [link.id_a for link in synced])  # one batched read
     checked = 0
-    for link in RecordLink.objects.filter(object_sync=contacts, status=LinkStatus.IN_SYNC):
-        hub_contact = hubspot.connector().read(CONTACTS, [link.id_a])[link.id_a]
-        company = (hub_contact.associations.get(COMPANIES) or [None])[0]
+    for link in synced:
+        company = (hub_contacts[link.id_a].associations.get(COMPANIES) or [None])[0]
         if company in company_links:
             assert sf_contacts[link.id_b].associations[COMPANIES] == [company_links[company]]
             checked += 1
