@@ -9,9 +9,12 @@ strings, cursors are JSON-serialisable values the engine stores and hands back u
 from __future__ import annotations
 
 import enum
+import functools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from connectors.errors import ConnectorError, ErrorCategory
@@ -172,6 +175,28 @@ class DefaultField:
     field: str
 
 
+def number_text(value: Any) -> str:
+    """A number as plain text in one stable spelling (1000, never 1E+3 or 1000.0), for text
+    fields and apps that take numbers as strings; anything else as str()."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@functools.cache
+def load_option_maps(path: str) -> dict[str, dict[str, dict]]:
+    """A connector's standard option maps (its option_maps.json): object type -> default key ->
+    {"to_canonical", "from_canonical", "reasons"}. Read once per process."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    return {kind: maps for kind, maps in data.items() if not kind.startswith("_")}
+
+
 class Connector:
     """Base class of every connector. Subclasses declare themselves and implement the methods.
 
@@ -269,6 +294,24 @@ class Connector:
     def create_pipeline(self, object_type: str, label: str, stages: Sequence[Stage]) -> Pipeline:
         """Create a pipeline with these stages (their labels and closed/won flags)."""
         raise NotImplementedError
+
+    # --- options of enumeration fields -------------------------------------------------------
+    def can_add_options(self, object_type: str, spec: FieldSpec) -> bool:
+        """Whether the app's API lets Syncsite add a missing option to the enumeration `spec`
+        (a mapping's "add the missing option" policy). Apps whose option lists are fixed say no
+        (e.g. Salesforce restricted picklists, which only an administrator can extend)."""
+        return False
+
+    def add_options(self, object_type: str, field_name: str, options: Sequence[Option]) -> FieldSpec:
+        """Add `options` (value and label) to the field, keeping every option it has; return the
+        field's spec afterwards. Raises ConnectorError when the app refuses."""
+        raise NotImplementedError
+
+    def standard_options(self, object_type: str, key: str) -> dict[str, dict[str, str]]:
+        """The connector's standard option map for the default mapping `key` (e.g. "industry"):
+        {"to_canonical": {own value: canonical}, "from_canonical": {canonical: own value},
+        "reasons": {own value: why it has no pair}}; empty when the field has none."""
+        return {}
 
     # --- writes ----------------------------------------------------------------------------
     def write(

@@ -29,6 +29,13 @@ class ErrorCategory(enum.Enum):
         "value in the source record, or add the option / a value map to the field mapping.",
         "#c0392b",
     )
+    INVALID_EMAIL = _Info(
+        "Invalid email address",
+        False,
+        "The app refused the record's email address, and the record cannot exist there without "
+        "it. Correct the address in the source record; it is retried once the record changes.",
+        "#c0392b",
+    )
     MISSING_REQUIRED_FIELD = _Info(
         "Missing required field",
         False,

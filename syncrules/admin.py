@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -29,7 +31,10 @@ from syncrules.models import (
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
     extra = 0
-    fields = ["field_a", "field_b", "direction", "enabled", "is_default", "value_map", "position"]
+    fields = ["field_a", "field_b", "direction", "enabled", "is_default", "value_map", "policy", "fallback_option", "position"]
+    # Compact cells: the inline's row must fit a laptop screen with the policy columns.
+    formfield_overrides = {models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 24})},
+                           models.CharField: {"widget": forms.TextInput(attrs={"size": 14})}}
 
 
 class SyncFilterInline(admin.TabularInline):

@@ -146,7 +146,19 @@ class ObjectSync(models.Model):
         self.running_since = None
 
 
+class ValuePolicy(models.TextChoices):
+    """What a mapping does with a value the target field cannot hold (FEATURES F2.4)."""
+
+    SKIP_FIELD = "skip_field", "Skip the field (warning)"
+    FAIL_RECORD = "fail_record", "Fail the record"
+    FALLBACK_OPTION = "fallback_option", "Use a fallback option"
+    ADD_OPTION = "add_option", "Add the missing option"
+    TRUNCATE = "truncate", "Truncate to fit"
+
+
 class FieldMapping(models.Model):
+    Policy = ValuePolicy
+
     object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="field_mappings")
     field_a = models.CharField("field on side A", max_length=200)
     field_b = models.CharField("field on side B", max_length=200)
@@ -159,6 +171,13 @@ class FieldMapping(models.Model):
         help_text='Enumeration options: {"a_to_b": {"A value": "B value"}, "b_to_a": {...}}.',
     )
     position = models.PositiveIntegerField(default=0)
+    policy = models.CharField(
+        "if a value does not fit", max_length=20, choices=ValuePolicy.choices, default=ValuePolicy.SKIP_FIELD,
+        help_text="No matching option, too long, wrong format: skip the field with a warning, or as chosen.",
+    )
+    fallback_option = models.CharField(
+        max_length=255, blank=True, help_text="The target's option used for values it has no option for."
+    )
 
     class Meta:
         ordering = ["object_sync", "position", "pk"]
@@ -271,6 +290,10 @@ class RecordLink(models.Model):
     match_key = models.CharField(
         max_length=255, blank=True, help_text="Lowercased email (contacts), domain or name (companies)."
     )
+    # Fields not carried: [{"field", "value", "reason", "category", "side", "mapping"}], kept
+    # until a later run carries them; has_warnings mirrors it for an indexed count.
+    warnings = models.JSONField(default=list, blank=True)
+    has_warnings = models.BooleanField("in sync with warnings", default=False)
 
     class Meta:
         verbose_name = "record link"
@@ -288,6 +311,7 @@ class RecordLink(models.Model):
         indexes = [
             models.Index(fields=["object_sync", "status", "updated_at"], name="recordlink_status_idx"),
             models.Index(fields=["match_key", "object_sync"], name="recordlink_match_key_idx"),
+            models.Index(fields=["object_sync", "status", "has_warnings"], name="recordlink_warnings_idx"),
         ]
 
     def __str__(self) -> str:
@@ -296,6 +320,11 @@ class RecordLink(models.Model):
     @property
     def category(self) -> ErrorCategory | None:
         return ErrorCategory.from_code(self.error_category) if self.error_category else None
+
+    def set_warnings(self, warnings: list[dict]) -> None:
+        """Replace the fields not carried, keeping has_warnings in step."""
+        self.warnings = list(warnings)
+        self.has_warnings = bool(self.warnings)
 
 
 class SyncRun(models.Model):
@@ -334,6 +363,7 @@ class SyncRun(models.Model):
     deleted = models.PositiveIntegerField(default=0)
     associated = models.PositiveIntegerField(default=0, help_text="Associations added or removed in either app.")
     waiting = models.PositiveIntegerField(default=0, help_text="Records left waiting for an associated record.")
+    warned = models.PositiveIntegerField(default=0, help_text="Records synced with warnings (fields not carried).")
     http_calls = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
@@ -385,6 +415,8 @@ class RecordOutcome(models.Model):
     # Why it happened (engine.details): "changes", "matched_by", "excluded_by", "associations",
     # "next_retry_at"; JSON-safe and truncated.
     details = models.JSONField(default=dict, blank=True)
+    # "Synced with warnings": the fields this run did not carry (same shape as RecordLink.warnings).
+    warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

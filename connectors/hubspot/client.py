@@ -40,7 +40,7 @@ _CODE_CATEGORIES = {
     "INVALID_DATE": ErrorCategory.TYPE_MISMATCH,
     "INVALID_DATETIME": ErrorCategory.TYPE_MISMATCH,
     "INVALID_OPTION": ErrorCategory.INVALID_PROPERTY_VALUE,
-    "INVALID_EMAIL": ErrorCategory.INVALID_PROPERTY_VALUE,
+    "INVALID_EMAIL": ErrorCategory.INVALID_EMAIL,  # a record failure of its own, never a field warning
     "PROPERTY_DOESNT_EXIST": ErrorCategory.INVALID_PROPERTY_VALUE,
     "READ_ONLY_VALUE": ErrorCategory.INVALID_PROPERTY_VALUE,
     "REQUIRED_FIELD": ErrorCategory.MISSING_REQUIRED_FIELD,

@@ -30,11 +30,12 @@ from connectors.base import (
     Pipeline,
     Record,
     Stage,
+    load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.hubspot import reads, writes
 from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
-from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTIONAL_SCOPES, REQUIRED_SCOPES
+from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTION_MAPS_FILE, OPTIONAL_SCOPES, REQUIRED_SCOPES
 
 # Where Syncsite's own HubSpot emulator is mounted: it also serves the app's record pages at
 # HubSpot's paths under its base URL, so links from the health pages open there.
@@ -67,6 +68,7 @@ class HubSpotConnector(Connector):
         self.client = HubSpotClient(self.base_url, self.credentials, save_credentials=self._save_credentials,
                                     options=self.options, on_usage=self._report_usage)
         self._fields: dict[str, dict[str, FieldSpec]] = {}
+        self._fixed_options: dict[str, set[str]] = {}  # enumerations whose options HubSpot owns
 
     def _report_usage(self, used: int, allowed: int) -> None:
         # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
@@ -84,8 +86,13 @@ class HubSpotConnector(Connector):
     def field_map(self, object_type: str) -> dict[str, FieldSpec]:
         if object_type not in self._fields:
             body = self.client.json("GET", f"/crm/v3/properties/{object_type}")
-            specs = [self._field_spec(object_type, p) for p in _results(body)]
+            props = _results(body)
+            specs = [self._field_spec(object_type, p) for p in props]
             self._fields[object_type] = {s.name: s for s in specs if s is not None}
+            self._fixed_options[object_type] = {
+                str(p.get("name")) for p in props
+                if (p.get("modificationMetadata") or {}).get("readOnlyOptions") or p.get("externalOptions")
+            }
         return self._fields[object_type]
 
     @staticmethod
@@ -106,6 +113,35 @@ class HubSpotConnector(Connector):
 
     def default_fields(self, object_type: str) -> list[DefaultField]:
         return list(DEFAULT_FIELDS.get(object_type, []))
+
+    def standard_options(self, object_type: str, key: str) -> dict[str, dict[str, str]]:
+        return load_option_maps(OPTION_MAPS_FILE).get(object_type, {}).get(key, {})
+
+    def can_add_options(self, object_type: str, spec: FieldSpec) -> bool:
+        """Dropdowns, radios and checkboxes gain options through the properties API, except
+        those whose options HubSpot keeps itself (owners, pipelines, stages: readOnlyOptions)."""
+        self.field_map(object_type)
+        return (spec.type is FieldType.ENUMERATION and not spec.read_only
+                and spec.name not in self._fixed_options.get(object_type, set()))
+
+    def add_options(self, object_type: str, field_name: str, options: Sequence[Option]) -> FieldSpec:
+        """PATCH the property with its options and the new ones: HubSpot replaces the whole list,
+        so the current one is read first (a concurrent edit in between would be lost: rare, and
+        the next run adds what is still missing)."""
+        path = f"/crm/v3/properties/{object_type}/{quote(field_name, safe='')}"
+        current = self.client.json("GET", path)
+        existing = [o for o in (current or {}).get("options") or [] if isinstance(o, Mapping)]
+        have = {str(o.get("value")) for o in existing}
+        added = [{"label": o.label or o.value, "value": o.value, "displayOrder": len(existing) + i, "hidden": False}
+                 for i, o in enumerate(o for o in options if o.value not in have)]
+        body = current
+        if added:
+            body = self.client.json("PATCH", path, json={"options": [*existing, *added]})
+        spec = self._field_spec(object_type, body)
+        if spec is None:
+            raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, "HubSpot's property has no name")
+        self.field_map(object_type)[spec.name] = spec
+        return spec
 
     def pipelines(self, object_type: str) -> list[Pipeline]:
         body = self.client.json("GET", f"/crm/v3/pipelines/{object_type}")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import FieldSpec, FieldType
+from connectors.base import FieldSpec, FieldType, number_text
 
 _INT = re.compile(r"^-?\d+$")
 
@@ -58,8 +58,7 @@ def to_hubspot(spec: FieldSpec | None, value: Any) -> str:
             raise ValueError(f"{value!r} is not a number") from None
         if not number.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
-        text = format(number, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return number_text(number)
     if kind is FieldType.BOOL:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -76,16 +75,26 @@ def to_hubspot(spec: FieldSpec | None, value: Any) -> str:
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     if kind is FieldType.DATE:
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).date().isoformat() if value.tzinfo else value.date().isoformat()
-        if isinstance(value, date):
-            return value.isoformat()
-        return _parse_or_fail(value).date().isoformat()
+        return midnight_utc(value)
     if kind is FieldType.ENUMERATION and isinstance(value, list | tuple | set):
         return ";".join(str(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal | float | int):
+        return number_text(value)
     return str(value)
+
+
+def midnight_utc(value: Any) -> str:
+    """A date property's value: epoch milliseconds of the day's midnight UTC (HubSpot refuses
+    any other time of day for date properties)."""
+    if isinstance(value, datetime):
+        day = value.astimezone(UTC).date() if value.tzinfo else value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        day = _parse_or_fail(value).date()
+    return str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000)
 
 
 def _parse_or_fail(value: Any) -> datetime:

@@ -3,6 +3,8 @@ property names; plus the scopes the connector asks for."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from connectors.base import COMPANIES, CONTACTS, DEALS, DefaultField
 
 DEFAULT_FIELDS: dict[str, list[DefaultField]] = {
@@ -49,4 +51,11 @@ REQUIRED_SCOPES = (
     "crm.schemas.deals.read",
     "crm.schemas.deals.write",  # creating deal pipelines (Salesforce record types)
 )
-OPTIONAL_SCOPES = ("crm.objects.products.read", "crm.objects.products.write")
+# Products, and adding missing options to contact and company properties ("add the missing
+# option" policy): without them those calls fail with a clear message, the rest works.
+OPTIONAL_SCOPES = ("crm.objects.products.read", "crm.objects.products.write",
+                   "crm.schemas.contacts.write", "crm.schemas.companies.write")
+
+# Standard option maps of the default mappings between enumerations (reviewed like code; see
+# connectors/base.load_option_maps and syncrules.engine.mappings.standard_value_map).
+OPTION_MAPS_FILE = str(Path(__file__).with_name("option_maps.json"))

@@ -30,7 +30,7 @@ ERROR_CODES: dict[str, ErrorCategory] = {
     "STRING_TOO_LONG": ErrorCategory.VALUE_TOO_LONG,
     # The org refuses the value itself (unknown option, bad email, bad number): permanent.
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": ErrorCategory.INVALID_PROPERTY_VALUE,
-    "INVALID_EMAIL_ADDRESS": ErrorCategory.INVALID_PROPERTY_VALUE,
+    "INVALID_EMAIL_ADDRESS": ErrorCategory.INVALID_EMAIL,  # the record cannot exist without it
     "NUMBER_OUTSIDE_VALID_RANGE": ErrorCategory.INVALID_PROPERTY_VALUE,
     "MALFORMED_ID": ErrorCategory.INVALID_PROPERTY_VALUE,
     "FIELD_INTEGRITY_EXCEPTION": ErrorCategory.INVALID_PROPERTY_VALUE,

@@ -25,6 +25,7 @@ from connectors.base import (
     Record,
     Stage,
     WriteResult,
+    load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.salesforce import associations, deals, defaults, soql
@@ -150,6 +151,11 @@ class SalesforceConnector(Connector):
             return list(defaults.LEAD_DEFAULT_FIELDS)
         return list(defaults.DEFAULT_FIELDS.get(object_type, []))
 
+
+    def standard_options(self, object_type: str, key: str) -> dict[str, dict[str, str]]:
+        # Picklists cannot gain values through the REST API (restricted ones only by an
+        # administrator), so can_add_options stays the base's "no".
+        return load_option_maps(defaults.OPTION_MAPS_FILE).get(object_type, {}).get(key, {})
     def pipelines(self, object_type: str) -> list[Pipeline]:
         return deals.pipelines(self) if object_type == DEALS else []
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import FieldSpec, FieldType, Option
+from connectors.base import FieldSpec, FieldType, Option, number_text
 from connectors.salesforce import defaults
 
 
@@ -36,11 +36,16 @@ def to_salesforce(ftype: str, value: Any) -> Any:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     if isinstance(value, date):
         return value.isoformat()
+    if ftype in TEXT_TYPES and isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        return number_text(value)  # phone numbers and other text stay text, in one spelling
     if isinstance(value, Decimal):
         return int(value) if ftype == "int" else float(value)
-    if ftype in ("string", "textarea", "email", "phone", "url", "picklist") and not isinstance(value, str):
+    if ftype in TEXT_TYPES and not isinstance(value, str):
         return str(value)
     return value
+
+
+TEXT_TYPES = ("string", "textarea", "email", "phone", "url", "picklist")
 
 
 def field_spec(f: dict) -> FieldSpec:

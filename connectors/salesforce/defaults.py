@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from connectors.base import COMPANIES, CONTACTS, DEALS, DefaultField, FieldType
 
 # canonical object type -> Salesforce sObject
@@ -64,3 +66,7 @@ UNSYNCABLE_TYPES = {"address", "location", "base64", "anyType"}
 
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"
 STANDARD_PIPELINE_LABEL = "Standard pipeline"
+
+# Standard option maps of the default mappings between enumerations (reviewed like code; see
+# connectors/base.load_option_maps and syncrules.engine.mappings.standard_value_map).
+OPTION_MAPS_FILE = str(Path(__file__).with_name("option_maps.json"))

@@ -39,6 +39,9 @@ class Portal(models.Model):
     # Deal pipelines allowed by the plan (Sales Hub Professional allows 15, Starter 2, Free 1 [U]).
     deal_pipeline_limit = models.PositiveIntegerField(default=15, help_text="Deal pipelines the plan allows.")
     rate_limited_count = models.PositiveIntegerField(default=0, help_text="429s sent for real limits.")
+    # Options this portal's users (or apps, through PATCH /crm/v3/properties) set on enumeration
+    # properties: {object type: {property name: [option, ...]}}, replacing the built-in list.
+    property_options = models.JSONField(default=dict, blank=True)
     # Fault injection: {"error_500": share, "error_429": share, "slow": share, "slow_seconds": s,
     # "drop": share, "html": share, "bad_json": share}; fault_budget caps how many are injected.
     faults = models.JSONField(default=dict, blank=True)

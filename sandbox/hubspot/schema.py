@@ -24,7 +24,7 @@ OWNERS = [("101", "Ada Lovelace"), ("102", "Grace Hopper"), ("103", "Alan Turing
 
 
 def _prop(name, label, type_="string", field_type="text", *, options=(), read_only=False, unique=False,
-          group="", calculated=False):
+          group="", calculated=False, fixed_options=False):
     return {
         "name": name,
         "label": label,
@@ -42,7 +42,9 @@ def _prop(name, label, type_="string", field_type="text", *, options=(), read_on
         "hubspotDefined": True,
         "calculated": calculated,
         "externalOptions": False,
-        "modificationMetadata": {"archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only},
+        "modificationMetadata": {"archivable": False, "readOnlyDefinition": True, "readOnlyValue": read_only,
+                                 # Options HubSpot maintains itself (owners, pipelines) cannot be edited.
+                                 **({"readOnlyOptions": fixed_options or read_only} if type_ == "enumeration" else {})},
         "createdAt": "2019-08-06T02:41:08.029Z",
         "updatedAt": "2019-08-06T02:41:08.029Z",
         "archived": False,
@@ -54,7 +56,7 @@ def _common(lastmod: str, group: str) -> list[dict]:
         _prop("hs_object_id", "Record ID", "number", "number", read_only=True, group=group),
         _prop("createdate", "Create Date", "datetime", "date", read_only=True, group=group),
         _prop(lastmod, "Last Modified Date", "datetime", "date", read_only=True, group=group),
-        _prop("hubspot_owner_id", "Owner", "enumeration", "select", options=OWNERS, group=group),
+        _prop("hubspot_owner_id", "Owner", "enumeration", "select", options=OWNERS, group=group, fixed_options=True),
         _prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", read_only=True,
               group=group),
     ]
@@ -112,8 +114,8 @@ PROPERTIES: dict[str, list[dict]] = {
         _prop("dealname", "Deal Name", group="dealinformation"),
         _prop("amount", "Amount", "number", "number", group="dealinformation"),
         _prop("closedate", "Close Date", "datetime", "date", group="dealinformation"),
-        _prop("pipeline", "Pipeline", "enumeration", "select", group="dealinformation"),
-        _prop("dealstage", "Deal Stage", "enumeration", "radio", group="dealinformation"),
+        _prop("pipeline", "Pipeline", "enumeration", "select", group="dealinformation", fixed_options=True),
+        _prop("dealstage", "Deal Stage", "enumeration", "radio", group="dealinformation", fixed_options=True),
         _prop("dealtype", "Deal Type", "enumeration", "radio", group="dealinformation",
               options=[("newbusiness", "New Business"), ("existingbusiness", "Existing Business")]),
         _prop("description", "Deal Description", "string", "textarea", group="dealinformation"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from django.db import transaction
 from django.utils import timezone
@@ -104,6 +104,10 @@ def _check_value(portal: Portal, object_type: str, name: str, value: str, props:
         return "INVALID_BOOLEAN", f"{value!r} is not a valid boolean; use true or false"
     if kind in ("date", "datetime") and parse_time(value) is None:
         return "INVALID_DATE", f"{value!r} is not a valid date; use epoch milliseconds or ISO-8601"
+    if kind == "date" and parse_time(value).astimezone(UTC).time() != time(0):
+        # HubSpot stores date properties as midnight UTC and refuses any other time of day.
+        moment = parse_time(value).astimezone(UTC)
+        return "INVALID_DATE", f"{value} is at {moment:%H:%M:%S} UTC, not midnight!"
     if kind == "enumeration":
         allowed = _options(portal, object_type, name, props)
         chosen = value.split(";") if spec["fieldType"] == "checkbox" else [value]
@@ -121,7 +125,8 @@ def _options(portal: Portal, object_type: str, name: str, props: dict) -> list[s
         pipeline = Pipeline.objects.filter(portal=portal, object_type="deals",
                                            pipeline_id=props.get("pipeline") or "default").first()
         return [stage["id"] for stage in pipeline.stages] if pipeline else []
-    return [opt["value"] for opt in PROPERTY_INDEX[object_type][name]["options"]]
+    custom = (portal.property_options or {}).get(object_type, {}).get(name)
+    return [opt["value"] for opt in (custom if custom is not None else PROPERTY_INDEX[object_type][name]["options"])]
 
 
 def _normalise(object_type: str, name: str, value: str) -> str:

@@ -21,12 +21,17 @@ from sandbox.hubspot.schema import (
 )
 
 
-def _schema_scopes(object_type, _request):
+def _schema_scopes(object_type, request):
+    if request.method not in ("GET", "HEAD"):
+        return {f"crm.schemas.{object_type}.write"}
     return {f"crm.schemas.{object_type}.read"} | object_scopes(object_type, "read")
 
 
 def _property_body(portal, object_type: str, prop: dict) -> dict:
     body = copy.deepcopy(prop)
+    custom = (portal.property_options or {}).get(object_type, {}).get(prop["name"])
+    if custom is not None:
+        body["options"] = copy.deepcopy(custom)
     if object_type == "deals" and prop["name"] in ("pipeline", "dealstage"):
         pipelines = Pipeline.objects.filter(portal=portal, object_type="deals", archived=False).order_by("display_order", "pk")
         if prop["name"] == "pipeline":
@@ -44,12 +49,55 @@ def properties(_request, caller, object_type):
 
 
 @api(scopes=_schema_scopes)
-def property_detail(_request, caller, object_type, name):
+def property_detail(request, caller, object_type, name):
     prop = PROPERTY_INDEX[object_type].get(name)
     if prop is None:
         raise BadRequest(f"Unable to find property {name} on object type {object_type}", status=404,
                          category="OBJECT_NOT_FOUND")
+    if request.method == "PATCH":
+        return _update_property(request, caller.portal, object_type, prop)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
     return JsonResponse(_property_body(caller.portal, object_type, prop))
+
+
+def _update_property(request, portal, object_type: str, prop: dict) -> JsonResponse:
+    """PATCH a property: the sandbox changes only `options`, which replace the whole list (as in
+    HubSpot: options left out are removed). Properties whose options HubSpot fixes refuse it."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid input JSON: expected an object")
+    if "options" not in body:
+        return JsonResponse(_property_body(portal, object_type, prop))
+    if prop["type"] != "enumeration" or prop["modificationMetadata"].get("readOnlyOptions"):
+        raise BadRequest(f"The options of property {prop['name']} cannot be changed", sub_category="READ_ONLY_OPTIONS")
+    options = _valid_options(body["options"])
+    with transaction.atomic():
+        portal = type(portal).objects.select_for_update().get(pk=portal.pk)
+        stored = dict(portal.property_options or {})
+        stored[object_type] = {**stored.get(object_type, {}), prop["name"]: options}
+        portal.property_options = stored
+        portal.save(update_fields=["property_options"])
+    return JsonResponse(_property_body(portal, object_type, prop))
+
+
+def _valid_options(raw) -> list[dict]:
+    if not isinstance(raw, list) or not all(isinstance(o, dict) for o in raw):
+        raise BadRequest("options must be an array of objects with a label and a value")
+    options, values, labels = [], set(), set()
+    for index, option in enumerate(raw):
+        value, label = option.get("value"), option.get("label")
+        if not isinstance(value, str) or not value.strip() or not isinstance(label, str) or not label.strip():
+            raise BadRequest(f"Option {index} needs a non-empty label and value")
+        if value in values or label in labels:
+            raise BadRequest(f"Option values and labels must be unique: {value!r} / {label!r}", category="VALIDATION_ERROR")
+        values.add(value)
+        labels.add(label)
+        order = option.get("displayOrder", index)
+        options.append({"label": label, "value": value, "displayOrder": order if isinstance(order, int) else index,
+                        "hidden": bool(option.get("hidden", False)),
+                        **({"description": str(option["description"])} if option.get("description") else {})})
+    return options
 
 
 def pipeline_body(p: Pipeline) -> dict:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from connectors.base import Connector
+from connectors.base import Connector, FieldSpec, FieldType, Option
 from connectors.errors import ErrorCategory
+from syncrules.engine.convert import policies_for
+from syncrules.engine.mappings import build_pairs
+from syncrules.engine.merge import FieldPair, other, plan_create, plan_link
 from syncrules.engine.runner import Engine
-from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
+from syncrules.models import Direction, LinkStatus, ObjectSync, RecordLink, SyncRun, ValuePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -181,3 +186,109 @@ def preview_sync(
 
     sync = ObjectSync.objects.select_related("connection_a", "connection_b").get(pk=object_sync_id)
     return preview(sync, connectors, on_progress)
+# --- values ----------------------------------------------------------------------------------
+# A value the other app cannot hold (issue 16): the evaluation the run uses, for the wizard's
+# dry-run preview; the policies a mapping may offer; the health counts with warnings apart.
+
+
+@dataclass
+class RecordEvaluation:
+    """What a record's values become for the other side, as a run would write them.
+
+    `writes`: field -> value for the target; `warnings`: the fields not carried (items as on
+    RecordLink.warnings); `failure`: (category code, message) when the record would fail there;
+    `new_options`: field -> options the target would gain first (add_option).
+    """
+
+    writes: dict[str, Any]
+    warnings: list[dict]
+    failure: tuple[str, str] | None
+    new_options: dict[str, list[Option]]
+
+    @property
+    def outcome(self) -> str:
+        """'fails', 'syncs with warnings' or 'syncs'."""
+        return "fails" if self.failure else "syncs with warnings" if self.warnings else "syncs"
+
+
+def value_pairs(
+    sync: ObjectSync,
+    specs_a: Mapping[str, FieldSpec],
+    specs_b: Mapping[str, FieldSpec],
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+) -> list[FieldPair]:
+    """The sync's enabled mappings as the run evaluates them (policy, value map, fallback, and
+    where options may be added, asked of `connectors` when given). Pure but for the ORM read."""
+    addable = {}
+    for side, specs in (("a", specs_a), ("b", specs_b)):
+        connector = (connectors or {}).get(side)
+        addable[side] = {name for name, spec in specs.items() if connector is not None
+                         and spec.type is FieldType.ENUMERATION and connector.can_add_options(sync.object_type, spec)}
+    pairs, _ = build_pairs(sync, list(sync.field_mappings.all()), dict(specs_a), dict(specs_b), addable=addable)
+    return pairs
+
+
+def evaluate_record(
+    pairs: Sequence[FieldPair],
+    values: Mapping[str, Any],
+    source: str,
+    *,
+    target_values: Mapping[str, Any] | None = None,
+    last_values: Mapping[str, list] | None = None,
+) -> RecordEvaluation:
+    """The one evaluation of a record read from `source` ("a" or "b") for the other side: the
+    create a run would make, or, with `target_values` (the linked record there), the update.
+    Pure: the run's own merge (merge.plan_create / plan_link), no app is called."""
+    target = other(source)
+    if target_values is None:
+        plan = plan_create(pairs, values, source)
+    else:
+        sides = {source: values, target: target_values}
+        plan = plan_link(pairs, last_values or {}, sides["a"], sides["b"])
+    error = plan.errors.get(target)
+    return RecordEvaluation(
+        writes=dict(plan.writes[target]), warnings=list(plan.warnings[target]),
+        failure=(error.category.code, error.message) if error else None,
+        new_options={name: list(options) for name, options in plan.new_options[target].items()},
+    )
+
+
+def mapping_policies(
+    spec_a: FieldSpec,
+    spec_b: FieldSpec,
+    *,
+    direction: str = Direction.TWO_WAY,
+    object_type: str = "",
+    connector_a: Connector | None = None,
+    connector_b: Connector | None = None,
+) -> list[tuple[str, str]]:
+    """The policies the wizard may offer for a mapping, as (value, label) choices: skip and fail
+    always; fallback option into an enumeration; truncate into text; add the missing option
+    only where the target app can add options to that field (HubSpot dropdowns, never a
+    Salesforce picklist). A two-way mapping offers what either direction allows."""
+    offered: list[str] = []
+    for target, source_spec, target_spec, connector in (
+        ("b", spec_a, spec_b, connector_b), ("a", spec_b, spec_a, connector_a),
+    ):
+        if direction not in (Direction.TWO_WAY, f"to_{target}"):
+            continue
+        can_add = bool(connector is not None and connector.can_add_options(object_type, target_spec))
+        offered += [p for p in policies_for(source_spec, target_spec, can_add_options=can_add) if p not in offered]
+    return [(choice.value, choice.label) for choice in ValuePolicy if choice.value in offered]
+
+
+def link_counts(object_sync_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+    """Per object sync: records "in_sync", "in_sync_with_warnings" and "errors" (failing), apart
+    (in_sync excludes those with warnings). One grouped query on the (sync, status, has_warnings) index."""
+    rows = RecordLink.objects.filter(status__in=[LinkStatus.IN_SYNC, LinkStatus.FAILING])
+    if object_sync_ids is not None:
+        rows = rows.filter(object_sync__in=list(object_sync_ids))
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows.values("object_sync", "status", "has_warnings").annotate(n=Count("pk")).order_by():
+        entry = counts.setdefault(row["object_sync"], {"in_sync": 0, "in_sync_with_warnings": 0, "errors": 0})
+        if row["status"] == LinkStatus.FAILING:
+            entry["errors"] += row["n"]
+        else:
+            entry["in_sync_with_warnings" if row["has_warnings"] else "in_sync"] += row["n"]
+    return counts

@@ -10,11 +10,13 @@ Two jobs, kept apart:
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import FieldSpec, FieldType
+from connectors.base import FieldSpec, FieldType, Option
 from connectors.errors import ErrorCategory
 
 T = FieldType
@@ -132,8 +134,11 @@ def to_datetime(value: Any) -> datetime:
         result = value
     elif isinstance(value, date):
         result = datetime.combine(value, time(0), tzinfo=UTC)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC)
+    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        try:
+            result = datetime.fromtimestamp(float(value) / 1000 if value > 10**11 else float(value), tz=UTC)
+        except (ValueError, OverflowError, OSError, ArithmeticError):  # out of range, NaN
+            raise _mismatch(value, "date and time")
     else:
         try:
             result = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
@@ -180,7 +185,7 @@ def normalize(value: Any, spec: FieldSpec, *, casefold: bool = False) -> Any:
         return None
     try:
         return _normalize(value, spec, casefold)
-    except ConversionError:
+    except (ConversionError, ValueError, TypeError, ArithmeticError, OverflowError):
         return str(value).strip()
 
 
@@ -209,18 +214,28 @@ def convert(
     """`value` of field `source` as a value for field `target`; ConversionError if impossible."""
     if is_empty(value):
         return None
+    result = _converted(value, source, target, value_map or {})
+    check_length(result, target)
+    return result
+
+
+def _converted(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
     try:
-        result = _convert(value, source, target, value_map or {})
+        return _convert(value, source, target, value_map)
     except ConversionError as exc:
         exc.field = target.name
         raise
+    except (ValueError, TypeError, ArithmeticError, OverflowError) as exc:  # a value no parser expected
+        raise ConversionError(ErrorCategory.TYPE_MISMATCH, f"{value!r} cannot be converted: {exc}", target.name)
+
+
+def check_length(result: Any, target: FieldSpec) -> None:
     if isinstance(result, str) and target.max_length and len(result) > target.max_length:
         raise ConversionError(
             ErrorCategory.VALUE_TOO_LONG,
             f"{target.label or target.name} allows {target.max_length} characters; the value has {len(result)}.",
             target.name,
         )
-    return result
 
 
 def _convert(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
@@ -259,27 +274,147 @@ def _as_text(value: Any, source: FieldSpec) -> str:
     return str(value)
 
 
-def _convert_options(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
-    """Map each option through `value_map` (or by same value, then same label)."""
+def map_options(
+    value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Each option of `value` through `value_map` (or by same value, then same label): the
+    mapped options, and the source options that have no counterpart in `target`."""
     by_label = {o.label.casefold(): o.value for o in target.options}
     allowed = {o.value for o in target.options}
     source_labels = {o.value: o.label for o in source.options}
-    out = []
+    mapped, missing = [], []
     for part in enum_values(value, source.multi or target.multi):
-        mapped = value_map.get(part, part)
-        if allowed and mapped not in allowed:
-            mapped = by_label.get(source_labels.get(part, mapped).casefold(), mapped)
-        if allowed and mapped not in allowed:
-            raise ConversionError(
-                ErrorCategory.INVALID_PROPERTY_VALUE,
-                f"{part!r} has no matching option in {target.label or target.name}: add the option "
-                f"or map it in the field mapping's value map.",
-            )
-        out.append(mapped)
+        choice = value_map.get(part, part)
+        if allowed and choice not in allowed:
+            choice = by_label.get(str(source_labels.get(part, choice)).casefold(), choice)
+        if allowed and choice not in allowed:
+            missing.append(part)
+        else:
+            mapped.append(choice)
+    return mapped, missing
+
+
+def no_option(part: str, target: FieldSpec) -> ConversionError:
+    return ConversionError(
+        ErrorCategory.INVALID_PROPERTY_VALUE,
+        f"{part!r} has no matching option in {target.label or target.name}: add the option "
+        f"or map it in the field mapping's value map.",
+        target.name,
+    )
+
+
+def join_options(out: list[str], target: FieldSpec) -> Any:
     if target.multi:
-        return ";".join(out)
+        return ";".join(dict.fromkeys(out))
     if len(out) > 1:
         raise ConversionError(
             ErrorCategory.TYPE_MISMATCH, f"{target.label or target.name} takes one option; the value has {len(out)}."
         )
     return out[0] if out else None
+
+
+def _convert_options(value: Any, source: FieldSpec, target: FieldSpec, value_map: dict[str, str]) -> Any:
+    mapped, missing = map_options(value, source, target, value_map)
+    if missing:
+        raise no_option(missing[0], target)
+    return join_options(mapped, target)
+
+
+# --- policies: a value the target cannot hold --------------------------------------------
+SKIP_FIELD, FAIL_RECORD, FALLBACK_OPTION, ADD_OPTION, TRUNCATE = (
+    "skip_field", "fail_record", "fallback_option", "add_option", "truncate"
+)
+POLICIES = (SKIP_FIELD, FAIL_RECORD, FALLBACK_OPTION, ADD_OPTION, TRUNCATE)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one value becomes on the target: a value to write, a warning (the field is left as
+    it is there, the rest of the record syncs) or a failure (the record fails there).
+
+    `new_options` are options the target must gain before `value` is written (add_option).
+    """
+
+    value: Any = None
+    warning: ConversionError | None = None
+    failure: ConversionError | None = None
+    new_options: tuple[Option, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        return "failure" if self.failure else "warning" if self.warning else "value"
+
+
+def policies_for(source: FieldSpec, target: FieldSpec, *, can_add_options: bool = False) -> list[str]:
+    """The policies a mapping writing `source` into `target` may offer (skip and fail always)."""
+    offered = [SKIP_FIELD, FAIL_RECORD]
+    if target.type == T.ENUMERATION and source.type in (T.ENUMERATION, T.TEXT):
+        offered.append(FALLBACK_OPTION)
+        if can_add_options:
+            offered.append(ADD_OPTION)
+    if target.type == T.TEXT:
+        offered.append(TRUNCATE)
+    return offered
+
+
+def evaluate(
+    value: Any,
+    source: FieldSpec,
+    target: FieldSpec,
+    value_map: dict[str, str] | None = None,
+    *,
+    policy: str = SKIP_FIELD,
+    fallback: str = "",
+    can_add_options: bool = False,
+) -> Evaluation:
+    """The one evaluation of a value for a target field under a mapping's policy. Pure; never
+    raises: whatever the value, the result is a value, a warning or a failure."""
+    value_map = value_map or {}
+    if is_empty(value):
+        return Evaluation(None)
+    try:
+        result = _converted(value, source, target, value_map)
+        check_length(result, target)
+        return Evaluation(result)
+    except ConversionError as exc:
+        problem = exc
+    except Exception as exc:  # noqa: BLE001 - any value of any type: a failure, never a crash
+        problem = ConversionError(ErrorCategory.TYPE_MISMATCH, f"{value!r} cannot be converted: {exc}", target.name)
+    problem.field = problem.field or target.name
+    if policy == FAIL_RECORD:
+        return Evaluation(failure=problem)
+    rescued = _rescue(value, source, target, value_map, policy, fallback, can_add_options, problem)
+    return rescued or Evaluation(warning=problem)
+
+
+def _rescue(value, source, target, value_map, policy, fallback, can_add, problem) -> Evaluation | None:
+    """The value the policy makes of a value that does not fit, or None (skip with a warning)."""
+    try:
+        if policy == TRUNCATE and problem.category is ErrorCategory.VALUE_TOO_LONG and target.type == T.TEXT:
+            return Evaluation(truncate(_converted(value, source, target, value_map), target.max_length))
+        if problem.category is not ErrorCategory.INVALID_PROPERTY_VALUE or target.type != T.ENUMERATION:
+            return None
+        mapped, missing = map_options(value, source, target, value_map)
+        if policy == FALLBACK_OPTION:
+            if fallback not in {o.value for o in target.options}:
+                problem.message += f" The fallback option {fallback!r} is not an option of {target.label or target.name}."
+                return None
+            return Evaluation(join_options(mapped + [fallback], target))
+        if policy == ADD_OPTION and can_add:
+            labels = {o.value: o.label for o in source.options}
+            added = tuple(Option(value_map.get(p, p), labels.get(p, p)) for p in missing)
+            return Evaluation(join_options(mapped + [o.value for o in added], target), new_options=added)
+    except ConversionError as exc:
+        problem.message = exc.message
+    return None
+
+
+def truncate(text: str, length: int | None) -> str:
+    """`text` cut to `length` characters, never inside a character: a base letter is not left
+    without the combining marks that follow it, nor a surrogate half kept."""
+    if not length or len(text) <= length:
+        return text
+    cut = text[:length]
+    while cut and (unicodedata.combining(text[len(cut)]) or "\ud800" <= cut[-1] <= "\udbff"):
+        cut = cut[:-1]
+    return cut

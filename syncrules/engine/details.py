@@ -28,6 +28,7 @@ CONFLICT_WINNER = "conflict_winner"  # changed on both within 5 minutes: the syn
 MOST_RECENT = "most_recent"  # changed on both further apart: the most recent edit
 EMPTY_KEPT = "empty_kept"  # the winning side was empty: the filled value was kept
 CREATED = "created"  # the record was created with it
+RETRIED = "retried"  # not carried before (its mapping's policy or value map), carried now
 
 # Why a record was kept out (filters.exclusion, runner.screen).
 NO_EMAIL = "no_email"  # no valid email while the sync requires one

@@ -13,6 +13,7 @@ never written, and the engine's memory kept in memory.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from connectors.base import (
     Connector,
     FieldSpec,
     FieldType,
+    Option,
     Page,
     Record,
     WriteResult,
@@ -208,6 +210,17 @@ class DryConnector:
         return dict(found)
 
     # --- writes, recorded ----------------------------------------------------------------
+    def add_options(self, object_type: str, field_name: str, options: Sequence[Option]) -> FieldSpec:
+        """The "add the missing option" policy: the field as it would be with the options added,
+        without asking the app (the run adds them; a preview only says it would)."""
+        specs = self.specs or {s.name: s for s in self.inner.fields(object_type)}
+        spec = specs[field_name]
+        added = tuple(o for o in options if o.value not in {known.value for known in spec.options})
+        spec = dataclasses.replace(spec, options=spec.options + added)
+        if self.specs:  # the pre-flight check then knows the options too
+            self.specs[field_name] = spec
+        return spec
+
     def write(self, object_type: str, creates: Sequence[dict] = (), updates: Mapping[str, dict] | None = None
               ) -> list[WriteResult]:
         results = []

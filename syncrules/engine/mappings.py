@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from connectors.base import DEALS, Connector, DefaultField, FieldSpec, FieldType
-from syncrules.engine.convert import mapping_directions
+from syncrules.engine.convert import FAIL_RECORD, mapping_directions
 from syncrules.engine.merge import A, B, FieldPair
 from syncrules.models import Direction, FieldMapping, ObjectSync
 
@@ -33,8 +33,8 @@ def default_mapping_rows(
     defaults: tuple[Sequence[DefaultField], Sequence[DefaultField]],
     specs_a: dict[str, FieldSpec],
     specs_b: dict[str, FieldSpec],
-) -> list[tuple[str, str, str, int]]:
-    """(field on A, field on B, direction, position) of each default mapping the two apps allow.
+) -> list[tuple[str, str, str, str, int]]:
+    """(key, field on A, field on B, direction, position) of each default mapping the two apps allow.
 
     Pairs whose fields do not exist or whose types are incompatible are left out.
     """
@@ -44,7 +44,7 @@ def default_mapping_rows(
             continue
         direction = default_direction(specs_a[field_a], specs_b[field_b])
         if direction is not None:
-            rows.append((field_a, field_b, direction, position))
+            rows.append((key, field_a, field_b, direction, position))
     return rows
 
 
@@ -59,13 +59,46 @@ def create_default_mappings(
     specs_b = {s.name: s for s in connector_b.fields(kind)}
     defaults = (connector_a.default_fields(kind), connector_b.default_fields(kind))
     rows = []
-    for field_a, field_b, direction, position in default_mapping_rows(kind, defaults, specs_a, specs_b):
+    for key, field_a, field_b, direction, position in default_mapping_rows(kind, defaults, specs_a, specs_b):
+        value_map = default_value_map(connector_a, connector_b, kind, key, specs_a[field_a], specs_b[field_b])
         mapping, _ = FieldMapping.objects.get_or_create(
             object_sync=sync, field_a=field_a, field_b=field_b,
-            defaults={"direction": direction, "is_default": True, "position": position},
+            defaults={"direction": direction, "is_default": True, "position": position, "value_map": value_map},
         )
         rows.append(mapping)
     return rows
+
+
+def default_value_map(
+    connector_a: Connector, connector_b: Connector, kind: str, key: str, spec_a: FieldSpec, spec_b: FieldSpec
+) -> dict[str, dict[str, str]]:
+    """The value map of a default mapping between enumerations: the connectors' standard option
+    maps (their option_maps.json), then options alike by value or label; {} for other types."""
+    if spec_a.type is not FieldType.ENUMERATION or spec_b.type is not FieldType.ENUMERATION:
+        return {}
+    suggested = suggest_value_map(spec_a, spec_b)
+    standard_a, standard_b = connector_a.standard_options(kind, key), connector_b.standard_options(kind, key)
+    return {
+        "a_to_b": {**suggested["a_to_b"], **standard_value_map(standard_a, standard_b, spec_a, spec_b)},
+        "b_to_a": {**suggested["b_to_a"], **standard_value_map(standard_b, standard_a, spec_b, spec_a)},
+    }
+
+
+def standard_value_map(source: Mapping, target: Mapping, source_spec: FieldSpec, target_spec: FieldSpec) -> dict[str, str]:
+    """Source option -> target option through the canonical values of two standard option maps;
+    of a canonical value's target options, the first the target field has (any, if it lists none).
+    Only the source field's own options are listed (all of the map's, if it lists none)."""
+    offered = {o.value for o in target_spec.options}
+    own = {o.value for o in source_spec.options}
+    out = {}
+    for value, canonical in (source.get("to_canonical") or {}).items():
+        if own and value not in own:
+            continue
+        for candidate in (target.get("from_canonical") or {}).get(canonical, []):
+            if not offered or candidate in offered:
+                out[value] = candidate
+                break
+    return out
 
 
 def _writable(spec: FieldSpec) -> bool:
@@ -83,8 +116,12 @@ def build_pairs(
     specs_a: dict[str, FieldSpec],
     specs_b: dict[str, FieldSpec],
     casefold_fields: set[str] = frozenset(),
+    addable: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[FieldPair], list[str]]:
-    """The engine's view of the enabled mappings, and a problem per mapping it must skip."""
+    """The engine's view of the enabled mappings, and a problem per mapping it must skip.
+
+    `addable` names, per side, the fields whose app can add a missing option (add_option).
+    """
     pairs, problems = [], []
     for mapping in mappings:
         if not mapping.enabled:
@@ -108,11 +145,15 @@ def build_pairs(
             if flows[side] and wanted not in allowed:
                 problems.append(f"Mapping {mapping} is not type-compatible {wanted.replace('_', ' ')}: values that "
                                 f"cannot be converted fail as type mismatches.")
+        casefold = mapping.field_a in casefold_fields or mapping.field_b in casefold_fields
+        add_on = frozenset(s for s, f in ((A, mapping.field_a), (B, mapping.field_b)) if f in (addable or {}).get(s, ()))
         pairs.append(
             FieldPair(
                 key=mapping_key(mapping), spec_a=spec_a, spec_b=spec_b, to_a=flows[A], to_b=flows[B],
-                value_map=mapping.value_map or {},
-                casefold=mapping.field_a in casefold_fields or mapping.field_b in casefold_fields,
+                value_map=mapping.value_map or {}, casefold=casefold,
+                # A record matched by email cannot sync without it: never skipped.
+                policy=FAIL_RECORD if casefold else mapping.policy, fallback=mapping.fallback_option,
+                add_options_on=add_on,
             )
         )
     return pairs, problems

@@ -15,7 +15,15 @@ from typing import Any
 from connectors.base import FieldSpec
 from connectors.errors import ErrorCategory
 from syncrules.engine import details
-from syncrules.engine.convert import ConversionError, convert, is_empty, normalize
+from syncrules.engine.convert import (
+    FAIL_RECORD,
+    ConversionError,
+    Evaluation,
+    convert,
+    evaluate,
+    is_empty,
+    normalize,
+)
 
 A, B = "a", "b"
 CONFLICT_WINDOW = timedelta(minutes=5)
@@ -36,6 +44,11 @@ class FieldPair:
     to_b: bool = True
     value_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     casefold: bool = False
+    # A value the target cannot hold: the mapping's policy (convert.POLICIES), its fallback
+    # option, and the sides whose app can add a missing option to the field.
+    policy: str = FAIL_RECORD
+    fallback: str = ""
+    add_options_on: frozenset[str] = frozenset()
 
     def spec(self, side: str) -> FieldSpec:
         return self.spec_a if side == A else self.spec_b
@@ -52,6 +65,22 @@ class FieldPair:
         mapping = self.value_map.get(f"{source}_to_{target}") or {}
         return convert(value, self.spec(source), self.spec(target), mapping)
 
+    def evaluate_to(self, target: str, value: Any) -> Evaluation:
+        """The other side's value for `target`'s field under this mapping's policy."""
+        source = other(target)
+        return evaluate(
+            value, self.spec(source), self.spec(target), dict(self.value_map.get(f"{source}_to_{target}") or {}),
+            policy=self.policy, fallback=self.fallback, can_add_options=target in self.add_options_on,
+        )
+
+
+def warning_item(pair: FieldPair, target: str, raw: Any, problem: ConversionError) -> dict:
+    """How a field not carried is remembered on outcomes and links."""
+    return {
+        "field": pair.spec(target).name, "value": str(raw)[:500], "reason": problem.message,
+        "category": problem.category.code, "side": target, "mapping": pair.key,
+    }
+
 
 @dataclass
 class Plan:
@@ -66,6 +95,11 @@ class Plan:
     last: dict[str, list] = field(default_factory=dict)
     errors: dict[str, ConversionError] = field(default_factory=dict)
     written_keys: dict[str, list[str]] = field(default_factory=lambda: {A: [], B: []})
+    # Fields skipped by their policy (warning items, per side not written), options to add to
+    # a side's field before its write, and the mappings whose values this plan settled.
+    warnings: dict[str, list[dict]] = field(default_factory=lambda: {A: [], B: []})
+    new_options: dict[str, dict[str, list]] = field(default_factory=lambda: {A: {}, B: {}})
+    settled: set[str] = field(default_factory=set)
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def changes_to(self, side: str) -> list[dict[str, Any]]:
@@ -119,11 +153,14 @@ def plan_link(
     modified_a: datetime | None = None,
     modified_b: datetime | None = None,
     conflict_winner: str = A,
+    retry: Mapping[str, str] | None = None,
 ) -> Plan:
     """The writes that bring a linked pair of records in line.
 
     A mapping with no last value (a fresh match, or a mapping added later) counts as edited on
-    both sides, so matching merges by the conflict rules and fills blanks both ways.
+    both sides, so matching merges by the conflict rules and fills blanks both ways. `retry`
+    (mapping key -> side) names fields an earlier run could not carry to that side: unless
+    either side changed since, they are tried again.
     """
     plan = Plan()
     values = {A: values_a, B: values_b}
@@ -133,9 +170,12 @@ def plan_link(
         changed = {side: old is None or cur[side] != old[0 if side == A else 1] for side in (A, B)}
         plan.last[pair.key] = [cur[A], cur[B]]
         if not changed[A] and not changed[B]:
-            continue
-        if changed[A] and changed[B]:
+            if pair.key not in (retry or {}):
+                continue
+            source, reason = other(retry[pair.key]), details.RETRIED
+        elif changed[A] and changed[B]:
             if agree(pair, values_a, values_b):
+                plan.settled.add(pair.key)
                 continue
             source, reason = decide(modified_a, modified_b, conflict_winner)
             if cur[source] is None and cur[other(source)] is not None:
@@ -152,26 +192,37 @@ def _copy(plan: Plan, pair: FieldPair, source: str, raw: Any, cur: dict, old: li
     target = other(source)
     if not pair.flows_to(target):
         return
-    try:
-        value = pair.convert_to(target, raw)
-    except ConversionError as exc:
-        plan.errors.setdefault(target, exc)
+    result = pair.evaluate_to(target, raw)
+    if result.failure is not None:
+        plan.errors.setdefault(target, result.failure)
         if old is None:
             plan.last.pop(pair.key, None)
         else:
             plan.last[pair.key] = list(old)
         return
+    plan.settled.add(pair.key)
+    if result.warning is not None:  # the target keeps its value; both sides' values are remembered
+        plan.warnings[target].append(warning_item(pair, target, raw, result.warning))
+        return
+    value = result.value
     written = normalize(value, pair.spec(target), casefold=pair.casefold)
     plan.last[pair.key] = [cur[A], written] if target == B else [written, cur[B]]
     if written != cur[target]:
         plan.writes[target][pair.spec(target).name] = value
         plan.written_keys[target].append(pair.key)
         plan.changes.append(_change(pair, target, cur[target], written, reason))
+        _want_options(plan, pair, target, result)
 
 
 def _change(pair: FieldPair, target: str, old: Any, new: Any, reason: str) -> dict[str, Any]:
     spec = pair.spec(target)
     return details.change(pair.spec_a.name, pair.spec_b.name, spec.label or spec.name, old, new, target, reason)
+
+
+def _want_options(plan: Plan, pair: FieldPair, target: str, result: Evaluation) -> None:
+    if result.new_options:
+        wanted = plan.new_options[target].setdefault(pair.spec(target).name, [])
+        wanted += [o for o in result.new_options if o not in wanted]
 
 
 def _block_failed_sides(plan: Plan, old: Mapping[str, list]) -> None:
@@ -180,10 +231,16 @@ def _block_failed_sides(plan: Plan, old: Mapping[str, list]) -> None:
         plan.writes[side] = {}
         plan.written_keys[side] = []
         plan.changes = [c for c in plan.changes if c["to"] != side]
+        plan.warnings[side] = []
+        plan.new_options[side] = {}
 
 
 def plan_create(pairs: Sequence[FieldPair], values: Mapping[str, Any], source: str) -> Plan:
-    """The values to create a record with on the other side, and the new link's last values."""
+    """The values to create a record with on the other side, and the new link's last values.
+
+    A field skipped by its policy is left empty on the new record, unless the app requires it:
+    then the record fails with the field's own problem.
+    """
     plan = Plan()
     target = other(source)
     for pair in pairs:
@@ -192,23 +249,32 @@ def plan_create(pairs: Sequence[FieldPair], values: Mapping[str, Any], source: s
             plan.last[pair.key] = [cur, None] if source == A else [None, cur]
             continue
         spec = pair.spec(target)
-        try:
-            value = pair.convert_to(target, values.get(pair.spec(source).name))
-            if is_empty(value) and spec.required:
-                raise ConversionError(
-                    ErrorCategory.MISSING_REQUIRED_FIELD,
-                    f"{spec.label or spec.name} is required in the other app and the record has no value for it.",
-                    spec.name,
-                )
-        except ConversionError as exc:
-            plan.errors.setdefault(target, exc)
+        raw = values.get(pair.spec(source).name)
+        result = pair.evaluate_to(target, raw)
+        failure = result.failure
+        if failure is None and result.warning is not None and spec.required:
+            failure = result.warning
+        elif failure is None and is_empty(result.value) and result.warning is None and spec.required:
+            failure = ConversionError(
+                ErrorCategory.MISSING_REQUIRED_FIELD,
+                f"{spec.label or spec.name} is required in the other app and the record has no value for it.",
+                spec.name,
+            )
+        if failure is not None:
+            plan.errors.setdefault(target, failure)
             continue
-        written = normalize(value, spec, casefold=pair.casefold)
+        plan.settled.add(pair.key)
+        if result.warning is not None:
+            plan.warnings[target].append(warning_item(pair, target, raw, result.warning))
+            plan.last[pair.key] = [cur, None] if source == A else [None, cur]
+            continue
+        written = normalize(result.value, spec, casefold=pair.casefold)
         plan.last[pair.key] = [cur, written] if source == A else [written, cur]
-        if not is_empty(value):
-            plan.writes[target][spec.name] = value
+        if not is_empty(result.value):
+            plan.writes[target][spec.name] = result.value
             plan.written_keys[target].append(pair.key)
             plan.changes.append(_change(pair, target, None, written, details.CREATED))
+            _want_options(plan, pair, target, result)
     if plan.errors:
         plan.writes[target] = {}
         plan.changes = []

@@ -65,6 +65,7 @@ class Tally:
         self.counts = {side: Counter() for side in (A, B)}
         self.excluded = {side: Counter() for side in (A, B)}
         self.failures: dict[str, dict[str, dict]] = {A: {}, B: {}}
+        self.warnings: dict[str, dict[tuple[str, str], dict]] = {A: {}, B: {}}
         self.matched = 0
         self.match_samples: list[dict] = []
 
@@ -81,6 +82,8 @@ class Tally:
                 self.excluded[A if link.id_a else B][exclusion_code(outcome.message)] += 1
             elif outcome.action == Action.FAILED and outcome.side in (A, B) and outcome.category is not None:
                 self.failure(outcome.side, outcome.category, link, outcome.message)
+            for item in outcome.warnings:
+                self.warning(item, link)
         if any(o.action in (Action.MATCHED, Action.SKIPPED) for o in outcomes):
             for side in (A, B):
                 written = any(o.side == side and o.action in (Action.CREATED, Action.UPDATED, Action.FAILED)
@@ -110,6 +113,23 @@ class Tally:
             entry["samples"].append({"id": record_id, "side": source, "name": self.name(source, record_id),
                                      "message": message})
 
+    def warning(self, item: Mapping, link: RecordLink) -> None:
+        """A field that would not be carried to item["side"] (its mapping's policy skips it)."""
+        side = item.get("side")
+        if side not in (A, B):
+            return
+        category = ErrorCategory.from_code(item.get("category") or "unknown")
+        entry = self.warnings[side].setdefault((item.get("field", ""), category.code), {
+            "field": item.get("field", ""), "category": category.code, "label": category.label,
+            "hint": category.hint, "count": 0, "samples": [],
+        })
+        entry["count"] += 1
+        if len(entry["samples"]) < FAILURE_SAMPLES:
+            source = other(side)
+            record_id = getattr(link, f"id_{source}") or ""
+            entry["samples"].append({"id": record_id, "side": source, "name": self.name(source, record_id),
+                                     "message": f"{item.get('value', '')}: {item.get('reason', '')}"})
+
     def side_result(self, side: str) -> dict:
         counts = self.counts[side]
         return {
@@ -117,7 +137,7 @@ class Tally:
             "create": counts[Action.CREATED], "update": counts[Action.UPDATED], "unchanged": counts["unchanged"],
             "excluded": dict(self.excluded[side]),
             "failures": sorted(self.failures[side].values(), key=lambda f: (-f["count"], f["category"])),
-            "warnings": [],
+            "warnings": sorted(self.warnings[side].values(), key=lambda w: (-w["count"], w["field"], w["category"])),
         }
 
 
@@ -212,17 +232,22 @@ def comparable(result: Mapping) -> dict:
     def side(s: str) -> dict:
         part = result[s]
         return {"create": part["create"], "update": part["update"], "excluded": dict(part["excluded"]),
-                "failures": {f["category"]: f["count"] for f in part["failures"]}}
+                "failures": {f["category"]: f["count"] for f in part["failures"]},
+                "warnings": {f"{w['field']}: {w['category']}": w["count"] for w in part.get("warnings", [])}}
 
     return {A: side(A), B: side(B), "matched": result["matched"]}
 
 
 def run_figures(run: SyncRun) -> dict:
     """A finished run's outcomes in the preview's terms: what `comparable(preview)` must equal."""
-    figures = {s: {"create": 0, "update": 0, "excluded": Counter(), "failures": Counter()} for s in (A, B)}
+    figures = {s: {"create": 0, "update": 0, "excluded": Counter(), "failures": Counter(), "warnings": Counter()}
+               for s in (A, B)}
     matched = 0
-    rows = RecordOutcome.objects.filter(run=run).values_list("action", "side", "category", "message", "id_a")
-    for action, side, category, message, id_a in rows:
+    rows = RecordOutcome.objects.filter(run=run).values_list("action", "side", "category", "message", "id_a", "warnings")
+    for action, side, category, message, id_a, warnings in rows:
+        for item in warnings or []:
+            if item.get("side") in (A, B):
+                figures[item["side"]]["warnings"][f"{item.get('field', '')}: {item.get('category') or 'unknown'}"] += 1
         if action == Action.MATCHED:
             matched += 1
         elif action in (Action.CREATED, Action.UPDATED) and side in (A, B):
@@ -233,4 +258,5 @@ def run_figures(run: SyncRun) -> dict:
             figures[side]["failures"][category] += 1
     for part in figures.values():
         part["excluded"], part["failures"] = dict(part["excluded"]), dict(part["failures"])
+        part["warnings"] = dict(part["warnings"])
     return {**figures, "matched": matched}

@@ -26,9 +26,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, Record, WriteResult
+from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, FieldType, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import associations, deletions, details, store  # noqa: F401 - the first two register extensions
+from syncrules.engine import associations, deletions, details, store, values  # noqa: F401 - some register extensions
 from syncrules.engine.extensions import EXTENSIONS
 from syncrules.engine.filters import Condition, Exclusion, exclusion
 from syncrules.engine.helpers import described, http_calls, no_answer, search_values
@@ -122,9 +122,16 @@ class Engine:
                 if m not in kept and m.enabled
             ]
             mappings = kept
-        pairs, problems = build_pairs(self.sync, mappings, self.sides[A].specs, self.sides[B].specs, casefold)
+        addable = {side: self.addable_fields(side) for side in (A, B)}
+        pairs, problems = build_pairs(self.sync, mappings, self.sides[A].specs, self.sides[B].specs, casefold, addable)
         self.problems += problems
         self.pairs = pairs + ([self.stages.pair(self.sync)] if self.stages else [])
+
+    def addable_fields(self, side: str) -> set[str]:
+        """Enumerations of `side` whose app can add a missing option (the add_option policy)."""
+        context = self.sides[side]
+        return {name for name, spec in context.specs.items()
+                if spec.type is FieldType.ENUMERATION and context.connector.can_add_options(self.kind, spec)}
 
     def load_stages(self) -> DealStages:
         """The deal sync's pipelines and stage mappings; NotSupported says what is missing (F3.5, F6.1)."""
@@ -280,7 +287,7 @@ class Engine:
             plan = plan_link(
                 self.pairs, link.last_values or {}, records[A].values, records[B].values,
                 modified_a=records[A].modified_at, modified_b=records[B].modified_at,
-                conflict_winner=self.sync.conflict_winner,
+                conflict_winner=self.sync.conflict_winner, retry=values.retry_keys(link),
             )
             pendings.append(Pending(LinkChange(link), plan, Action.UPDATED))
         self.store.save_changes(self.sync, self.run, gone + parked, self.now())
@@ -453,6 +460,7 @@ class Engine:
 
     def write_updates(self, pendings: Sequence[Pending]) -> None:
         for side in (A, B):
+            values.add_missing_options(self, side, [p for p in pendings if p.plan.writes[side]])
             batch = {}
             for pending in pendings:
                 if pending.plan.writes[side]:
@@ -476,6 +484,7 @@ class Engine:
 
     def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
         ready = [p for p in pendings if side not in p.plan.errors]
+        values.add_missing_options(self, side, ready)
         size = max(1, self.sides[side].connector.batch_size)
         self.store.save_changes(self.sync, self.run, [self.finish(p) for p in pendings if side in p.plan.errors], self.now())
         for start in range(0, len(ready), size):
@@ -510,6 +519,7 @@ class Engine:
                 fields = ", ".join(sorted(STAGE_LABEL if f == STAGE_KEY else f for f in plan.writes[side]))
                 why = self.write_details(plan, side, link)
                 change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", why))
+        values.settle_warnings(change, plan, failures)
         if not failures:
             change.succeed(now)
             if not change.outcomes:

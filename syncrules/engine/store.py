@@ -19,6 +19,7 @@ LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
     "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
     "name_a", "name_b", "match_key",
+    "warnings", "has_warnings",
 ]
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -36,6 +37,7 @@ class Outcome:
     category: ErrorCategory | None = None
     message: str = ""
     details: dict = field(default_factory=dict)  # engine.details: the why, JSON-safe
+    warnings: list[dict] = field(default_factory=list)  # fields not carried (engine.values)
 
 
 @dataclass
@@ -141,6 +143,7 @@ def _outcome_rows(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange],
                 side=outcome.side, action=outcome.action, category=category.code if category else "",
                 message=outcome.message, hint=category.hint if category else "", created_at=now,
                 details=_details(outcome, link),
+                warnings=outcome.warnings,
             ))
     return rows
 
@@ -158,6 +161,8 @@ def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
         actions = {o.action for o in change.outcomes}
         if RecordOutcome.Action.FAILED in actions:
             run.failed += 1
+        elif any(o.warnings for o in change.outcomes):
+            run.warned += 1
         for outcome in change.outcomes:
             if outcome.action == RecordOutcome.Action.CREATED:
                 run.created += 1
@@ -176,6 +181,7 @@ def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:
 PROGRESS_FIELDS = [
     "processed", "estimated_total", "created", "updated", "matched", "skipped", "excluded", "failed", "deleted",
     "associated", "waiting", "http_calls",
+    "warned",
 ]
 
 

@@ -20,7 +20,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncrules", "0004_deals_associations_deletions"),
+        ("syncrules", "0005_values"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 

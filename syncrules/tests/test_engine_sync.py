@@ -170,16 +170,23 @@ def test_companies_match_by_name_or_by_domain(apps):
     assert RecordLink.objects.get(id_a=globex).id_b == globex_b
 
 
-def test_bad_records_fail_with_their_category_and_the_rest_of_the_batch_syncs(apps):
+def bad_records(apps, email_category: ErrorCategory) -> tuple[str, str, str, str]:
+    """A good contact, one too long, one with an option B lacks, and one whose email B refuses."""
     good = apps.a.create(C, email="ok@example.com", first="Ok", last="Fine")
     too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
     no_option = apps.a.create(C, email="opt@example.com", last="Opt", stage="ha_partner")
     rejected = apps.a.create(C, email="ann@blocked.example", last="Blocked")
     apps.b.fail_when = lambda rid, values: (
-        ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, "Email address is invalid", vendor_code="INVALID_EMAIL")
+        ConnectorError(email_category, "Email address is invalid", vendor_code="INVALID_EMAIL")
         if str(values.get("sf_email", "")).endswith("blocked.example") else None
     )
+    return good, too_long, no_option, rejected
+
+
+def test_bad_records_fail_with_their_category_when_their_mappings_say_fail_record(apps):
+    good, too_long, no_option, rejected = bad_records(apps, ErrorCategory.INVALID_PROPERTY_VALUE)
     sync = make_memory_sync(apps)
+    FieldMapping.objects.filter(object_sync=sync).update(policy=FieldMapping.Policy.FAIL_RECORD)
     run = run_sync(sync.pk)
     assert run.status == SyncRun.Status.PARTIAL and run.created == 1 and run.failed == 3
     failed = {o.id_a: o for o in outcomes(sync, "failed")}
@@ -195,9 +202,36 @@ def test_bad_records_fail_with_their_category_and_the_rest_of_the_batch_syncs(ap
     assert RecordLink.objects.get(id_a=good).status == LinkStatus.IN_SYNC
 
 
+def test_values_that_do_not_fit_skip_their_field_with_a_warning_and_the_rest_of_the_record_syncs(apps):
+    good, too_long, no_option, rejected = bad_records(apps, ErrorCategory.INVALID_EMAIL)
+    sync = make_memory_sync(apps)
+    run = run_sync(sync.pk)
+    assert (run.created, run.failed, run.warned) == (3, 1, 2)
+    assert outcomes(sync, "failed").get(id_a=rejected).category == ErrorCategory.INVALID_EMAIL.code  # the record
+    long_link, option_link = RecordLink.objects.get(id_a=too_long), RecordLink.objects.get(id_a=no_option)
+    assert long_link.status == option_link.status == LinkStatus.IN_SYNC and long_link.has_warnings
+    (warning,) = long_link.warnings
+    assert (warning["field"], warning["side"], warning["category"]) == ("sf_first", "b", "value_too_long")
+    assert warning["value"] == "X" * 50 and "allows" in warning["reason"]
+    assert option_link.warnings[0]["category"] == "invalid_property_value" and option_link.warnings[0]["value"] == "ha_partner"
+    created = outcomes(sync, "created").get(id_a=too_long)
+    assert created.warnings == long_link.warnings and "Synced with warnings" in created.message
+    assert apps.b.get(C, long_link.id_b, "first") is None and apps.b.get(C, long_link.id_b, "last") == "Long"
+    assert not RecordLink.objects.get(id_a=good).has_warnings
+    again = run_sync(sync.pk)
+    assert (again.created, again.updated, again.failed) == (0, 0, 0)  # quiet; the warnings stay
+    assert RecordLink.objects.get(id_a=too_long).has_warnings
+    apps.a.edit(C, too_long, first="Short")
+    carried = run_sync(sync.pk)
+    assert (carried.updated, carried.warned) == (1, 0)
+    assert apps.b.get(C, long_link.id_b, "first") == "Short"
+    assert RecordLink.objects.get(id_a=too_long).warnings == [] and not RecordLink.objects.get(id_a=too_long).has_warnings
+
+
 def test_a_permanent_failure_is_retried_after_the_record_changes(apps):
     too_long = apps.a.create(C, email="long@example.com", first="X" * 50, last="Long")
     sync = make_memory_sync(apps)
+    FieldMapping.objects.filter(object_sync=sync).update(policy=FieldMapping.Policy.FAIL_RECORD)
     run_sync(sync.pk)
     assert run_sync(sync.pk).failed == 0  # not retried on its own
     apps.a.edit(C, too_long, first="Short")
@@ -308,13 +342,30 @@ def test_two_records_with_the_same_email_create_only_one(apps):
     assert dup.status == LinkStatus.FAILING and dup.error_category == ErrorCategory.DUPLICATE_RECORD.code
 
 
-def test_an_impossible_conversion_fails_the_record_as_a_type_mismatch(apps):
+def test_an_impossible_conversion_fails_the_record_as_a_type_mismatch_when_its_mapping_says_so(apps):
     ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee", score=Decimal(1))
     sync = make_memory_sync(apps)
-    FieldMapping.objects.create(object_sync=sync, field_a="ha_last", field_b="sf_score", direction=Direction.TO_B)
+    FieldMapping.objects.create(object_sync=sync, field_a="ha_last", field_b="sf_score", direction=Direction.TO_B,
+                                policy=FieldMapping.Policy.FAIL_RECORD)
     run = run_sync(sync.pk)
     outcome = outcomes(sync, "failed").get(id_a=ann)
     assert outcome.category == ErrorCategory.TYPE_MISMATCH.code and run.failed == 1
+
+
+def test_an_impossible_conversion_skips_the_field_by_default_and_never_erases_the_target(apps):
+    ann = apps.a.create(C, email="ann@example.com", first="Ann", last="Lee", score=Decimal(1))
+    sync = make_memory_sync(apps)
+    run_sync(sync.pk)
+    link = RecordLink.objects.get(object_sync=sync, id_a=ann)
+    apps.b.edit(C, link.id_b, score=Decimal(7))
+    run_sync(sync.pk)
+    FieldMapping.objects.create(object_sync=sync, field_a="ha_last", field_b="sf_score", direction=Direction.TO_B)
+    apps.a.edit(C, ann, last="Not a number")
+    run = run_sync(sync.pk)
+    assert (run.failed, run.warned) == (0, 1)
+    assert apps.b.get(C, link.id_b, "score") == Decimal(7) and apps.b.get(C, link.id_b, "last") == "Not a number"
+    (warning,) = RecordLink.objects.get(pk=link.pk).warnings
+    assert (warning["field"], warning["category"]) == ("sf_score", "type_mismatch")
 
 
 def test_a_sync_already_running_is_not_run_twice(apps):

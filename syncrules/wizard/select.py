@@ -13,7 +13,7 @@ from django.utils import timezone
 from connectors.base import COMPANIES, CONTACTS, DEALS, OBJECT_TYPE_LABELS
 from connectors.models import Connection
 from syncrules import permissions
-from syncrules.engine.mappings import default_mapping_rows, suggest_options
+from syncrules.engine.mappings import default_mapping_rows, default_value_map, suggest_options
 from syncrules.engine.runner import SUPPORTED_TYPES
 from syncrules.models import FieldMapping, ObjectSync, PipelineMapping, SyncFilter
 from syncrules.wizard.base import advance, int_or_none, pick, refuse, render_step, step_url, wizard_view
@@ -130,14 +130,21 @@ def _after_select(sync: ObjectSync) -> HttpResponse:
 
 
 def create_defaults(sync: ObjectSync, data: AppData) -> list[FieldMapping]:
-    """The default mappings the two apps propose, enumeration pairs with a suggested value map."""
-    rows = default_mapping_rows(sync.object_type, (data.defaults["a"], data.defaults["b"]),
-                                data.specs["a"], data.specs["b"])
+    """The default mappings the two apps propose; enumeration pairs get the connectors' standard
+    option maps (engine.mappings.default_value_map), with similar-text suggestions for the rest."""
+    kind = sync.object_type
+    rows = default_mapping_rows(kind, (data.defaults["a"], data.defaults["b"]), data.specs["a"], data.specs["b"])
+    # Building a connector makes no HTTP call; the standard option maps are files beside it.
+    connector_a, connector_b = sync.connection_a.connector(), sync.connection_b.connector()
     mappings = []
-    for field_a, field_b, direction, position in rows:
+    for key, field_a, field_b, direction, position in rows:
         spec_a, spec_b = data.specs["a"][field_a], data.specs["b"][field_b]
+        value_map = value_map_for(spec_a, spec_b)
+        standard = default_value_map(connector_a, connector_b, kind, key, spec_a, spec_b)
+        for way in standard:
+            value_map[way] = {**value_map.get(way, {}), **standard[way]}
         mappings.append(FieldMapping(object_sync=sync, field_a=field_a, field_b=field_b, direction=direction,
-                                     is_default=True, position=position, value_map=value_map_for(spec_a, spec_b)))
+                                     is_default=True, position=position, value_map=value_map))
     return FieldMapping.objects.bulk_create(mappings)
 
 

@@ -43,6 +43,9 @@ def contact_sync(live_server):
     sync = ObjectSync.objects.create(connection_a=hubspot, connection_b=salesforce, object_type="contacts",
                                      name="Contacts HubSpot <-> Salesforce", state=ObjectSync.State.ACTIVE)
     create_default_mappings(sync)
+    # A job title the user deems essential: too long for Salesforce, the record fails (the
+    # default policy would sync it without the title, with a warning).
+    sync.field_mappings.filter(field_a="jobtitle").update(policy="fail_record")
     yield sync, str(broken.pk)
     gate.reset_rate_limits()
 

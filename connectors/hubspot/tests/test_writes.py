@@ -26,7 +26,7 @@ def test_it_keeps_good_records_when_others_in_the_batch_fail(portal, hubspot):
         {"email": "fine@x.com"}, {"email": "not-an-email"}, {"email": "taken@x.com"},
         {"lifecyclestage": "wizard"}, {"nosuchproperty": "x"}])
     assert results[0].ok
-    assert results[1].error.category is ErrorCategory.INVALID_PROPERTY_VALUE
+    assert results[1].error.category is ErrorCategory.INVALID_EMAIL
     assert results[1].error.vendor_code == "INVALID_EMAIL" and results[1].error.field == "email"
     assert results[2].error.category is ErrorCategory.DUPLICATE_RECORD
     assert results[2].error.message == f"Contact already exists. Existing ID: {existing.id}"

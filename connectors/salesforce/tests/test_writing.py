@@ -25,7 +25,7 @@ def test_it_reports_each_record_of_a_partly_failing_batch(org, connector):
     assert results[0].ok and results[0].id.startswith("003")
     assert results[1].error.category is ErrorCategory.MISSING_REQUIRED_FIELD
     assert results[1].error.vendor_code == "REQUIRED_FIELD_MISSING" and "LastName" in results[1].error.message
-    assert results[2].error.category is ErrorCategory.INVALID_PROPERTY_VALUE
+    assert results[2].error.category is ErrorCategory.INVALID_EMAIL
     assert results[3].error.category is ErrorCategory.VALUE_TOO_LONG
     assert Record.objects.filter(sobject="Contact", data__LastName="Good").count() == 1
 

@@ -4,12 +4,11 @@ connectors and the engine, for contacts and companies, initial and incremental, 
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from connectors.base import COMPANIES, CONTACTS
 from syncrules.engine import run_sync
 from syncrules.engine.filters import is_valid_email, normalize_email
-from syncrules.models import Direction, LinkStatus, RecordLink, SyncRun
+from syncrules.models import Direction, FieldMapping, LinkStatus, RecordLink, SyncRun
 from syncrules.tests.e2e.helpers import every, new_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,11 +71,13 @@ HUBSPOT_TO_SALESFORCE_INDUSTRY = {
 }
 
 
-def test_a_one_way_company_sync_fails_unmapped_options_then_retries_them_once_mapped(pair):
+def test_a_company_sync_failing_unmapped_options_retries_them_once_mapped_without_a_record_change(pair):
     # Pinned data: other seeds can draw two companies alike, which then fail as duplicates.
     hubspot, salesforce = pair(companies=12, sf_accounts=6, hub_seed=700_001)
     before_hubspot = {k: r.values for k, r in every(hubspot, COMPANIES).items()}
     sync = new_sync(hubspot, salesforce, COMPANIES, direction=Direction.TO_B)
+    # Without the standard option map, and with the policy that fails the record instead of the field.
+    sync.field_mappings.filter(field_a="industry").update(value_map={}, policy=FieldMapping.Policy.FAIL_RECORD)
     run = run_sync(sync.pk)
     assert run.status == SyncRun.Status.PARTIAL, run.error
     failures = run.outcomes.filter(action="failed")
@@ -87,8 +88,7 @@ def test_a_one_way_company_sync_fails_unmapped_options_then_retries_them_once_ma
     industry = sync.field_mappings.get(field_a="industry")
     industry.value_map = {"a_to_b": HUBSPOT_TO_SALESFORCE_INDUSTRY}
     industry.save()
-    RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).update(next_retry_at=timezone.now())
-    retry = run_sync(sync.pk)
+    retry = run_sync(sync.pk)  # a changed value map retries the records it failed
     assert retry.failed == 0 and retry.created == run.failed
     assert {k: r.values for k, r in every(hubspot, COMPANIES).items()} == before_hubspot  # never written
     by_name = {r.values.get("Name"): r.values for r in every(salesforce, COMPANIES).values()}
@@ -123,16 +123,19 @@ def test_bad_records_fail_or_are_excluded_with_a_reason_and_the_rest_sync(pair):
     fine, long_name, no_last, no_email = (r.id for r in results)
     sync = new_sync(hubspot, salesforce, CONTACTS)
     run = run_sync(sync.pk)
-    assert run.status == SyncRun.Status.PARTIAL and run.created == 1
+    assert run.status == SyncRun.Status.PARTIAL and (run.created, run.warned) == (2, 1)
     outcome = {o.id_a: o for o in run.outcomes.all()}
     assert outcome[fine].action == "created"
-    assert (outcome[long_name].action, outcome[long_name].category) == ("failed", "value_too_long")
+    # A first name longer than Salesforce's 40 characters: the contact syncs without it, with a warning.
+    assert outcome[long_name].action == "created" and outcome[long_name].warnings[0]["category"] == "value_too_long"
+    assert outcome[long_name].warnings[0]["field"] == "FirstName"
     assert (outcome[no_last].action, outcome[no_last].category) == ("failed", "missing_required_field")
     assert outcome[no_email].action == "excluded" and "No email" in outcome[no_email].message
     assert all(o.hint for o in run.outcomes.filter(action="failed"))
     hubspot.connector().write(CONTACTS, updates={long_name: {"firstname": "Shorter"}})
     later = run_sync(sync.pk)
-    assert later.created == 1 and RecordLink.objects.get(object_sync=sync, id_a=long_name).status == LinkStatus.IN_SYNC
+    link = RecordLink.objects.get(object_sync=sync, id_a=long_name)
+    assert later.updated == 1 and link.status == LinkStatus.IN_SYNC and not link.has_warnings
 
 
 def test_a_conflict_over_http_goes_to_the_conflict_winner_and_then_stays_quiet(pair):
