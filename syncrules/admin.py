@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
@@ -41,9 +42,14 @@ class PipelineMappingInline(admin.TabularInline):
     show_change_link = True
 
 
+def _health_count(count: int, url: str) -> str:
+    """A count on the object sync list that opens exactly those records on the health pages."""
+    return format_html('<a href="{}">{}</a>', url, count)
+
+
 @admin.register(ObjectSync)
 class ObjectSyncAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "object_type", "direction", "state_badge", "in_sync", "errors", "next_run_at"]
+    list_display = ["__str__", "object_type", "direction", "state_badge", "in_sync", "errors", "excluded", "next_run_at"]
     list_filter = ["state", "object_type", "direction", "connection_a", "connection_b"]
     search_fields = ["name", "connection_a__name", "connection_b__name"]
     list_select_related = ["connection_a", "connection_b"]
@@ -58,9 +64,13 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
+        from syncrules.health.queries import WAITING
+
         return super().get_queryset(request).annotate(
             n_in_sync=Count("links", filter=Q(links__status=LinkStatus.IN_SYNC)),
-            n_errors=Count("links", filter=Q(links__status=LinkStatus.FAILING)),
+            # As on the health overview: records waiting for an associated record are not errors.
+            n_errors=Count("links", filter=Q(links__status=LinkStatus.FAILING) & ~Q(links__error_category=WAITING)),
+            n_excluded=Count("links", filter=Q(links__status=LinkStatus.EXCLUDED)),
         )
 
     @admin.display(description="state", ordering="state")
@@ -71,12 +81,16 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_state_display())
 
     @admin.display(description="in sync", ordering="n_in_sync")
-    def in_sync(self, obj: ObjectSync) -> int:
-        return obj.n_in_sync
+    def in_sync(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_in_sync, reverse("health:records") + f"?sync={obj.pk}&status=in_sync")
 
     @admin.display(description="errors", ordering="n_errors")
-    def errors(self, obj: ObjectSync) -> int:
-        return obj.n_errors
+    def errors(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_errors, reverse("health:errors", args=[obj.pk]))
+
+    @admin.display(description="excluded", ordering="n_excluded")
+    def excluded(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_excluded, reverse("health:records") + f"?sync={obj.pk}&status=excluded")
 
     def has_toggle_permission(self, request) -> bool:
         return request.user.has_perm("syncrules.toggle_objectsync")

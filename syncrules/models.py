@@ -273,6 +273,13 @@ class RecordLink(models.Model):
         ]
         indexes = [
             models.Index(fields=["object_sync", "status", "updated_at"], name="recordlink_status_idx"),
+            # The health pages: per-sync counts by status and category (an index-only scan), the
+            # record view across syncs newest first, by status, and a search by id on either side.
+            models.Index(fields=["object_sync", "status", "error_category", "updated_at"], name="recordlink_health_idx"),
+            models.Index(fields=["-updated_at"], name="recordlink_updated_idx"),
+            models.Index(fields=["status", "-updated_at"], name="recordlink_status_time_idx"),
+            models.Index(fields=["id_a"], name="recordlink_id_a_idx"),
+            models.Index(fields=["id_b"], name="recordlink_id_b_idx"),
         ]
 
     def __str__(self) -> str:
@@ -374,6 +381,7 @@ class RecordOutcome(models.Model):
             models.Index(fields=["object_sync", "-created_at"], name="outcome_sync_time_idx"),
             models.Index(fields=["action", "-created_at"], name="outcome_action_time_idx"),
             models.Index(fields=["object_sync", "category"], name="outcome_sync_category_idx"),
+            models.Index(fields=["link", "-created_at"], name="outcome_link_time_idx"),  # a record's story
         ]
 
     def __str__(self) -> str:
