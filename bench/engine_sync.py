@@ -113,7 +113,27 @@ def run(base: str, portal, org, args) -> None:
     print(f"links in sync: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).count()}, "
           f"excluded: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.EXCLUDED).count()}, "
           f"failing: {RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).count()}")
+    print(outcome_table_size())
     del initial
+
+
+def outcome_table_size() -> str:
+    """The outcome table's rows and bytes on disk (table and its indexes), a figure for what each
+    outcome costs to keep."""
+    from django.db import connection
+
+    from syncrules.models import RecordOutcome
+
+    table = RecordOutcome._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+        else:  # SQLite's dbstat counts the pages of the table and of each of its indexes
+            cursor.execute("SELECT SUM(pgsize) FROM dbstat WHERE name IN "
+                           "(SELECT name FROM sqlite_master WHERE tbl_name = %s)", [table])
+        size = cursor.fetchone()[0] or 0
+    rows = RecordOutcome.objects.count()
+    return f"outcomes: {rows} rows, {size / 1_048_576:.1f} MB with indexes ({size / max(rows, 1):.0f} bytes per outcome)"
 
 
 def check(hubspot, salesforce, edit_a, edit_b, links) -> None:

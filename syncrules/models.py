@@ -75,6 +75,9 @@ class ObjectSync(models.Model):
     interval_seconds = models.PositiveIntegerField(default=default_interval)
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     running_since = models.DateTimeField(null=True, blank=True)
+    # Outcomes older than this were pruned (OUTCOME_RETENTION_DAYS): a record's story is
+    # incomplete before it.
+    history_pruned_before = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -257,6 +260,13 @@ class RecordLink(models.Model):
     fail_count = models.PositiveIntegerField(default=0)
     next_retry_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the engine last read of each record, so lists and searches need no API call
+    # (engine.names says which fields these come from).
+    name_a = models.CharField("name on side A", max_length=200, blank=True)
+    name_b = models.CharField("name on side B", max_length=200, blank=True)
+    match_key = models.CharField(
+        max_length=255, blank=True, help_text="Lowercased email (contacts), domain or name (companies)."
+    )
 
     class Meta:
         verbose_name = "record link"
@@ -280,6 +290,7 @@ class RecordLink(models.Model):
             models.Index(fields=["status", "-updated_at"], name="recordlink_status_time_idx"),
             models.Index(fields=["id_a"], name="recordlink_id_a_idx"),
             models.Index(fields=["id_b"], name="recordlink_id_b_idx"),
+            models.Index(fields=["match_key", "object_sync"], name="recordlink_match_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -374,6 +385,9 @@ class RecordOutcome(models.Model):
     message = models.TextField(blank=True)
     hint = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Why it happened (engine.details): "changes", "matched_by", "excluded_by", "associations",
+    # "next_retry_at"; JSON-safe and truncated.
+    details = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -381,7 +395,8 @@ class RecordOutcome(models.Model):
             models.Index(fields=["object_sync", "-created_at"], name="outcome_sync_time_idx"),
             models.Index(fields=["action", "-created_at"], name="outcome_action_time_idx"),
             models.Index(fields=["object_sync", "category"], name="outcome_sync_category_idx"),
-            models.Index(fields=["link", "-created_at"], name="outcome_link_time_idx"),  # a record's story
+            # A record's story, and pruning that keeps each link's latest outcome per action.
+            models.Index(fields=["link", "action", "-created_at"], name="outcome_link_action_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,8 @@ RESYNC_TASK = "syncrules.tasks.resync_deleted_records"
 DEPENDENCY_ORDER = {"companies": 0, "contacts": 1, "deals": 2}
 DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
 SCHEDULE_NAME = "syncrules: dispatch due object syncs"
+PRUNE_TASK = "syncrules.tasks.prune_outcomes"
+PRUNE_SCHEDULE_NAME = "syncrules: prune old record outcomes"  # also made by migration 0006
 STALE_CLAIM = timedelta(hours=2)  # ObjectSync.claim's default
 
 
@@ -85,13 +87,25 @@ def dispatch_due_syncs() -> list[int]:
     return queued
 
 
+def prune_outcomes() -> int:
+    """Delete record outcomes older than OUTCOME_RETENTION_DAYS, keeping each link's latest per
+    action (see syncrules.retention); the number deleted. Safe to run twice."""
+    from syncrules.retention import prune
+
+    return prune()
+
+
 def ensure_schedules() -> bool:
-    """Create the one django-q2 Schedule that runs the dispatcher every minute; True if created."""
+    """Create the django-q2 Schedules: the dispatcher every minute, the outcome pruning daily;
+    True if any was missing."""
     from django_q.models import Schedule
 
-    _, created = Schedule.objects.update_or_create(
+    _, dispatcher = Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
         defaults={"func": DISPATCH_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
     )
-    return created
+    _, pruning = Schedule.objects.update_or_create(
+        name=PRUNE_SCHEDULE_NAME, defaults={"func": PRUNE_TASK, "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+    return dispatcher or pruning
 

@@ -150,6 +150,8 @@ ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0
 # Deal pipelines an app may hold in all when Syncsite mirrors another app's pipelines into it
 # (Salesforce record types, F6.2): set it to your HubSpot plan's limit.
 DEAL_PIPELINE_LIMIT = read_int("DEAL_PIPELINE_LIMIT", 15, minimum=1)
+# Days of record outcomes kept (each link's latest outcome per action is kept longer), pruned daily.
+OUTCOME_RETENTION_DAYS = read_int("OUTCOME_RETENTION_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

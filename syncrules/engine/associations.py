@@ -32,7 +32,7 @@ from django.conf import settings
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import store
+from syncrules.engine import details, store
 from syncrules.engine.extensions import EXTENSIONS, Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
@@ -113,6 +113,7 @@ class Work:
     writes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (side, add|remove) -> keys
     failed: list[tuple[str, ConnectorError]] = field(default_factory=list)
     done: Counter = field(default_factory=Counter)  # (side, add|remove) -> associations written
+    done_ids: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))  # their ids there
 
 
 class Associations(Extension):
@@ -326,6 +327,7 @@ class Associations(Extension):
                     for work in pairs.get(tuple(result.ref), []):
                         if result.ok:
                             work.done[(s, op)] += 1
+                            work.done_ids[(s, op)].append(result.ref[1])
                         else:
                             work.failed.append((op, result.error))
                             key = next(k for k in work.writes[(s, op)] if target.id_on(k, s) == result.ref[1])
@@ -362,6 +364,7 @@ class Associations(Extension):
                 change.outcomes.append(Outcome(
                     RecordOutcome.Action.ASSOCIATED, s, None,
                     f"{target.to_type.capitalize()}: {added} associated, {removed} removed.",
+                    details.associations(target.to_type, work.done_ids[(s, "add")], work.done_ids[(s, "remove")]),
                 ))
         previous = pending.pop(target.to_type, None)
         # Attempts count runs, not passes: a run may settle a link more than once (both sides' pages).

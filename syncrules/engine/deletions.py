@@ -144,6 +144,7 @@ def resync_deleted(engine: Engine, side: str, links: Sequence[RecordLink]) -> No
                 parked.append(LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.UNMAPPED_STAGE, reason)]))
                 continue
             link.associations, link.last_values = {}, {}
+            engine.name(link, {there: record.values})
             plan = plan_create(engine.pairs, record.values, there)
             pendings.append(Pending(LinkChange(link), plan, Action.CREATED, create_on=side))
         store.remove_links(engine.sync, engine.run, both_gone, engine.now())

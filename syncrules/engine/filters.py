@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from syncrules.engine import details
 from syncrules.engine.convert import ConversionError, is_empty, to_decimal
 
 # Pragmatic address check: something@domain.tld, no spaces; apps reject the rest.
@@ -29,11 +30,25 @@ def is_valid_email(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Condition:
-    """One filter row: field, operator (SyncFilter.Operator values) and value."""
+    """One filter row: field, operator (SyncFilter.Operator values) and value; `words` says it
+    as a person reads it ("Country is equal to FR")."""
 
     field: str
     operator: str
     value: str = ""
+    words: str = ""
+
+    def __str__(self) -> str:
+        return self.words or f"{self.field} {self.operator} {self.value}".strip()
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Why a record may not enter a sync: a details reason, its detail in words, the message."""
+
+    reason: str
+    detail: str
+    message: str
 
 
 def _as_number(value: Any) -> Decimal | None:
@@ -81,12 +96,22 @@ def exclusion_reason(
     values: Mapping[str, Any], conditions: Iterable[Condition], *, email_field: str | None = None
 ) -> str:
     """Why a record may not enter the sync ('' when it may): all conditions must hold."""
+    found = exclusion(values, conditions, email_field=email_field)
+    return found.message if found else ""
+
+
+def exclusion(
+    values: Mapping[str, Any], conditions: Iterable[Condition], *, email_field: str | None = None
+) -> Exclusion | None:
+    """Why a record may not enter the sync (None when it may): all conditions must hold."""
     if email_field is not None and not is_valid_email(values.get(email_field)):
         raw = values.get(email_field)
         if is_empty(raw):
-            return "No email address (the sync only includes contacts with an email address)."
-        return f"Invalid email address {str(raw)!r} (the sync only includes contacts with a valid email address)."
+            return Exclusion(details.NO_EMAIL, "No email address",
+                             "No email address (the sync only includes contacts with an email address).")
+        return Exclusion(details.NO_EMAIL, f"Invalid email address {str(raw)!r}", f"Invalid email address "
+                         f"{str(raw)!r} (the sync only includes contacts with a valid email address).")
     for condition in conditions:
         if not passes(condition, values):
-            return f"Outside the sync's filter: {condition.field} {condition.operator} {condition.value}".strip() + "."
-    return ""
+            return Exclusion(details.FILTER, str(condition), f"Outside the sync's filter: {condition}.")
+    return None

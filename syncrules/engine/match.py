@@ -59,9 +59,25 @@ class Candidate:
 TAKEN = "taken"  # the only matching candidates are already linked to other records
 
 
+@dataclass(frozen=True)
+class Match:
+    """A source's candidate (or TAKEN, or None) and the match key and value they share."""
+
+    found: str | None
+    key: str = ""
+    value: str = ""
+
+
 def match_all(
     sources: Iterable[tuple[str, Mapping[str, str]]], candidates: Sequence[Candidate], taken: Iterable[str] = ()
 ) -> dict[str, str | None]:
+    """Pair each source (id, keys) with at most one candidate; see pair_all."""
+    return {source_id: match.found for source_id, match in pair_all(sources, candidates, taken).items()}
+
+
+def pair_all(
+    sources: Iterable[tuple[str, Mapping[str, str]]], candidates: Sequence[Candidate], taken: Iterable[str] = ()
+) -> dict[str, Match]:
     """Pair each source (id, keys) with at most one candidate; a candidate serves one source.
 
     A source takes the first free candidate, in id order, that shares any key with it. A source
@@ -75,16 +91,19 @@ def match_all(
         for item in candidate.keys.items():
             index[item].append(candidate.id)
     to_create: set[tuple[str, str]] = set()
-    result: dict[str, str | None] = {}
+    result: dict[str, Match] = {}
     for source_id, keys in sources:
         items = [(k, v) for k, v in keys.items() if v]
         sharing = sorted({cid for item in items for cid in index.get(item, ())})
         found = next((cid for cid in sharing if cid not in used), None)
         if found is not None:
             used.add(found)
-        elif sharing or any(item in to_create for item in items):
+            key, value = next(item for item in items if found in index.get(item, ()))
+            result[source_id] = Match(found, key, value)
+            continue
+        if sharing or any(item in to_create for item in items):
             found = TAKEN
         else:
             to_create.update(items)
-        result[source_id] = found
+        result[source_id] = Match(found)
     return result

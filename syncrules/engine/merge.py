@@ -14,6 +14,7 @@ from typing import Any
 
 from connectors.base import FieldSpec
 from connectors.errors import ErrorCategory
+from syncrules.engine import details
 from syncrules.engine.convert import ConversionError, convert, is_empty, normalize
 
 A, B = "a", "b"
@@ -58,12 +59,17 @@ class Plan:
 
     `errors` holds, per side, the conversion error that blocks the write to that side: the
     record then fails there and keeps its old last values for the fields it could not write.
+    `changes` says, per field written, from what to what and why (engine.details' shape).
     """
 
     writes: dict[str, dict[str, Any]] = field(default_factory=lambda: {A: {}, B: {}})
     last: dict[str, list] = field(default_factory=dict)
     errors: dict[str, ConversionError] = field(default_factory=dict)
     written_keys: dict[str, list[str]] = field(default_factory=lambda: {A: [], B: []})
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def changes_to(self, side: str) -> list[dict[str, Any]]:
+        return [c for c in self.changes if c["to"] == side]
 
     def last_after(self, failed_sides: Sequence[str], old: Mapping[str, list]) -> dict[str, list]:
         """The last values to store when the writes to `failed_sides` did not happen."""
@@ -79,9 +85,14 @@ class Plan:
 
 def pick_winner(modified_a: datetime | None, modified_b: datetime | None, conflict_winner: str) -> str:
     """Edits within 5 minutes of each other: the conflict winner; otherwise the latest edit."""
+    return decide(modified_a, modified_b, conflict_winner)[0]
+
+
+def decide(modified_a: datetime | None, modified_b: datetime | None, conflict_winner: str) -> tuple[str, str]:
+    """The winning side of a conflict, and why (details.CONFLICT_WINNER or details.MOST_RECENT)."""
     if modified_a is None or modified_b is None or abs(modified_a - modified_b) <= CONFLICT_WINDOW:
-        return conflict_winner
-    return A if modified_a > modified_b else B
+        return conflict_winner, details.CONFLICT_WINNER
+    return (A if modified_a > modified_b else B), details.MOST_RECENT
 
 
 def agree(pair: FieldPair, values_a: Mapping[str, Any], values_b: Mapping[str, Any]) -> bool:
@@ -126,17 +137,18 @@ def plan_link(
         if changed[A] and changed[B]:
             if agree(pair, values_a, values_b):
                 continue
-            source = pick_winner(modified_a, modified_b, conflict_winner)
+            source, reason = decide(modified_a, modified_b, conflict_winner)
             if cur[source] is None and cur[other(source)] is not None:
-                source = other(source)  # an empty winning value never overwrites a filled one
+                # an empty winning value never overwrites a filled one
+                source, reason = other(source), details.EMPTY_KEPT
         else:
-            source = A if changed[A] else B
-        _copy(plan, pair, source, values[source].get(pair.spec(source).name), cur, old)
+            source, reason = (A if changed[A] else B), details.ONE_SIDED
+        _copy(plan, pair, source, values[source].get(pair.spec(source).name), cur, old, reason)
     _block_failed_sides(plan, last)
     return plan
 
 
-def _copy(plan: Plan, pair: FieldPair, source: str, raw: Any, cur: dict, old: list | None) -> None:
+def _copy(plan: Plan, pair: FieldPair, source: str, raw: Any, cur: dict, old: list | None, reason: str) -> None:
     target = other(source)
     if not pair.flows_to(target):
         return
@@ -154,6 +166,12 @@ def _copy(plan: Plan, pair: FieldPair, source: str, raw: Any, cur: dict, old: li
     if written != cur[target]:
         plan.writes[target][pair.spec(target).name] = value
         plan.written_keys[target].append(pair.key)
+        plan.changes.append(_change(pair, target, cur[target], written, reason))
+
+
+def _change(pair: FieldPair, target: str, old: Any, new: Any, reason: str) -> dict[str, Any]:
+    spec = pair.spec(target)
+    return details.change(pair.spec_a.name, pair.spec_b.name, spec.label or spec.name, old, new, target, reason)
 
 
 def _block_failed_sides(plan: Plan, old: Mapping[str, list]) -> None:
@@ -161,6 +179,7 @@ def _block_failed_sides(plan: Plan, old: Mapping[str, list]) -> None:
         plan.last = plan.last_after([side], old)
         plan.writes[side] = {}
         plan.written_keys[side] = []
+        plan.changes = [c for c in plan.changes if c["to"] != side]
 
 
 def plan_create(pairs: Sequence[FieldPair], values: Mapping[str, Any], source: str) -> Plan:
@@ -189,6 +208,8 @@ def plan_create(pairs: Sequence[FieldPair], values: Mapping[str, Any], source: s
         if not is_empty(value):
             plan.writes[target][spec.name] = value
             plan.written_keys[target].append(pair.key)
+            plan.changes.append(_change(pair, target, None, written, details.CREATED))
     if plan.errors:
         plan.writes[target] = {}
+        plan.changes = []
     return plan

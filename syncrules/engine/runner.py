@@ -28,13 +28,14 @@ from django.utils import timezone
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import associations, deletions, store  # noqa: F401 - the first two register extensions
+from syncrules.engine import associations, deletions, details, store  # noqa: F401 - the first two register extensions
 from syncrules.engine.extensions import EXTENSIONS
-from syncrules.engine.filters import Condition, exclusion_reason
+from syncrules.engine.filters import Condition, Exclusion, exclusion
 from syncrules.engine.helpers import described, http_calls, no_answer, search_values
 from syncrules.engine.mappings import PIPELINE_KEYS, build_pairs
-from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, match_all, record_keys
+from syncrules.engine.match import MATCH_KEYS, TAKEN, Candidate, pair_all, record_keys
 from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, plan_link
+from syncrules.engine.names import NameFields
 from syncrules.engine.pipelines import STAGE_KEY, DealStages
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
@@ -54,6 +55,7 @@ class SideContext:
     email_field: str | None  # set when contacts must have a valid email to enter the sync
     conditions: list[Condition]
     calls_at_start: int = 0
+    names: NameFields | None = None
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Pending:
     create_on: str | None = None
     message: str = ""
     results: dict[str, WriteResult] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # of the matched outcome
 
 
 SUPPORTED_TYPES = {CONTACTS, COMPANIES, DEALS}
@@ -101,8 +104,9 @@ class Engine:
             defaults = {d.key: d.field for d in connector.default_fields(self.kind)}
             match_fields = {k: defaults[k] for k in MATCH_KEYS.get(self.kind, ()) if defaults.get(k) in specs}
             email = defaults.get("email") if self.kind == CONTACTS and self.sync.require_email else None
-            conditions = [Condition(f.field, f.operator, f.value) for f in filters if f.side == side]
-            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls)
+            conditions = [Condition(f.field, f.operator, f.value, filter_words(f, specs)) for f in filters if f.side == side]
+            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls,
+                                           NameFields.from_defaults(self.kind, connector.default_fields(self.kind), specs))
         casefold = {f for s in self.sides.values() for k, f in s.match_fields.items() if k == "email"}
         mappings = list(self.sync.field_mappings.all())
         if self.kind == DEALS:
@@ -218,6 +222,7 @@ class Engine:
             change = LinkChange(link)
             if survivor not in own and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
                 setattr(link, f"id_{side}", survivor)
+                self.name(link, {side: merged[old].values})
                 own[survivor] = link
                 change.outcomes.append(Outcome(Action.MATCHED, "", None, f"{message} The link follows it."))
             elif getattr(link, f"id_{there}") and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
@@ -243,12 +248,15 @@ class Engine:
         )
 
     def sync_linked(self, side: str, items: Sequence[tuple[Record, RecordLink]], *, forced: bool = False) -> None:
-        todo = []
+        todo, renamed = [], []
         for record, link in items:
             if forced or link.status == LinkStatus.FAILING or self.has_delta(side, record, link):
                 todo.append((record, link))
             else:
                 self.run.skipped += 1  # unchanged, e.g. our own write read back
+                if self.name(link, {side: record.values}):  # a name outside the mappings changed
+                    renamed.append(link)
+        store.save_names(renamed)
         if not todo:
             return
         there = other(side)
@@ -261,6 +269,7 @@ class Engine:
                 continue
             records = {side: record, there: counterpart}
             self.set_modified(link, records)
+            self.name(link, {s: r.values for s, r in records.items()})
             if self.stages is not None and (change := self.unmapped_stage(link, records)):
                 parked.append(change)
                 continue
@@ -300,12 +309,28 @@ class Engine:
         link.modified_a = records[A].modified_at or link.modified_a
         link.modified_b = records[B].modified_at or link.modified_b
 
+    def name(self, link: RecordLink, values: dict[str, Any]) -> bool:
+        """Set the link's display names and match key from the values read or written per side
+        (engine.names); True if any changed. The match key is side A's; side B's only stands in
+        for a missing one (so reading each side in turn never flips it back and forth)."""
+        before = (link.name_a, link.name_b, link.match_key)
+        keys = {}
+        for side, side_values in values.items():
+            names = self.sides[side].names
+            setattr(link, f"name_{side}", names.display_name(side_values))
+            keys[side] = names.match_key(side_values)
+        if keys.get(A):
+            link.match_key = keys[A]
+        elif keys.get(B) and not (link.match_key and link.id_a):
+            link.match_key = keys[B]
+        return (link.name_a, link.name_b, link.match_key) != before
+
     # --- unlinked records ----------------------------------------------------------------
     def sync_unlinked(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> None:
         there = other(side)
         now = self.now()
         eligible = self.screen(side, items)
-        matches, their_links = self.match(side, [r for r, _ in eligible])
+        matches, their_links, keys = self.match(side, [r for r, _ in eligible])
         merges, creates, duplicates = [], [], []
         for record, link in eligible:
             found = matches.get(record.id)
@@ -318,6 +343,7 @@ class Engine:
                 duplicates.append(change)
             elif found is not None:
                 merges.append(self.merge(side, record, change, found, their_links.get(found.id)))
+                merges[-1].details = details.matched_by(*keys[record.id])
             else:
                 link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
                 plan = plan_create(self.pairs, record.values, side)
@@ -328,24 +354,31 @@ class Engine:
 
     def screen(self, side: str, items: Sequence[tuple[Record, RecordLink | None]]) -> list[tuple[Record, RecordLink]]:
         """Records that may enter the sync, each with its (maybe new) link; the rest are excluded."""
-        context = self.sides[side]
         excluded, eligible = [], []
         for record, link in items:
             link = link or RecordLink(**{f"id_{side}": record.id})
-            if not self.sync.flows_to(other(side)):
-                reason = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
-            else:
-                reason = exclusion_reason(record.values, context.conditions, email_field=context.email_field)
-                if not reason and self.stages is not None:
-                    reason = self.stages.unmapped(side, record.values)
-            if reason:
+            self.name(link, {side: record.values})
+            why = self.exclusion(side, record)
+            if why:
                 link.status = LinkStatus.EXCLUDED
-                link.error_category, link.last_error, link.next_retry_at = "", reason, None
-                excluded.append(LinkChange(link, [Outcome(Action.EXCLUDED, "", None, reason)]))
+                link.error_category, link.last_error, link.next_retry_at = "", why.message, None
+                outcome = Outcome(Action.EXCLUDED, "", None, why.message, details.excluded_by(why.reason, why.detail))
+                excluded.append(LinkChange(link, [outcome]))
             else:
                 eligible.append((record, link))
         store.save_changes(self.sync, self.run, excluded, self.now())
         return eligible
+
+    def exclusion(self, side: str, record: Record) -> Exclusion | None:
+        """Why `record` may not enter the sync (None when it may)."""
+        if not self.sync.flows_to(other(side)):
+            message = f"This sync only writes to {SIDE_NAMES[side]}: records that exist only here are not copied."
+            return Exclusion(details.DIRECTION, f"The sync only writes to {SIDE_NAMES[side]}", message)
+        context = self.sides[side]
+        why = exclusion(record.values, context.conditions, email_field=context.email_field)
+        if why is None and self.stages is not None and (reason := self.stages.unmapped(side, record.values)):
+            return Exclusion(details.UNMAPPED_STAGE, self.stages.sides[side].describe(record.values.get(STAGE_KEY)), reason)
+        return why
 
     def merge(self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None) -> Pending:
         there = other(side)
@@ -359,6 +392,7 @@ class Engine:
         setattr(change.link, f"id_{there}", found.id)
         records = {side: record, there: found}
         self.set_modified(change.link, records)
+        self.name(change.link, {s: r.values for s, r in records.items()})
         plan = plan_link(
             self.pairs, {}, records[A].values, records[B].values,
             modified_a=records[A].modified_at, modified_b=records[B].modified_at,
@@ -367,13 +401,14 @@ class Engine:
         keys = "/".join(self.sides[side].match_fields)
         return Pending(change, plan, Action.MATCHED, message=f"Matched {record.id} with {found.id} by {keys}.")
 
-    def match(self, side: str, records: Sequence[Record]) -> tuple[dict[str, Any], dict[str, RecordLink]]:
-        """For each record, a free record of the other app sharing a match key, TAKEN, or nothing."""
+    def match(self, side: str, records: Sequence[Record]) -> tuple[dict[str, Any], dict[str, RecordLink], dict]:
+        """For each record, a free record of the other app sharing a match key, TAKEN, or nothing;
+        the links of those found, and for each record matched the (key, value) they share."""
         there = other(side)
         mine, theirs = self.sides[side].match_fields, self.sides[there].match_fields
         shared = {k: mine[k] for k in mine if k in theirs}
         if not (self.sync.match_records and shared and records):
-            return {}, {}
+            return {}, {}, {}
         keys = {r.id: record_keys(r.values, shared) for r in records}
         candidates: dict[str, Record] = {}
         for key in shared:
@@ -387,10 +422,10 @@ class Engine:
         their_links = store.load_links(self.sync, there, candidates)
         taken = {rid for rid, link in their_links.items() if getattr(link, f"id_{side}")}
         pool = [Candidate(r.id, record_keys(r.values, {k: theirs[k] for k in shared})) for r in candidates.values()]
-        result = match_all(((r.id, keys[r.id]) for r in records), pool, taken)
-        return {rid: (candidates[found] if found not in (None, TAKEN) else found) for rid, found in result.items()}, {
-            rid: link for rid, link in their_links.items() if rid not in taken
-        }
+        result = pair_all(((r.id, keys[r.id]) for r in records), pool, taken)
+        found = {rid: (candidates[m.found] if m.found not in (None, TAKEN) else m.found) for rid, m in result.items()}
+        free = {rid: link for rid, link in their_links.items() if rid not in taken}
+        return found, free, {rid: (m.key, m.value) for rid, m in result.items() if m.key}
 
     # --- writes --------------------------------------------------------------------------
     def write(self, side: str, creates: Sequence[dict] = (), updates: dict[str, dict] | None = None) -> list[WriteResult]:
@@ -453,24 +488,36 @@ class Engine:
             if result.ok and pending.create_on == side:
                 setattr(link, f"id_{side}", result.id)
                 self.created[side].add(result.id)
+                self.name(link, {side: plan.writes[side]})
             elif not result.ok:
                 error = result.error
                 message = described(error.message, error.field, error.vendor_code)
                 failures[side] = (error.category, message, error.retry_after)
         link.last_values = plan.last_after([s for s in failures if s in pending.results], old)
         if pending.action == Action.MATCHED:
-            change.outcomes.append(Outcome(Action.MATCHED, "", None, pending.message))
+            change.outcomes.append(Outcome(Action.MATCHED, "", None, pending.message, pending.details))
         for side, result in pending.results.items():
             if result.ok:
                 action = Action.CREATED if pending.create_on == side else Action.UPDATED
                 fields = ", ".join(sorted(STAGE_LABEL if f == STAGE_KEY else f for f in plan.writes[side]))
-                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else ""))
+                changes = {"changes": self.readable(plan.changes_to(side))} if plan.writes[side] else {}
+                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", changes))
         if not failures:
             change.succeed(now)
             if not change.outcomes:
                 change.outcomes.append(Outcome(Action.SKIPPED, "", None, "Nothing to change: both sides agree."))
             return change
         return self.fail(change, failures, now)
+
+    def readable(self, changes: list[dict]) -> list[dict]:
+        """Field changes as a person reads them: a deal's place as its stage and pipeline labels."""
+        for entry in changes:
+            if self.stages is not None and entry["field_a"] == STAGE_KEY:
+                side = self.stages.sides[entry["to"]]
+                entry["field_a"] = entry["field_b"] = STAGE_LABEL
+                entry["old"], entry["new"] = (details.safe(side.describe(entry[k])) if entry[k] else None
+                                              for k in ("old", "new"))
+        return changes
 
     def fail(self, change: LinkChange, failures: dict, now: datetime) -> LinkChange:
         for side, (category, message, retry_after) in sorted(failures.items()):
@@ -511,3 +558,10 @@ class Engine:
         for extension in self.extensions:
             extension.after_page(self, side, present)
         self.run.processed += len(present)
+
+
+def filter_words(row: Any, specs: dict[str, FieldSpec]) -> str:
+    """A SyncFilter as a person reads it: "Country is equal to FR"."""
+    spec = specs.get(row.field)
+    value = "" if row.operator in ("known", "unknown") else row.value
+    return f"{(spec.label if spec else '') or row.field} {row.get_operator_display()} {value}".strip()

@@ -18,6 +18,7 @@ from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, 
 LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
     "error_category", "last_error", "fail_count", "next_retry_at", "updated_at",
+    "name_a", "name_b", "match_key",
 ]
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -34,6 +35,7 @@ class Outcome:
     side: str = ""
     category: ErrorCategory | None = None
     message: str = ""
+    details: dict = field(default_factory=dict)  # engine.details: the why, JSON-safe
 
 
 @dataclass
@@ -96,6 +98,12 @@ def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], 
     _count(run, changes)
 
 
+def save_names(links: Sequence[RecordLink]) -> None:
+    """Store the display names and match keys of links that changed nothing else."""
+    if links:
+        update_rows(links, ["name_a", "name_b", "match_key"])
+
+
 def update_rows(links: Sequence[RecordLink], fields: Sequence[str]) -> None:
     """UPDATE each link's `fields` by primary key, as one prepared statement run for every row.
 
@@ -126,8 +134,17 @@ def _outcome_rows(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange],
                 run=run, object_sync=sync, link=link, id_a=link.id_a or "", id_b=link.id_b or "",
                 side=outcome.side, action=outcome.action, category=category.code if category else "",
                 message=outcome.message, hint=category.hint if category else "", created_at=now,
+                details=_details(outcome, link),
             ))
     return rows
+
+
+def _details(outcome: Outcome, link: RecordLink) -> dict:
+    """The outcome's details; a failure the link will retry by itself says when (the time the
+    link's failure was settled with, in LinkChange.fail or the associations' settle)."""
+    if outcome.action == RecordOutcome.Action.FAILED and link.status == LinkStatus.FAILING and link.next_retry_at:
+        return {**outcome.details, "next_retry_at": link.next_retry_at.isoformat()}
+    return outcome.details
 
 
 def _count(run: SyncRun, changes: Sequence[LinkChange]) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncrules', '0004_deals_associations_deletions'),
+        ('syncrules', '0006_health_data'),
     ]
 
     operations = [
@@ -29,9 +29,5 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='recordlink',
             index=models.Index(fields=['id_b'], name='recordlink_id_b_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='recordoutcome',
-            index=models.Index(fields=['link', '-created_at'], name='outcome_link_time_idx'),
         ),
     ]

@@ -149,6 +149,8 @@ DEFAULT_KEYS = {
     COMPANIES: ["name", "domain", "city", "employees"],
     DEALS: ["deal_name", "amount", "close_date", "pipeline", "stage"],
 }
+# The canonical DefaultField keys of fields whose short names differ (as HubSpot's and Salesforce's do).
+CANONICAL_KEYS = {"first": "first_name", "last": "last_name"}
 OBJECT_TYPES = (CONTACTS, COMPANIES, DEALS)
 # Which associations the app keeps (each pair with its inverse), and which a read fills in.
 ASSOCIATED = {CONTACTS: (COMPANIES, DEALS), COMPANIES: (CONTACTS, DEALS), DEALS: (CONTACTS, COMPANIES)}
@@ -449,7 +451,7 @@ class MemoryConnector(Connector):
         return list(self.app.schemas[object_type])
 
     def default_fields(self, object_type: str) -> list[DefaultField]:
-        return [DefaultField(k, self.app.field(object_type, k)) for k in DEFAULT_KEYS[object_type]]
+        return [DefaultField(CANONICAL_KEYS.get(k, k), self.app.field(object_type, k)) for k in DEFAULT_KEYS[object_type]]
 
     def pipelines(self, object_type: str) -> list[Pipeline]:
         self.app.call("pipelines")

@@ -1,4 +1,4 @@
-"""Create the django-q2 schedule of the sync dispatcher if it is missing (idempotent)."""
+"""Create the django-q2 schedules (sync dispatcher, outcome pruning) if missing (idempotent)."""
 
 from django.core.management.base import BaseCommand
 
@@ -6,8 +6,8 @@ from syncrules.tasks import ensure_schedules
 
 
 class Command(BaseCommand):
-    help = "Create the one django-q2 Schedule that queues due object syncs every minute."
+    help = "Create the django-q2 Schedules: due object syncs queued every minute, old outcomes pruned daily."
 
     def handle(self, *args, **options):
         created = ensure_schedules()
-        self.stdout.write("Dispatcher schedule created." if created else "Dispatcher schedule already there.")
+        self.stdout.write("Schedules created." if created else "Schedules already there.")
