@@ -53,13 +53,9 @@ class RecordFilterForm(forms.Form):
 
 def search_q(term: str) -> Q:
     """An id on either side, or the record's match key (email, domain, name) or display names."""
-    q = Q(id_a=term) | Q(id_b=term)
-    names = {f.name for f in RecordLink._meta.get_fields()}
-    if "match_key" in names:
-        q |= Q(match_key__startswith=term.lower())
-    if "name_a" in names:
-        q |= Q(name_a__icontains=term) | Q(name_b__icontains=term)
-    return q
+    key = term.lower()
+    return (Q(id_a=term) | Q(id_b=term) | Q(match_key=key) | Q(match_key__startswith=key)
+            | Q(name_a__icontains=term) | Q(name_b__icontains=term))
 
 
 def filtered_links(form: RecordFilterForm) -> QuerySet[RecordLink]:

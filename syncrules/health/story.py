@@ -26,7 +26,12 @@ REASONS = {
     "created": "set when the record was created in {target}",
 }
 MATCH_KEYS = {"email": "email address", "name": "name", "domain": "domain"}
-EXCLUSIONS = {"no_email": "it has no email address (only contacts with one sync)", "filter": "a filter of the sync"}
+EXCLUSIONS = {
+    "no_email": "no email address (the sync only takes contacts with one)",
+    "filter": "a filter of the sync",
+    "direction": "the sync's direction (it does not copy records from this app)",
+    "unmapped_stage": "its stage (the pipeline mapping leaves it out)",
+}
 
 
 @dataclass
@@ -79,7 +84,7 @@ def _changes(sync: ObjectSync, raw: Any) -> list[Change]:
 
 
 def chapter(sync: ObjectSync, outcome: RecordOutcome) -> Chapter:
-    details = _dict(outcome.details) if hasattr(outcome, "details") else {}
+    details = _dict(outcome.details)
     side_name = sync.connection(outcome.side).name if outcome.side in ("a", "b") else ""
     entry = Chapter(outcome, side_name, ErrorCategory.from_code(outcome.category) if outcome.category else None)
     entry.changes = _changes(sync, details.get("changes"))

@@ -7,8 +7,8 @@ and renders a template extending admin/base_site.html. Side effects live in `act
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -135,12 +135,12 @@ def story(request: HttpRequest, link_id: int) -> HttpResponse:
     category = ErrorCategory.from_code(link.error_category) if link.error_category else None
     return render(request, "story.html", f"Story of {link_name(link)}", {
         "link": link, "sync": link.object_sync, "chapters": chapters, "more": more, "urls": record_urls(link),
-        "category": category, "pruned_before": getattr(link.object_sync, "history_pruned_before", None),
+        "category": category, "pruned_before": link.object_sync.history_pruned_before,
     })
 
 
 def link_name(link: RecordLink) -> str:
-    return getattr(link, "name_a", "") or getattr(link, "name_b", "") or str(link)
+    return link.name_a or link.name_b or str(link)
 
 
 def record_urls(link: RecordLink) -> tuple[str, str]:
