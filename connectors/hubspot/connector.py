@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from connectors.base import (
     COMPANIES,
@@ -36,6 +36,10 @@ from connectors.hubspot import reads, writes
 from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
 from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTIONAL_SCOPES, REQUIRED_SCOPES
 
+# Where Syncsite's own HubSpot emulator is mounted: it also serves the app's record pages at
+# HubSpot's paths under its base URL, so links from the health pages open there.
+SANDBOX_PATH = "/sandbox/hubspot"
+APP_TYPE_IDS = {CONTACTS: "0-1", COMPANIES: "0-2", DEALS: "0-3", PRODUCTS: "0-7"}
 _TYPES = {"string": FieldType.TEXT, "phone_number": FieldType.TEXT, "number": FieldType.NUMBER,
           "bool": FieldType.BOOL, "date": FieldType.DATE, "datetime": FieldType.DATETIME,
           "enumeration": FieldType.ENUMERATION}
@@ -146,7 +150,21 @@ class HubSpotConnector(Connector):
             return CheckResult(ok=False, message=str(exc))
         if missing:
             return CheckResult(ok=False, message="Missing scopes: " + ", ".join(missing), missing=missing)
+        self._learn_account()
         return CheckResult(ok=True, message="Connected")
+
+    def _learn_account(self) -> None:
+        """Remember the hub id (and the app's domain) that record links need: OAuth tokens
+        bring them, a private app's token does not."""
+        if self.credentials.get("hub_id"):
+            return
+        try:
+            body = self.client.json("GET", "/account-info/v3/details")
+        except ConnectorError:
+            return  # only links into the app need it; the connection works without
+        if isinstance(body, Mapping) and str(body.get("portalId") or "").isdigit():
+            domain = {"ui_domain": str(body["uiDomain"])} if body.get("uiDomain") else {}
+            self._save_credentials(hub_id=int(body["portalId"]), **domain)
 
     def _granted_scopes(self) -> set[str] | None:
         """The OAuth token's scopes (None for private-app tokens, which have no token-info call)."""
@@ -237,11 +255,21 @@ class HubSpotConnector(Connector):
         self.client.http.close()
 
     def record_url(self, object_type: str, record_id: str) -> str:
-        hub = self.credentials.get("hub_id")
-        type_ids = {CONTACTS: "0-1", COMPANIES: "0-2", DEALS: "0-3", PRODUCTS: "0-7"}
-        if not hub or object_type not in type_ids or self.base_url != PUBLIC_API:
+        hub, app = self.credentials.get("hub_id"), self.app_url()
+        if not hub or not app or not record_id or object_type not in APP_TYPE_IDS:
             return ""
-        return f"https://app.hubspot.com/contacts/{hub}/record/{type_ids[object_type]}/{record_id}"
+        return f"{app}/contacts/{quote(str(hub), safe='')}/record/{APP_TYPE_IDS[object_type]}/{quote(str(record_id), safe='')}"
+
+    def app_url(self) -> str:
+        """Where the app's pages are: HubSpot's app for its public API, the base URL itself for
+        Syncsite's sandbox, the `app_url` option for anything else (a proxy); '' when unknown."""
+        if self.options.get("app_url"):
+            return str(self.options["app_url"]).rstrip("/")
+        if self.base_url == PUBLIC_API:
+            return f"https://{self.credentials.get('ui_domain') or 'app.hubspot.com'}"
+        if urlsplit(self.base_url).path.rstrip("/").endswith(SANDBOX_PATH):
+            return self.base_url
+        return ""
 
 
 def _results(body: Any) -> list[dict]:

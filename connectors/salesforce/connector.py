@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from connectors.base import (
     COMPANIES,
@@ -215,7 +216,10 @@ class SalesforceConnector(Connector):
         self.client.http.close()
 
     def record_url(self, object_type: str, record_id: str) -> str:
-        return f"{self.client.instance_url}/lightning/r/{self.sobject(object_type)}/{record_id}/view"
+        """The Lightning record page on the instance (Syncsite's sandbox serves it too)."""
+        if not record_id or object_type not in defaults.OBJECTS:
+            return ""
+        return f"{self.client.instance_url}/lightning/r/{self.sobject(object_type)}/{quote(str(record_id), safe='')}/view"
 
     # --- values ----------------------------------------------------------------------------
     def _select(self, object_type: str) -> list[str]:

@@ -2,13 +2,17 @@
 
 from django.urls import path
 
-from sandbox.hubspot import views_meta, views_oauth, views_objects, views_search
+from sandbox.hubspot import views_meta, views_oauth, views_objects, views_record, views_search
 
 urlpatterns = [
     # OAuth (app.hubspot.com/oauth/authorize and api.hubapi.com/oauth/v1/... in the real thing)
     path("oauth/authorize", views_oauth.authorize, name="sandbox_hubspot_authorize"),
     path("oauth/v1/token", views_oauth.token),
     path("oauth/v1/access-tokens/<str:token_value>", views_oauth.access_token_info),
+    path("account-info/v3/details", views_record.account_details),
+    # The app's record page (app.hubspot.com/contacts/<hub id>/record/<type id>/<id> in the real thing)
+    path("contacts/<int:hub_id>/record/<str:type_id>/<str:object_id>", views_record.record,
+         name="sandbox_hubspot_record"),
     # CRM objects v3
     path("crm/v3/objects/<str:object_type>", views_objects.collection),
     path("crm/v3/objects/<str:object_type>/search", views_search.search),

@@ -136,6 +136,36 @@ def _safe_progress(engine: Engine) -> None:
 
 
 
+# --- health: record links
+def record_urls(link: RecordLink, cache: dict[int, Connector] | None = None) -> tuple[str, str]:
+    """Links to open the link's record in app A and in app B ("" where there is none, such as a
+    record deleted there). No HTTP call: each connector builds the URL from what it holds.
+    Pass the same `cache` dict for a page of links to build each connection's connector once."""
+    from connectors.errors import ConnectorError
+    from connectors.registry import UnknownConnectorKind
+
+    sync = link.object_sync
+    gone = {LinkStatus.DELETED_A: "a", LinkStatus.DELETED_B: "b"}.get(link.status)
+    urls = {"a": "", "b": ""}
+    for side in urls:
+        record_id = getattr(link, f"id_{side}")
+        if not record_id or side == gone:
+            continue
+        try:
+            urls[side] = _connector(sync.connection(side), cache).record_url(sync.object_type, record_id)
+        except (UnknownConnectorKind, ConnectorError, ValueError):
+            logger.warning("no record link for %s on side %s of link %s", record_id, side, link.pk, exc_info=True)
+    return urls["a"], urls["b"]
+
+
+def _connector(connection, cache: dict[int, Connector] | None) -> Connector:
+    if cache is None:
+        return connection.connector()
+    if connection.pk not in cache:
+        cache[connection.pk] = connection.connector()
+    return cache[connection.pk]
+
+
 # --- health: retry
 def retry_failing(object_sync_id: int, link_ids: Sequence[int] | None = None, category: str = "") -> int:
     """Retry the sync's links that are still failing (those of `link_ids`, or of `category`, or
