@@ -6,6 +6,8 @@ and renders a template extending admin/base_site.html. Side effects live in `act
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -15,6 +17,7 @@ from django.template.response import TemplateResponse
 
 from connectors.errors import ErrorCategory
 from syncrules import permissions
+from syncrules.engine import api
 from syncrules.health import activity, charts, queries
 from syncrules.health.fixes import steps_for
 from syncrules.health.records import RecordFilterForm, filtered_links, page_of
@@ -22,6 +25,7 @@ from syncrules.health.story import story as tell
 from syncrules.models import ObjectSync, RecordLink, RecordOutcome
 
 ERRORS_LISTED = 100
+logger = logging.getLogger(__name__)
 
 
 def require_view(request: HttpRequest) -> None:
@@ -88,7 +92,7 @@ def sync_errors(request: HttpRequest, sync_id: int) -> HttpResponse:
     counts = queries.link_counts([sync.pk])[sync.pk]
     return render(request, "errors.html", f"Errors of {sync}", {
         "sync": sync, "groups": groups, "chosen": chosen, "counts": counts,
-        "links": list(links.order_by("-updated_at", "-pk")[:ERRORS_LISTED]), "listed": ERRORS_LISTED,
+        "links": with_urls(links.order_by("-updated_at", "-pk")[:ERRORS_LISTED]), "listed": ERRORS_LISTED,
         "chosen_label": ErrorCategory.from_code(chosen).label if chosen else "",
     })
 
@@ -119,7 +123,7 @@ def records(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "records.html", "Records", {
-        "form": form, "rows": [(link, record_urls(link)) for link in rows], "page": page, "has_next": has_next,
+        "form": form, "rows": with_urls(rows), "page": page, "has_next": has_next,
         "query": query.urlencode(), "filtered": bool(request.GET),
     })
 
@@ -143,13 +147,17 @@ def link_name(link: RecordLink) -> str:
     return link.name_a or link.name_b or str(link)
 
 
-def record_urls(link: RecordLink) -> tuple[str, str]:
-    """Where to open the record in each app ('' when the app has no such page)."""
+def with_urls(links) -> list[tuple[RecordLink, tuple[str, str]]]:
+    """Each link with its records' URLs, each connection's connector built once for the page."""
+    cache: dict = {}
+    return [(link, record_urls(link, cache)) for link in links]
+
+
+def record_urls(link: RecordLink, cache: dict | None = None) -> tuple[str, str]:
+    """Where to open the record in each app ('' when the app has no such page); `cache` shares
+    each connection's connector across a page of links."""
     try:
-        from syncrules.engine.api import record_urls as urls
-    except ImportError:  # the engine does not build them yet
-        return "", ""
-    try:
-        return urls(link)
-    except Exception:  # noqa: BLE001 - a connection that cannot build a link just shows none
+        return api.record_urls(link, cache)
+    except Exception:  # noqa: BLE001 - a connection that cannot build a link (bad credentials) shows none
+        logger.warning("no record links for link %s", link.pk, exc_info=True)
         return "", ""
