@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 200, 40, 40, 12
+MIN_SLOTS = 12
 OK_STYLE = "fill: var(--primary, #79aec8)"
 FAIL_STYLE = "fill: var(--error-fg, #ba2121)"
 AXIS_STYLE = "stroke: var(--hairline-color, #ccc)"
@@ -44,7 +45,8 @@ def stacked_bars(title: str, bars: Sequence[tuple[str, int, int, str]]) -> SafeS
     """Bars of (label, ok, failed, tooltip), failed stacked on ok; a label under every few bars."""
     top = _scale([ok + failed for _, ok, failed, _ in bars])
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
-    step = (WIDTH - PAD_LEFT) / max(len(bars), 1)
+    # At least MIN_SLOTS slots, so that one run is a bar, not a wall.
+    step = (WIDTH - PAD_LEFT) / max(len(bars), MIN_SLOTS)
     every = max(1, len(bars) // 8)
     parts = []
     for i, (label, ok, failed, tip) in enumerate(bars):

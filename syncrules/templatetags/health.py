@@ -23,7 +23,7 @@ def health_duration(value: timedelta | None) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:
-        return f"{minutes} min {secs} s" if minutes < 10 and secs else f"{minutes} min"
+        return f"{minutes} min {secs} s" if minutes < 3 and secs else f"{minutes} min"
     return f"{secs} s"
 
 
