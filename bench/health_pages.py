@@ -115,19 +115,21 @@ def seed(start: int, stop: int, per_link: int) -> float:
     return time.perf_counter() - began
 
 
-def measure(client, url: str) -> tuple[float, int, int]:
-    """Median milliseconds of REPEAT requests after a warm-up, the query count and the status."""
+def measure(client, url: str) -> tuple[float, float, int, int]:
+    """Median milliseconds of REPEAT requests after a warm-up (in all, and in SQL), the query
+    count and the status."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client.get(url)
-    times = []
+    times, sql = [], []
     for _ in range(REPEAT):
         began = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
         times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), len(queries.captured_queries), response.status_code
+        sql.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+    return statistics.median(times), statistics.median(sql), len(queries.captured_queries), response.status_code
 
 
 def pages(sync_id: int, link_id: int) -> list[tuple[str, str]]:
@@ -191,8 +193,8 @@ def run(scales: list[int], per_link: int) -> None:
         print(f"\n{scale:,} links, {outcomes:,} outcomes (seeded in {took:.0f} s)")
         link = RecordLink.objects.filter(object_sync=sync_ids[1], status="failing").order_by("-pk").first()
         for label, url in pages(sync_ids[1], link.pk):
-            ms, queries, status = measure(client, url)
-            print(f"  {label:<34} {ms:8.1f} ms  {queries:3d} queries  (HTTP {status})")
+            ms, sql_ms, queries, status = measure(client, url)
+            print(f"  {label:<34} {ms:8.1f} ms  (SQL {sql_ms:6.1f} ms)  {queries:3d} queries  (HTTP {status})")
 
 
 if __name__ == "__main__":
