@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--scales", default="10000,100000,1000000")
     parser.add_argument("--outcomes-per-link", type=int, default=5)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/health_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN queries)")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     import os
@@ -164,7 +165,8 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin_database(args.database, "drop")
+        if not args.keep:
+            admin_database(args.database, "drop")
 
 
 def run(scales: list[int], per_link: int) -> None:

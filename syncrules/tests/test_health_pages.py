@@ -97,6 +97,15 @@ def test_the_record_filters_combine(support, world):
     assert record_rows(support.get(url, {"q": world["broken"].id_b}).content.decode()) == 1
 
 
+def test_the_search_finds_an_email_a_domain_or_the_start_of_a_name(support, world):
+    link(world["contacts"], 800, LinkStatus.IN_SYNC, name_a="Annika Lee", name_b="Annika Lee",
+         match_key="annika@example.com")
+    link(world["companies"], 801, LinkStatus.IN_SYNC, name_a="Acme Corporation", match_key="acme.example")
+    url = reverse("health:records")
+    for term, found in [("annika@example.com", 1), ("ANNIKA", 1), ("acme.ex", 1), ("acme", 1), ("Lee", 0), ("a", 2)]:
+        assert record_rows(support.get(url, {"q": term}).content.decode()) == found, term
+
+
 def test_the_time_frame_leaves_out_older_activity(support, world):
     from datetime import timedelta
 
