@@ -126,7 +126,8 @@ def export(request: HttpRequest, sync_id: int) -> HttpResponse:
     require_view(request)
     if (sync := find_sync(request, sync_id)) is None:
         return redirect("health:overview")
-    links = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).select_related("object_sync")
+    links = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).select_related(
+        "object_sync__connection_a", "object_sync__connection_b")
     category = request.GET.get("category", "")
     if category in {code for code, _ in ErrorCategory.choices()}:
         links = links.filter(error_category=category)

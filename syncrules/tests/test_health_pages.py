@@ -199,3 +199,35 @@ def test_the_admin_index_shows_the_health_summary_to_those_who_may_see_it(client
     assert 'id="health-summary"' in html and "Errors: <strong" in html
     client.force_login(user_in(None, "plainstaff"))
     assert 'id="health-summary"' not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_running_initial_sync_shows_its_progress_and_time_left(support, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from syncrules.models import ObjectSync, SyncRun
+
+    sync = world["companies"]
+    started = timezone.now() - timedelta(minutes=1)
+    ObjectSync.objects.filter(pk=sync.pk).update(running_since=started)
+    SyncRun.objects.create(object_sync=sync, kind="initial", status="running", started_at=started,
+                           processed=250, estimated_total=1000)
+    html = support.get(reverse("health:overview")).content.decode()
+    row = html.split(f'id="sync-{sync.pk}"')[1].split("</tr>")[0]
+    assert "Running" in row and '<progress max="1000" value="250">' in row
+    assert "about 3 min left" in row
+
+
+def test_a_run_that_failed_as_a_whole_shows_a_banner_with_its_category_and_fix(support, world):
+    from syncrules.models import SyncRun
+
+    sync = world["companies"]
+    SyncRun.objects.create(object_sync=sync, kind="incremental", status="failed",
+                           error="ConnectorError: Authentication expired [401]: the token <b>expired</b>")
+    html = support.get(reverse("health:overview")).content.decode()
+    banner = html.split(f'id="banner-{sync.pk}"')[1].split("</div>\n  </div>")[0]
+    assert "the last run failed as a whole (Authentication expired)" in banner
+    assert "Reconnect the app from its connection page" in banner
+    assert "&lt;b&gt;expired&lt;/b&gt;" in banner
+    assert f'id="sync-{sync.pk}"' in html and "Failing</span>" in html
