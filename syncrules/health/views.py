@@ -92,7 +92,7 @@ def sync_errors(request: HttpRequest, sync_id: int) -> HttpResponse:
     counts = queries.link_counts([sync.pk])[sync.pk]
     return render(request, "errors.html", f"Errors of {sync}", {
         "sync": sync, "groups": groups, "chosen": chosen, "counts": counts,
-        "links": with_urls(links.order_by("-updated_at", "-pk")[:ERRORS_LISTED]), "listed": ERRORS_LISTED,
+        "links": with_urls(links.order_by("-updated_at", "-pk")[:ERRORS_LISTED], sync), "listed": ERRORS_LISTED,
         "chosen_label": ErrorCategory.from_code(chosen).label if chosen else "",
     })
 
@@ -147,10 +147,16 @@ def link_name(link: RecordLink) -> str:
     return link.name_a or link.name_b or str(link)
 
 
-def with_urls(links) -> list[tuple[RecordLink, tuple[str, str]]]:
-    """Each link with its records' URLs, each connection's connector built once for the page."""
+def with_urls(links, sync: ObjectSync | None = None) -> list[tuple[RecordLink, tuple[str, str]]]:
+    """Each link with its records' URLs, each connection's connector built once for the page;
+    `sync`, when all the links are its own, saves reading it again for each link."""
     cache: dict = {}
-    return [(link, record_urls(link, cache)) for link in links]
+    rows = []
+    for link in links:
+        if sync is not None:
+            link.object_sync = sync
+        rows.append((link, record_urls(link, cache)))
+    return rows
 
 
 def record_urls(link: RecordLink, cache: dict | None = None) -> tuple[str, str]:

@@ -231,3 +231,21 @@ def test_a_run_that_failed_as_a_whole_shows_a_banner_with_its_category_and_fix(s
     assert "Reconnect the app from its connection page" in banner
     assert "&lt;b&gt;expired&lt;/b&gt;" in banner
     assert f'id="sync-{sync.pk}"' in html and "Failing</span>" in html
+
+
+def test_the_pages_query_counts_do_not_grow_with_the_records(support, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> list[int]:
+        counts = []
+        for url in pages(world)[:5]:
+            with CaptureQueriesContext(connection) as captured:
+                support.get(url)
+            counts.append(len(captured.captured_queries))
+        return counts
+
+    before = queries()
+    for n in range(40):
+        link(world["contacts"], 600 + n, LinkStatus.FAILING, "value_too_long", "too long")
+    assert queries() == before
