@@ -7,6 +7,7 @@ and renders a template extending admin/base_site.html. Side effects live in `act
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -14,6 +15,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.timezone import localtime
 
 from connectors.errors import ErrorCategory
 from syncrules import permissions
@@ -102,7 +104,10 @@ def sync_charts(request: HttpRequest, sync_id: int) -> HttpResponse:
     if (sync := find_sync(request, sync_id)) is None:
         return redirect("health:overview")
     runs = activity.recent_runs(sync)
-    run_bars = [(f"{run.started_at:%d %b}", max(run.processed - run.failed, 0), run.failed,
+    # Runs of one day are told apart by their time, longer spans by their date.
+    same_day = bool(runs) and runs[-1].started_at - runs[0].started_at < timedelta(days=1)
+    label = "%H:%M" if same_day else "%d %b"
+    run_bars = [(localtime(run.started_at).strftime(label), max(run.processed - run.failed, 0), run.failed,
                  f"{run.started_at:%Y-%m-%d %H:%M} {run.get_kind_display()}: {run.processed} processed, "
                  f"{run.failed} failed") for run in runs]
     latency = activity.change_latency(sync)
