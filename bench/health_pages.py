@@ -152,11 +152,17 @@ def main() -> None:
     parser.add_argument("--outcomes-per-link", type=int, default=5)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/health_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN queries)")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure the pages again on a database kept by --keep, seeding nothing")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     import os
 
     os.environ["DATABASE_URL"] = args.database
+    if args.measure_only:
+        with bench_database("health-bench-"):
+            remeasure()
+        return
     admin_database(args.database, "create")
     try:
         with bench_database("health-bench-"):
@@ -169,11 +175,35 @@ def main() -> None:
             admin_database(args.database, "drop")
 
 
+def remeasure() -> None:
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    from syncrules.models import ObjectSync, RecordLink, RecordOutcome
+
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(bench_user())
+    sync_ids = list(ObjectSync.objects.order_by("pk").values_list("pk", flat=True))
+    link = RecordLink.objects.filter(object_sync=sync_ids[1], status="failing").order_by("-pk").first()
+    print(f"{RecordLink.objects.count():,} links, {RecordOutcome.objects.count():,} outcomes (kept database)")
+    for label, url in pages(sync_ids[1], link.pk):
+        ms, sql_ms, queries, status = measure(client, url)
+        print(f"  {label:<34} {ms:8.1f} ms  (SQL {sql_ms:6.1f} ms)  {queries:3d} queries  (HTTP {status})")
+
+
+def bench_user():
+    """The superuser the pages are measured as."""
+    from django.contrib.auth.models import User
+
+    return User.objects.get_or_create(username="bench", defaults={"is_superuser": True, "is_staff": True})[0]
+
+
 def run(scales: list[int], per_link: int) -> None:
     import django
 
     django.setup()
-    from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
 
@@ -183,7 +213,7 @@ def run(scales: list[int], per_link: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(RUNS_SQL, {"runs": RUNS_PER_SYNC})
     client = Client(SERVER_NAME="localhost")
-    client.force_login(User.objects.create_superuser("bench", password="bench-only-password"))
+    client.force_login(bench_user())
     print(f"PostgreSQL, {len(sync_ids)} object syncs, {SyncRun.objects.count()} runs; median of {REPEAT} requests")
     done = 0
     for scale in scales:
