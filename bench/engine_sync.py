@@ -132,8 +132,14 @@ def outcome_table_size() -> str:
             cursor.execute("SELECT SUM(pgsize) FROM dbstat WHERE name IN "
                            "(SELECT name FROM sqlite_master WHERE tbl_name = %s)", [table])
         size = cursor.fetchone()[0] or 0
+        columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+        details = 0
+        if "details" in columns:  # its share of the size (absent before the details existed)
+            cursor.execute(f"SELECT SUM(LENGTH(CAST(details AS TEXT))) FROM {table}")  # noqa: S608 - our table name
+            details = cursor.fetchone()[0] or 0
     rows = RecordOutcome.objects.count()
-    return f"outcomes: {rows} rows, {size / 1_048_576:.1f} MB with indexes ({size / max(rows, 1):.0f} bytes per outcome)"
+    return (f"outcomes: {rows} rows, {size / 1_048_576:.1f} MB with indexes ({size / max(rows, 1):.0f} bytes per "
+            f"outcome, of which details {details / max(rows, 1):.0f})")
 
 
 def check(hubspot, salesforce, edit_a, edit_b, links) -> None:

@@ -7,6 +7,7 @@ Keys, each present only when it applies:
     "excluded_by": {"reason": "no_email"|"filter"|"direction"|"unmapped_stage", "detail"}
     "associations": {"object_type", "added": [ids], "removed": [ids]}
     "next_retry_at": ISO datetime of the automatic retry of a failure
+    "source_modified_at": ISO datetime of the last edit of the record the changes came from
 
 The decisions are made where the merge, match and filter functions make them; this module
 only gives them their stored shape.

@@ -36,11 +36,13 @@ class NameFields:
     fields: Mapping[str, str]
 
     @classmethod
-    def from_defaults(cls, kind: str, defaults: Iterable[DefaultField], known: Iterable[str] = ()) -> NameFields:
-        """From a connector's default fields, keeping those the app has (`known`, when given)."""
-        known = set(known)
-        wanted = NAME_KEYS.get(kind, ())
-        return cls(kind, {d.key: d.field for d in defaults if d.key in wanted and (not known or d.field in known)})
+    def from_defaults(
+        cls, kind: str, defaults: Mapping[str, str] | Iterable[DefaultField], known: Iterable[str] = ()
+    ) -> NameFields:
+        """From a connector's default fields (or {key: field}), keeping those the app has (`known`, when given)."""
+        pairs = defaults.items() if isinstance(defaults, Mapping) else ((d.key, d.field) for d in defaults)
+        known, wanted = set(known), NAME_KEYS.get(kind, ())
+        return cls(kind, {key: name for key, name in pairs if key in wanted and (not known or name in known)})
 
     def value(self, values: Mapping[str, Any], key: str) -> str:
         field = self.fields.get(key)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import Connector, FieldSpec, FieldType, Option, Pipeline
+from syncrules.engine.details import safe
 from syncrules.engine.merge import A, B, FieldPair
 from syncrules.models import ObjectSync
 
@@ -95,6 +96,16 @@ class DealStages:
                 stages.a_to_b.setdefault(on_a, on_b)
                 stages.b_to_a.setdefault(on_b, on_a)  # several A stages on one B stage: the first
         return stages
+
+    def explain(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Field changes (engine.details) as a person reads them: a deal's place as the apps'
+        stage fields and its stage and pipeline labels, not the synthetic value."""
+        for entry in changes:
+            if entry["field_a"] == STAGE_KEY:
+                entry["field_a"], entry["field_b"] = self.sides[A].stage_field, self.sides[B].stage_field
+                describe = self.sides[entry["to"]].describe
+                entry["old"], entry["new"] = (safe(describe(entry[k])) if entry[k] else None for k in ("old", "new"))
+        return changes
 
     def augment(self, side: str, values: dict[str, Any]) -> None:
         values[STAGE_KEY] = self.sides[side].place_of(values)

@@ -105,8 +105,8 @@ class Engine:
             match_fields = {k: defaults[k] for k in MATCH_KEYS.get(self.kind, ()) if defaults.get(k) in specs}
             email = defaults.get("email") if self.kind == CONTACTS and self.sync.require_email else None
             conditions = [Condition(f.field, f.operator, f.value, filter_words(f, specs)) for f in filters if f.side == side]
-            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls,
-                                           NameFields.from_defaults(self.kind, connector.default_fields(self.kind), specs))
+            names = NameFields.from_defaults(self.kind, defaults, specs)
+            self.sides[side] = SideContext(side, connector, specs, match_fields, email, conditions, calls, names)
         casefold = {f for s in self.sides.values() for k, f in s.match_fields.items() if k == "email"}
         mappings = list(self.sync.field_mappings.all())
         if self.kind == DEALS:
@@ -330,7 +330,7 @@ class Engine:
         there = other(side)
         now = self.now()
         eligible = self.screen(side, items)
-        matches, their_links, keys = self.match(side, [r for r, _ in eligible])
+        matches, their_links, shared_keys = self.match(side, [r for r, _ in eligible])
         merges, creates, duplicates = [], [], []
         for record, link in eligible:
             found = matches.get(record.id)
@@ -342,8 +342,7 @@ class Engine:
                 change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
                 duplicates.append(change)
             elif found is not None:
-                merges.append(self.merge(side, record, change, found, their_links.get(found.id)))
-                merges[-1].details = details.matched_by(*keys[record.id])
+                merges.append(self.merge(side, record, change, found, their_links.get(found.id), shared_keys.get(record.id)))
             else:
                 link.modified_a, link.modified_b = (record.modified_at, None) if side == A else (None, record.modified_at)
                 plan = plan_create(self.pairs, record.values, side)
@@ -380,7 +379,11 @@ class Engine:
             return Exclusion(details.UNMAPPED_STAGE, self.stages.sides[side].describe(record.values.get(STAGE_KEY)), reason)
         return why
 
-    def merge(self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None) -> Pending:
+    def merge(
+        self, side: str, record: Record, change: LinkChange, found: Record, theirs: RecordLink | None,
+        key: tuple[str, str] | None = None,
+    ) -> Pending:
+        """Link `record` with the record `found` by match `key` (key, value), and plan their merge."""
         there = other(side)
         if theirs is not None:  # the other record was excluded or failing alone: one link now
             if change.link.pk:
@@ -399,7 +402,8 @@ class Engine:
             conflict_winner=self.sync.conflict_winner,
         )
         keys = "/".join(self.sides[side].match_fields)
-        return Pending(change, plan, Action.MATCHED, message=f"Matched {record.id} with {found.id} by {keys}.")
+        return Pending(change, plan, Action.MATCHED, message=f"Matched {record.id} with {found.id} by {keys}.",
+                       details=details.matched_by(*key) if key else {})
 
     def match(self, side: str, records: Sequence[Record]) -> tuple[dict[str, Any], dict[str, RecordLink], dict]:
         """For each record, a free record of the other app sharing a match key, TAKEN, or nothing;
@@ -500,8 +504,8 @@ class Engine:
             if result.ok:
                 action = Action.CREATED if pending.create_on == side else Action.UPDATED
                 fields = ", ".join(sorted(STAGE_LABEL if f == STAGE_KEY else f for f in plan.writes[side]))
-                changes = {"changes": self.readable(plan.changes_to(side))} if plan.writes[side] else {}
-                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", changes))
+                why = self.write_details(plan, side, link)
+                change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", why))
         if not failures:
             change.succeed(now)
             if not change.outcomes:
@@ -509,15 +513,15 @@ class Engine:
             return change
         return self.fail(change, failures, now)
 
-    def readable(self, changes: list[dict]) -> list[dict]:
-        """Field changes as a person reads them: a deal's place as its stage and pipeline labels."""
-        for entry in changes:
-            if self.stages is not None and entry["field_a"] == STAGE_KEY:
-                side = self.stages.sides[entry["to"]]
-                entry["field_a"] = entry["field_b"] = STAGE_LABEL
-                entry["old"], entry["new"] = (details.safe(side.describe(entry[k])) if entry[k] else None
-                                              for k in ("old", "new"))
-        return changes
+    def write_details(self, plan: Plan, side: str, link: RecordLink) -> dict[str, Any]:
+        """What a write to `side` changed and why, and when the other side's record was last
+        modified (so the latency from an edit to its copy can be measured)."""
+        changes = plan.changes_to(side)
+        if not changes:
+            return {}
+        modified = getattr(link, f"modified_{other(side)}")
+        return {"changes": self.stages.explain(changes) if self.stages else changes,
+                **({"source_modified_at": modified.isoformat()} if modified else {})}
 
     def fail(self, change: LinkChange, failures: dict, now: datetime) -> LinkChange:
         for side, (category, message, retry_after) in sorted(failures.items()):

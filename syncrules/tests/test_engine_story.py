@@ -74,8 +74,10 @@ def test_field_changes_say_what_changed_where_and_why(world):
     ann_b = link.id_b
 
     world.apps.a.edit(CONTACTS, ann, first="Anna")  # one side only
+    edited_at = world.apps.clock.now
     world.run(CONTACTS)
     assert changes(link, "b") == [("ha_first", "Ann", "Anna", details.ONE_SIDED)]
+    assert datetime.fromisoformat(latest(link, Action.UPDATED, "b").details["source_modified_at"]) == edited_at
 
     world.apps.a.edit(CONTACTS, ann, first="Annie")  # both within 5 minutes: B, the conflict winner
     world.apps.clock.advance(minutes=2)
@@ -136,7 +138,8 @@ def test_a_deletion_and_its_resync_are_told_and_deals_keep_names(world):
     world.run(DEALS)
     link = link_of(world, DEALS, "a", deal)
     assert (link.name_a, link.name_b, link.match_key) == ("Big deal", "Big deal", "")
-    stage = next(c for c in latest(link, Action.CREATED, "b").details["changes"] if c["field_a"] == "pipeline and stage")
+    stage = next(c for c in latest(link, Action.CREATED, "b").details["changes"] if c["field_a"] == "ha_stage")
+    assert stage["field_b"] == "sf_stage" and stage["label"] == "Pipeline and stage"
     assert stage["new"] == "stage 'Closed Won' of pipeline 'Standard pipeline'" and stage["reason"] == details.CREATED
     world.apps.b.remove(DEALS, link.id_b)
     world.run(DEALS)
@@ -159,3 +162,16 @@ def test_companies_are_named_with_their_domain_and_keyed_by_it(world):
         "Acme (www.Acme.example)", "Acme (www.Acme.example)", "acme.example")
     bare_link = link_of(world, COMPANIES, "a", bare)
     assert (bare_link.name_a, bare_link.match_key) == ("Bare Inc", "bare inc")
+
+
+def test_a_duplicate_and_a_match_in_one_page_each_say_why(world):
+    world.contact("a", "ann@x.example")
+    world.contact("b", "ann@x.example")
+    world.run(CONTACTS)
+    twin = world.contact("a", "ANN@x.example")  # its only match is taken: a duplicate
+    bob_b = world.contact("b", "bob@x.example")
+    bob_a = world.contact("a", "bob@x.example")
+    world.run(CONTACTS)
+    assert latest(link_of(world, CONTACTS, "a", twin), Action.FAILED).category == ErrorCategory.DUPLICATE_RECORD.code
+    bob = link_of(world, CONTACTS, "a", bob_a)
+    assert bob.id_b == bob_b and latest(bob, Action.MATCHED).details["matched_by"]["value"] == "bob@x.example"
