@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_aware, make_aware
 
 from syncrules.models import ObjectSync, RecordOutcome, SyncRun
 
@@ -51,24 +53,38 @@ class Latency:
 
 
 def change_latency(sync: ObjectSync) -> Latency:
-    """Time from a record's change in one app to its write in the other, over recent writes.
+    """Time from a record's edit in one app to its write in the other, over recent writes.
 
-    The change time is the link's last modification seen on the source side, so only writes
-    made after it count (an older write of a record changed again since is left out).
+    The edit time is the one the write carried over (details.source_modified_at); an older
+    outcome without it falls back to the link's last modification seen on the source side, and
+    counts only if that came before the write (the record may have changed again since).
     """
     rows = (
         RecordOutcome.objects.filter(
             object_sync=sync, action__in=[RecordOutcome.Action.CREATED, RecordOutcome.Action.UPDATED],
-            side__in=["a", "b"], link__isnull=False,
+            side__in=["a", "b"],
         )
         .order_by("-created_at")
-        .values_list("created_at", "side", "link__modified_a", "link__modified_b")[:LATENCY_SAMPLE]
+        .values_list("created_at", "side", "details__source_modified_at", "link__modified_a", "link__modified_b")
+        [:LATENCY_SAMPLE]
     )
     delays = []
-    for written, side, modified_a, modified_b in rows:
-        changed = modified_b if side == "a" else modified_a
+    for written, side, carried, modified_a, modified_b in rows:
+        changed = _when(carried) or (modified_b if side == "a" else modified_a)
         if changed is not None and changed <= written:
             delays.append(written - changed)
+    return _distribution(delays)
+
+
+def _when(value) -> datetime | None:
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is None or is_aware(moment) else make_aware(moment)
+
+
+def _distribution(delays: list[timedelta]) -> Latency:
     counts = [0] * len(LATENCY_BUCKETS)
     for delay in delays:
         index = next(i for i, (bound, _) in enumerate(LATENCY_BUCKETS) if bound is None or delay < bound)

@@ -29,11 +29,15 @@ def test_the_latency_counts_each_write_after_the_change_it_carried():
                       modified_b=changed if side == "a" else None)
         RecordOutcome.objects.create(run=run, object_sync=sync, link=target, side=side, action="updated",
                                      created_at=now)
+    # A write that says when the edit it carried was made is measured from that edit.
+    carried = link(sync, 710, "in_sync", modified_a=now)
+    RecordOutcome.objects.create(run=run, object_sync=sync, link=carried, side="b", action="created", created_at=now,
+                                 details={"source_modified_at": (now - timedelta(minutes=10)).isoformat()})
     latency = activity.change_latency(sync)
-    # The last write predates its record's latest change (changed again since): left out.
-    assert latency.sample == 3
-    assert dict(latency.buckets) == {"< 1 min": 1, "1-5 min": 1, "5-15 min": 0, "15-60 min": 0, "1-6 h": 1, "> 6 h": 0}
-    assert latency.median == timedelta(minutes=3)
+    # The write before its record's latest change (changed again since) is left out.
+    assert latency.sample == 4
+    assert dict(latency.buckets) == {"< 1 min": 1, "1-5 min": 1, "5-15 min": 1, "15-60 min": 0, "1-6 h": 1, "> 6 h": 0}
+    assert latency.median == timedelta(minutes=10)
 
 
 def test_the_activity_page_draws_the_last_runs_and_the_errors_per_day(client):
