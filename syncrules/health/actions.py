@@ -55,13 +55,15 @@ def retry(request: HttpRequest, sync_id: int) -> HttpResponse:
 
 
 def _flash_retry(request: HttpRequest, count: int, asked: list[int] | None) -> None:
+    """Say what was queued, and what was left alone because it no longer fails."""
     if count:
         messages.success(request, f"Queued a run that retries {count} record(s); refresh in a moment to see them.")
-    left = (len(asked) - count) if asked is not None else 0
-    if left or not count:
-        messages.warning(request, f"{left or 'No'} selected record(s) are no longer failing (they synced, or were "
-                                  "excluded or deleted since) and were left alone." if asked is not None
-                         else "No record of this category is failing any more: nothing to retry.")
+    if asked is None:
+        if not count:
+            messages.warning(request, "No record of this category is failing any more: nothing to retry.")
+    elif len(asked) > count:
+        messages.warning(request, f"{len(asked) - count} selected record(s) are no longer failing (they synced, "
+                                  "or were excluded or deleted since) and were left alone.")
 
 
 def _safe_next(request: HttpRequest) -> bool:

@@ -7,7 +7,9 @@ get their own menu paths; any other app gets a generic wording.
 
 from __future__ import annotations
 
+from connectors.base import OBJECT_TYPE_LABELS
 from connectors.errors import ErrorCategory
+from syncrules.models import ObjectSync
 
 # Where things are in each app: {object} is the app's name of the object type (plural).
 PLACES = {
@@ -131,9 +133,8 @@ def steps(category: ErrorCategory, source: tuple[str, str, str], target: tuple[s
 APP_OBJECT_NAMES = {"salesforce": {"companies": "Accounts", "deals": "Opportunities"}}
 
 
-def steps_for(sync, category: ErrorCategory, target_side: str) -> list[str]:
+def steps_for(sync: ObjectSync, category: ErrorCategory, target_side: str) -> list[str]:
     """The steps for a record of `sync` refused by the app on `target_side` ("a" or "b")."""
-    from connectors.base import OBJECT_TYPE_LABELS
 
     def app(side: str) -> tuple[str, str, str]:
         conn = sync.connection(side)
