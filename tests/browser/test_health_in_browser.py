@@ -182,6 +182,13 @@ def test_the_pages_look_right_with_hundreds_of_records_for_each_role(browser, li
     run_sync(contacts.pk)
     assert RecordLink.objects.filter(object_sync=contacts, status=LinkStatus.FAILING).count() >= 7
     story = give_a_history(live_server, portal, contacts)
+    # A second portal whose token was revoked: its runs fail as a whole, shown as a banner.
+    revoked = Connection.objects.create(kind="hubspot", name="Events portal (HubSpot US)",
+                                        base_url=hubspot.base_url, credentials={"access_token": "revoked-token"},
+                                        options=hubspot.options)
+    events = ObjectSync.objects.create(connection_a=revoked, connection_b=salesforce, object_type="contacts",
+                                       name="Contacts: events portal <-> sales org", state=ObjectSync.State.ACTIVE)
+    run_sync(events.pk)
     folder = shots_dir(tmp_path)
     for group in ("Support", "Sync admins"):
         context = browser.new_context(viewport=SIZE)
@@ -193,6 +200,8 @@ def test_the_pages_look_right_with_hundreds_of_records_for_each_role(browser, li
                            ("charts", f"/admin/health/sync/{contacts.pk}/activity/"), ("index", "/admin/")]:
             page.goto(live_server.url + path)
             assert "Traceback" not in page.content() and "<script>alert(1)" not in page.content()
+            if name == "overview":
+                assert "the last run failed as a whole" in page.locator(f"#banner-{events.pk}").inner_text()
             page.screenshot(path=str(folder / f"{name}-{role}.png"))
         context.close()
     gate.reset_rate_limits()
