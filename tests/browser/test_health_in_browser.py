@@ -97,6 +97,24 @@ def login(page, live_server, group: str):
     return page
 
 
+@pytest.fixture(autouse=True)
+def _close_sockets(monkeypatch):
+    """No kept-alive socket may outlive the test: the live server's thread behind it holds a
+    database session, and PostgreSQL then cannot drop the test database (a run that fails while
+    preparing, like the revoked portal's, leaves its other side's connector open)."""
+    made = []
+    original = Connection.connector
+
+    def connector(self):
+        made.append(original(self))
+        return made[-1]
+
+    monkeypatch.setattr(Connection, "connector", connector)
+    yield
+    for built in made:
+        built.close()
+
+
 @pytest.fixture
 def failing_contact(live_server):
     portal, hubspot, salesforce = connect(live_server, 990_301, "health-browser", contacts=12, companies=0,
