@@ -143,6 +143,7 @@ def pages(sync_id: int, link_id: int) -> list[tuple[str, str]]:
         ("records, search by email", "/admin/health/records/?q=contact777%40example.com"),
         ("story", f"/admin/health/records/{link_id}/"),
         ("activity charts", f"/admin/health/sync/{sync_id}/activity/"),
+        ("object sync list (count columns)", "/admin/syncrules/objectsync/"),
     ]
 
 

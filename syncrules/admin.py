@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -64,14 +63,11 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        from syncrules.health.queries import WAITING
+        from syncrules.health.queries import count_annotations
 
-        return super().get_queryset(request).annotate(
-            n_in_sync=Count("links", filter=Q(links__status=LinkStatus.IN_SYNC)),
-            # As on the health overview: records waiting for an associated record are not errors.
-            n_errors=Count("links", filter=Q(links__status=LinkStatus.FAILING) & ~Q(links__error_category=WAITING)),
-            n_excluded=Count("links", filter=Q(links__status=LinkStatus.EXCLUDED)),
-        )
+        # The health pages' buckets (waiting records are not errors), from the kept counts on
+        # PostgreSQL: counting a million links per page view took most of a second.
+        return super().get_queryset(request).annotate(**count_annotations())
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj: ObjectSync) -> str:

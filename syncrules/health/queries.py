@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connectors.errors import ErrorCategory
@@ -61,6 +62,35 @@ def _grouped_counts(sync_ids: list[int]):
             "object_sync_pk", "status", "error_category", "n")
     return (RecordLink.objects.filter(object_sync__in=sync_ids).values("object_sync", "status", "error_category")
             .annotate(n=Count("*")).order_by().values_list("object_sync", "status", "error_category", "n"))
+
+
+def count_annotations(keys: tuple[str, ...] = ("in_sync", "errors", "excluded")) -> dict:
+    """Annotations `n_<bucket>` for an ObjectSync queryset (the object sync list's sortable
+    columns): subqueries of the kept counts on PostgreSQL, counts of the links elsewhere."""
+    if connection.vendor != "postgresql":
+        return {f"n_{key}": Count("links", filter=_prefixed(BUCKET_FILTERS[key])) for key in keys}
+    annotations = {}
+    for key in keys:
+        rows = LinkCount.objects.filter(_bucket_rows(key), object_sync_pk=OuterRef("pk"))
+        total = rows.values("object_sync_pk").annotate(total=Sum("n")).values("total")
+        annotations[f"n_{key}"] = Coalesce(Subquery(total), 0)
+    return annotations
+
+
+def _prefixed(q: Q) -> Q:
+    """A link filter, as seen from its sync (links__<field>)."""
+    prefixed = Q(*[_prefixed(child) if isinstance(child, Q) else (f"links__{child[0]}", child[1])
+                   for child in q.children], _connector=q.connector, _negated=q.negated)
+    return prefixed
+
+
+def _bucket_rows(key: str) -> Q:
+    """The LinkCount rows of a bucket."""
+    if key == "waiting":
+        return Q(status=LinkStatus.FAILING, error_category=WAITING)
+    if key == "errors":
+        return Q(status=LinkStatus.FAILING) & ~Q(error_category=WAITING)
+    return Q(status=key)
 
 
 def latest_runs(sync_ids: list[int]) -> dict[int, SyncRun]:

@@ -84,6 +84,8 @@ def test_the_object_sync_list_links_its_counts_to_the_health_pages(client, world
     assert f'href="/admin/health/records/?sync={sync}&amp;status=in_sync">4<' in html
     assert f'href="/admin/health/sync/{sync}/errors/">3<' in html
     assert f'href="/admin/health/records/?sync={sync}&amp;status=excluded">2<' in html
+    by_errors = client.get(reverse("admin:syncrules_objectsync_changelist") + "?o=-6").content.decode()
+    assert by_errors.index(f'/admin/health/sync/{sync}/errors/">3<') < by_errors.index('/errors/">1<')
 
 
 def test_the_record_filters_combine(support, world):
