@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -48,12 +47,19 @@ class PipelineMappingInline(admin.TabularInline):
     show_change_link = True
 
 
+def _health_count(count: int, url: str) -> str:
+    """A count on the object sync list that opens exactly those records on the health pages."""
+    return format_html('<a href="{}">{}</a>', url, count)
+
+
 @admin.register(ObjectSync)
 class ObjectSyncAdmin(admin.ModelAdmin):
     """Syncs are set up and changed through the wizard (syncrules/wizard); the raw model form is
     for superusers only, with the engine's internals read-only."""
 
-    list_display = ["sync_link", "object_type", "direction", "state_badge", "in_sync", "errors", "next_run_at"]
+    list_display = [
+        "sync_link", "object_type", "direction", "state_badge", "in_sync", "errors", "excluded", "next_run_at",
+    ]
     list_display_links = None
     list_filter = ["state", "object_type", "direction", "connection_a", "connection_b"]
     search_fields = ["name", "connection_a__name", "connection_b__name"]
@@ -112,10 +118,11 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_in_sync=Count("links", filter=Q(links__status=LinkStatus.IN_SYNC)),
-            n_errors=Count("links", filter=Q(links__status=LinkStatus.FAILING)),
-        )
+        from syncrules.health.queries import count_annotations
+
+        # The health pages' buckets (waiting records are not errors), from the kept counts on
+        # PostgreSQL: counting a million links per page view took most of a second.
+        return super().get_queryset(request).annotate(**count_annotations())
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj: ObjectSync) -> str:
@@ -125,12 +132,16 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_state_display())
 
     @admin.display(description="in sync", ordering="n_in_sync")
-    def in_sync(self, obj: ObjectSync) -> int:
-        return obj.n_in_sync
+    def in_sync(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_in_sync, reverse("health:records") + f"?sync={obj.pk}&status=in_sync")
 
     @admin.display(description="errors", ordering="n_errors")
-    def errors(self, obj: ObjectSync) -> int:
-        return obj.n_errors
+    def errors(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_errors, reverse("health:errors", args=[obj.pk]))
+
+    @admin.display(description="excluded", ordering="n_excluded")
+    def excluded(self, obj: ObjectSync) -> str:
+        return _health_count(obj.n_excluded, reverse("health:records") + f"?sync={obj.pk}&status=excluded")
 
     def has_toggle_permission(self, request) -> bool:
         return request.user.has_perm("syncrules.toggle_objectsync")

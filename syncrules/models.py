@@ -310,6 +310,17 @@ class RecordLink(models.Model):
         ]
         indexes = [
             models.Index(fields=["object_sync", "status", "updated_at"], name="recordlink_status_idx"),
+            # The health pages: per-sync counts by status and category (an index-only scan), the
+            # record view across syncs newest first, by status, and a search by id on either side.
+            models.Index(fields=["object_sync", "status", "error_category", "updated_at"], name="recordlink_health_idx"),
+            models.Index(fields=["-updated_at"], name="recordlink_updated_idx"),
+            models.Index(fields=["status", "-updated_at"], name="recordlink_status_time_idx"),
+            models.Index(fields=["id_a"], name="recordlink_id_a_idx"),
+            models.Index(fields=["id_b"], name="recordlink_id_b_idx"),
+            models.Index(fields=["error_category", "-updated_at"], name="recordlink_category_time_idx"),
+            # The record view's search by the start of an email or domain (LIKE 'x%'); the names'
+            # case-insensitive prefix indexes are PostgreSQL's only (migration 0008).
+            models.Index(fields=["match_key"], opclasses=["varchar_pattern_ops"], name="recordlink_key_prefix_idx"),
             models.Index(fields=["match_key", "object_sync"], name="recordlink_match_key_idx"),
             models.Index(fields=["object_sync", "status", "has_warnings"], name="recordlink_warnings_idx"),
         ]
@@ -463,3 +474,25 @@ class SyncPreview(models.Model):
 
     def __str__(self) -> str:
         return f"Preview of {self.object_sync} ({self.get_status_display()})"
+class LinkCount(models.Model):
+    """How many links each object sync has per status and error category, for the health pages.
+
+    On PostgreSQL, triggers on the record link table keep it exact (migration 0008 and
+    syncrules/health/counts.sql), so the overview reads a few dozen rows instead of counting a
+    million links. SQLite has no such triggers: there the pages count the links themselves.
+    The sync is a plain number, not a foreign key, so that deleting a sync with its links never
+    trips over the rows the triggers are still writing for it.
+    """
+
+    object_sync_pk = models.BigIntegerField()
+    status = models.CharField(max_length=20)
+    error_category = models.CharField(max_length=40, blank=True)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["object_sync_pk", "status", "error_category"], name="linkcount_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync {self.object_sync_pk}: {self.n} {self.status} {self.error_category}".strip()

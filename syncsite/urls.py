@@ -11,6 +11,8 @@ admin.site.index_title = "Data sync"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # The health pages sit under /admin/ but before the admin's own catch-all patterns.
+    path("admin/health/", include("syncrules.health.urls")),
     path("admin/", admin.site.urls),
     path("connect/", include("connectors.urls")),
 ]

@@ -292,3 +292,21 @@ def link_counts(object_sync_ids: Sequence[int] | None = None) -> dict[int, dict[
         else:
             entry["in_sync_with_warnings" if row["has_warnings"] else "in_sync"] += row["n"]
     return counts
+# --- health: retry
+def retry_failing(object_sync_id: int, link_ids: Sequence[int] | None = None, category: str = "") -> int:
+    """Retry the sync's links that are still failing (those of `link_ids`, or of `category`, or
+    all) at a run queued now; the number of links retried (0 queues nothing).
+
+    A link that is no longer failing is left alone: it synced, or was excluded or deleted since.
+    """
+    from syncrules.tasks import enqueue_run
+
+    links = RecordLink.objects.filter(object_sync_id=object_sync_id, status=LinkStatus.FAILING)
+    if link_ids is not None:
+        links = links.filter(pk__in=list(link_ids))
+    if category:
+        links = links.filter(error_category=category)
+    count = links.update(next_retry_at=timezone.now(), fail_count=0)
+    if count:
+        enqueue_run(object_sync_id, trigger=SyncRun.Trigger.MANUAL)
+    return count
