@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import CheckResult, Connector
-from connectors.crypto import EncryptedJSONField
-from connectors.errors import ConnectorError
+from connectors.crypto import UNREADABLE_MESSAGE, EncryptedJSONField, UnreadableCredentials
+from connectors.errors import ConnectorError, ErrorCategory
+from connectors.http import redact, secret_values
+from connectors.jsonfields import ObjectSchema, StrictJSONField
 
 
 class Connection(models.Model):
@@ -26,8 +28,9 @@ class Connection(models.Model):
         "base URL", max_length=300, blank=True, help_text="Leave blank for the app's public API."
     )
     credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
-    options = models.JSONField(
-        default=dict, blank=True, help_text="Connector settings, e.g. the API share allocated."
+    options = StrictJSONField(
+        default=dict, blank=True, validators=[ObjectSchema("connection_options")],
+        help_text="Connector settings, e.g. the API share allocated.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -55,8 +58,15 @@ class Connection(models.Model):
     def connector_class(self) -> type[Connector]:
         return registry.get_class(self.kind)
 
+    @property
+    def credentials_unreadable(self) -> bool:
+        """Whether the stored credentials were encrypted with a key no longer configured."""
+        return isinstance(self.credentials, UnreadableCredentials)
+
     def connector(self) -> Connector:
         """A connector for this account; refreshed credentials are saved back encrypted."""
+        if self.credentials_unreadable:
+            raise ConnectorError(ErrorCategory.CREDENTIALS_UNREADABLE, UNREADABLE_MESSAGE)
         cls = self.connector_class()
         connector = cls(
             self.base_url or cls.default_base_url,
@@ -87,7 +97,8 @@ class Connection(models.Model):
         except ConnectorError as exc:
             result = CheckResult(ok=False, message=str(exc))
         self.status = self.Status.CONNECTED if result.ok else self.Status.FAILING
-        self.last_error = "" if result.ok else result.message
+        # The connector's HTTP layer redacts already; this also covers whatever else said it.
+        self.last_error = "" if result.ok else redact(result.message, secret_values(self.credentials))
         self.last_checked_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_checked_at", "updated_at"])
         return result

@@ -123,6 +123,8 @@ LOGIN_URL = "admin:login"
 
 # django-import-export: whoever may view a model may export it (support staff export errors).
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Exported cells never run as spreadsheet formulas (a sync named "=HYPERLINK(...)").
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 REDIS_URL = read_redis_url("REDIS_URL")
 
