@@ -5,7 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from connectors import registry
 from connectors.base import Connector
@@ -56,6 +58,7 @@ class ConnectionForm(forms.ModelForm):
                 )
             self.fields[CRED_PREFIX + param.name] = field
 
+    @method_decorator(sensitive_variables("credentials", "value", "unreadable"))
     def save(self, commit: bool = True):
         connection = super().save(commit=False)
         unreadable = connection.credentials if connection.credentials_unreadable else None
@@ -99,6 +102,11 @@ class ConnectionAdmin(admin.ModelAdmin):
         if obj.credentials_unreadable:
             return UNREADABLE_MESSAGE
         return (obj.last_error[:80] + "...") if len(obj.last_error) > 80 else obj.last_error
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The DEBUG error page must never show the credentials a person just posted.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id) if request.method == "GET" else None

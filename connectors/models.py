@@ -102,3 +102,22 @@ class Connection(models.Model):
         self.last_checked_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_checked_at", "updated_at"])
         return result
+
+
+class OAuthStateUse(models.Model):
+    """An OAuth state that came back to the callback: a state is good for one use only.
+
+    The signed state already names the connection and the user; this row makes a replay of
+    the callback URL (a reload, the browser's history, a leaked link) harmless: it is seen,
+    and answered with the connection's current status instead of a second code exchange.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)  # sha256 of the state, not the state
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "used OAuth state"
+
+    def __str__(self) -> str:
+        return f"OAuth state for connection #{self.connection_id} used at {self.used_at:%Y-%m-%d %H:%M}"
