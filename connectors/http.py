@@ -63,6 +63,18 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record through `redact` (settings.LOGGING puts it on
+    urllib3's connection pool, whose DEBUG lines name each request's full path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 def _request_secrets(kwargs: Mapping[str, Any]) -> list[str]:
     """The secret values a request carries: its auth headers and any secret-named field."""
     found: list[str] = []
