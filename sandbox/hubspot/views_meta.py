@@ -111,6 +111,8 @@ def _stages(raw, object_type: str, number: int) -> list[dict]:
     stages, labels, ids = [], set(), set()
     for index, stage in enumerate(raw):
         label = str(stage.get("label") or "").strip()
+        if not isinstance(stage.get("metadata") or {}, dict):
+            raise BadRequest(f"Stage {label!r}: metadata must be an object")
         metadata = {str(k): str(v) for k, v in (stage.get("metadata") or {}).items()}
         if not label or label in labels:
             raise BadRequest(f"Stage labels must be present and unique within a pipeline: {label!r}")

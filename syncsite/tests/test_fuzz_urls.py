@@ -172,6 +172,7 @@ class Fuzzer:
                 client.force_login(user)
             self.clients[role] = client
         self.sent = 0
+        self.statuses: Counter[str] = Counter()  # "sandbox 2xx", "admin 4xx": how deep the fuzz reaches
         self.failures: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
 
@@ -199,6 +200,7 @@ class Fuzzer:
         self.sent += 1
 
     def check(self, role: str, method: str, url: str, template: str, response) -> None:
+        self.statuses[f"{template.split('/')[1]} {response.status_code // 100}xx"] += 1
         if response.status_code >= 500:
             exc = getattr(response, "exc_info", None)
             where = f"{method} {template} -> {response.status_code} {exc[0].__name__ + ': ' + str(exc[1])[:200] if exc else ''}"
@@ -213,7 +215,8 @@ class Fuzzer:
 
     def report(self, label: str) -> str:
         lines = [f"fuzz {label}: {self.sent} requests sent, {sum(self.failures.values())} failures "
-                 f"({sum(n for k, n in self.failures.items() if '-> 5' in k)} answered 500)"]
+                 f"({sum(n for k, n in self.failures.items() if '-> 5' in k)} answered 500); answers: "
+                 + ", ".join(f"{k}: {n}" for k, n in sorted(self.statuses.items()))]
         lines += [f"  {n} x {where}\n      e.g. {self.examples[where]}" for where, n in self.failures.most_common()]
         return "\n".join(lines)
 
