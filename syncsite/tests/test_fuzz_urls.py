@@ -128,27 +128,33 @@ NASTY_VALUES = st.sampled_from([None, -1, 0, 2**63, 10**400, -(10**30), 1.5, "",
                                 "NaN", "1e999", "2024-13-45", "\u0000", "-1", "abc", [None], {"id": {}}])
 
 
-def _mutate(draw, value, depth: int = 0):
-    """`value` with a few random changes: leaves swapped for nasty values, keys dropped or added,
-    containers changed into other types, lists multiplied past the vendors' batch limits."""
-    roll = draw(st.integers(0, 19))
-    if roll == 0:
-        return draw(NASTY_VALUES)
-    if roll == 1:
+def _mutate(draw, value):
+    """`value` with one to three changes at random places: a value swapped for a nasty one or
+    random JSON, a key dropped or added, a list multiplied past the vendors' batch limits. Few
+    changes, so most bodies pass the first checks and reach deep into the handlers."""
+    for _ in range(draw(st.integers(1, 3))):
+        value = _mutate_once(draw, value)
+    return value
+
+
+def _mutate_once(draw, value):
+    children = list(value.items()) if isinstance(value, dict) else list(enumerate(value)) \
+        if isinstance(value, list) else []
+    if children and draw(st.integers(0, 3)):  # go deeper, mostly
+        key, child = draw(st.sampled_from(children))
+        copy = dict(value) if isinstance(value, dict) else list(value)
+        copy[key] = _mutate_once(draw, child)
+        return copy
+    roll = draw(st.integers(0, 5))
+    if roll == 0 and isinstance(value, dict) and value:
+        return {k: v for k, v in value.items() if k != draw(st.sampled_from(list(value)))}
+    if roll == 1 and isinstance(value, dict):
+        return {**value, draw(st.sampled_from(VENDOR_KEYS)): draw(NASTY_VALUES)}
+    if roll == 2 and isinstance(value, list) and value:
+        return value * draw(st.sampled_from([2, 101, 201, 1001]))
+    if roll == 3:
         return draw(JSON_VALUES)
-    if isinstance(value, dict):
-        keys = list(value)
-        out = {k: _mutate(draw, v, depth + 1) for k, v in value.items()
-               if not (keys and draw(st.integers(0, 15)) == 0)}
-        if draw(st.integers(0, 9)) == 0:
-            out[draw(st.sampled_from(VENDOR_KEYS))] = draw(NASTY_VALUES)
-        return out
-    if isinstance(value, list):
-        items = [_mutate(draw, v, depth + 1) for v in value]
-        if items and draw(st.integers(0, 14)) == 0:
-            items = items * draw(st.sampled_from([2, 101, 201, 1001]))
-        return items
-    return draw(NASTY_VALUES) if roll < 4 else value
+    return draw(NASTY_VALUES)
 
 
 def _template_body(template: str):
