@@ -100,3 +100,17 @@ def test_a_signed_but_malformed_state_is_refused_without_a_500(admin_client, adm
     signed = signing.dumps(state, salt=STATE_SALT)
     response = admin_client.get(reverse("connectors:oauth_callback"), {"code": "x", "state": signed})
     assert response.status_code in {403, 404}
+
+
+@pytest.mark.django_db
+def test_errors_stored_before_the_upgrade_lose_their_tokens():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("connectors.migrations.0002_security")
+    leaky = Connection.objects.create(kind="hubspot", name="P",
+                                      last_error="App unavailable: GET /oauth/v1/access-tokens/sbx-old-token timed out")
+    migration.redact_stored_errors(apps, None)
+    leaky.refresh_from_db()
+    assert "sbx-old-token" not in leaky.last_error and "timed out" in leaky.last_error
