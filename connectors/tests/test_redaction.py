@@ -114,3 +114,13 @@ def test_errors_stored_before_the_upgrade_lose_their_tokens():
     migration.redact_stored_errors(apps, None)
     leaky.refresh_from_db()
     assert "sbx-old-token" not in leaky.last_error and "timed out" in leaky.last_error
+
+
+@pytest.mark.django_db
+def test_the_debug_error_page_would_hide_posted_credentials(admin_client):
+    connection = Connection.objects.create(kind="hubspot", name="P")
+    url = reverse("admin:connectors_connection_change", args=[connection.pk])
+    response = admin_client.post(url, {"name": "P", "options": "{}", "cred_access_token": "pat-na1-posted"})
+    assert response.wsgi_request.sensitive_post_parameters == "__ALL__"
+    start = admin_client.post(reverse("connectors:oauth_start", args=[connection.pk]))
+    assert start.wsgi_request.sensitive_post_parameters == "__ALL__"

@@ -206,7 +206,7 @@ class Fuzzer:
         self.sent += 1
 
     def check(self, role: str, method: str, url: str, template: str, response) -> None:
-        self.statuses[f"{template.split('/')[1]} {response.status_code // 100}xx"] += 1
+        self.statuses[f"{template.split('/')[1]} {response.status_code}"] += 1
         if response.status_code >= 500:
             exc = getattr(response, "exc_info", None)
             where = f"{method} {template} -> {response.status_code} {exc[0].__name__ + ': ' + str(exc[1])[:200] if exc else ''}"
