@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import string
 from collections import Counter
 from urllib.parse import urlencode
@@ -164,6 +165,10 @@ def _template_body(template: str):
     return None
 
 
+_FIELD_NAME = re.compile(r'name="([^"]{1,80})"')
+_OPTION_VALUE = re.compile(r'<option value="([^"]{0,80})"')
+
+
 class Fuzzer:
     """Sends requests as each role, counting them and collecting every 500 and leak."""
 
@@ -177,10 +182,30 @@ class Fuzzer:
             if user is not None:
                 client.force_login(user)
             self.clients[role] = client
+        self.forms = self.discover_forms()
         self.sent = 0
         self.statuses: Counter[str] = Counter()  # "sandbox 2xx", "admin 4xx": how deep the fuzz reaches
         self.failures: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
+
+    def discover_forms(self) -> dict[str, list[tuple[str, str]]]:
+        """Each page's own form fields and values (read from its HTML as a superuser), so new
+        forms (the wizard's steps) are fuzzed with their real field names without listing them."""
+        forms: dict[str, list[tuple[str, str]]] = {}
+        client = self.clients["superuser"]
+        for endpoint in self.endpoints:
+            if endpoint.template.startswith("/sandbox/"):
+                continue
+            values = {name: self.values(endpoint, name, conv)[0] for name, conv in endpoint.params}
+            response = client.get(urlwalk.fill(endpoint, values))
+            if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+                continue
+            html = response.content.decode("utf-8", "replace")
+            names = sorted(set(_FIELD_NAME.findall(html)) - {"csrfmiddlewaretoken"})
+            options = sorted(set(_OPTION_VALUE.findall(html)))[:50] or [""]
+            forms[endpoint.template] = [(name, value) for name in names for value in options[:1]] + [
+                ("", value) for value in options]
+        return forms
 
     def sandbox_auth(self, template: str) -> dict[str, str]:
         """The header that lets a request past a sandbox's authentication to its handlers."""
@@ -292,8 +317,14 @@ def requests(draw, fuzzer: Fuzzer):
     kind = draw(st.sampled_from(["json", "json", "json", "form", "raw", "none"] if sandbox
                                 else ["form", "form", "json", "raw", "none"]))
     if kind == "form":
-        fields = draw(st.lists(st.tuples(st.sampled_from(FORM_KEYS), TEXTS | st.sampled_from(fuzzer.pools["*"])),
-                               max_size=8))
+        known = fuzzer.forms.get(endpoint.template) or []
+        names = [n for n, _ in known if n]
+        choices = [v for n, v in known if not n]
+        key = st.sampled_from(names) | st.sampled_from(FORM_KEYS) if names else st.sampled_from(FORM_KEYS)
+        value = TEXTS | st.sampled_from(fuzzer.pools["*"]) | (st.sampled_from(choices) if choices else TEXTS)
+        fields = draw(st.lists(st.tuples(key, value), max_size=10))
+        if names and draw(st.booleans()):  # a whole form, every field filled
+            fields += [(name, draw(value)) for name in names[:40]]
         body, content_type = urlencode(fields).encode(), "application/x-www-form-urlencoded"
     elif kind == "json":
         base = _template_body(endpoint.template)

@@ -178,3 +178,28 @@ def test_the_groups_hold_exactly_the_permissions_of_the_role_table():
         held = {f"{p.content_type.app_label}.{p.codename}"
                 for p in Group.objects.get(name=role.name).permissions.select_related("content_type")}
         assert held == role_permissions(role.name), role.name
+
+
+def _turn_on_through_the_form(client, sync: ObjectSync) -> None:
+    url = reverse("admin:syncrules_objectsync_change", args=[sync.pk])
+    data = {"name": sync.name, "connection_a": sync.connection_a_id, "connection_b": sync.connection_b_id,
+            "object_type": sync.object_type, "direction": sync.direction, "conflict_winner": sync.conflict_winner,
+            "wizard_step": sync.wizard_step, "require_email": "on", "match_records": "on", "options": "{}",
+            "interval_seconds": 300, "state": "active", "next_run_at_0": "2026-01-01", "next_run_at_1": "00:00:00"}
+    for prefix in ("field_mappings", "filters", "pipeline_mappings"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+    client.post(url, data)
+    sync.refresh_from_db()
+
+
+@pytest.mark.xfail(reason="the wizard branch makes state and next_run_at read-only on the object sync form; "
+                          "remove this marker once it is merged", strict=False)
+def test_a_sync_editor_cannot_turn_a_sync_on_through_its_change_form(client):
+    world = build_world(sandboxes=False)
+    draft, other = world.syncs[2], world.syncs[1]
+    client.force_login(world.users["Sync admins"])
+    _turn_on_through_the_form(client, other)
+    assert other.state == ObjectSync.State.ACTIVE  # the form post itself is valid
+    client.force_login(world.users["Sync editors"])
+    _turn_on_through_the_form(client, draft)
+    assert draft.state == ObjectSync.State.DRAFT
