@@ -96,9 +96,10 @@ class Connection(models.Model):
             result = CheckResult(ok=False, message=str(exc))
         except ConnectorError as exc:
             result = CheckResult(ok=False, message=str(exc))
-        self.status = self.Status.CONNECTED if result.ok else self.Status.FAILING
         # The connector's HTTP layer redacts already; this also covers whatever else said it.
-        self.last_error = "" if result.ok else redact(result.message, secret_values(self.credentials))
+        result.message = redact(result.message, secret_values(self.credentials))
+        self.status = self.Status.CONNECTED if result.ok else self.Status.FAILING
+        self.last_error = "" if result.ok else result.message
         self.last_checked_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_checked_at", "updated_at"])
         return result

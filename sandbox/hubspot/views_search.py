@@ -48,7 +48,7 @@ def _typed(object_type: str, prop: str, value):
             number = Decimal(text)
         except InvalidOperation:
             raise BadRequest(f"{text!r} is not a valid number for {prop}") from None
-        if not number.is_finite() or (prop == "hs_object_id" and not 0 <= number < 2**63):
+        if not number.is_finite() or (prop == "hs_object_id" and not -(2**63) <= number < 2**63):
             raise BadRequest(f"{text!r} is not a valid number for {prop}")
         return number
     if kind in ("datetime", "date"):
