@@ -5,10 +5,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from connectors import registry
 from connectors.base import Connector
+from connectors.crypto import UNREADABLE_MESSAGE
 from connectors.models import Connection
 
 CRED_PREFIX = "cred_"
@@ -55,8 +58,10 @@ class ConnectionForm(forms.ModelForm):
                 )
             self.fields[CRED_PREFIX + param.name] = field
 
+    @method_decorator(sensitive_variables("credentials", "value", "unreadable"))
     def save(self, commit: bool = True):
         connection = super().save(commit=False)
+        unreadable = connection.credentials if connection.credentials_unreadable else None
         credentials = dict(connection.credentials or {})
         for name, value in self.cleaned_data.items():
             if not name.startswith(CRED_PREFIX):
@@ -67,7 +72,8 @@ class ConnectionForm(forms.ModelForm):
             elif not isinstance(self.fields[name].widget, forms.PasswordInput):
                 # A cleared plain field clears the value; a blank secret keeps the stored one.
                 credentials.pop(key, None)
-        connection.credentials = credentials
+        # Nothing entered over unreadable credentials: keep the stored token for the old key.
+        connection.credentials = credentials if credentials or unreadable is None else unreadable
         if commit:
             connection.save()
         return connection
@@ -93,7 +99,20 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="last error")
     def short_error(self, obj: Connection) -> str:
+        if obj.credentials_unreadable:
+            return UNREADABLE_MESSAGE
         return (obj.last_error[:80] + "...") if len(obj.last_error) > 80 else obj.last_error
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The DEBUG error page must never show the credentials a person just posted.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id) if request.method == "GET" else None
+        if obj is not None and obj.credentials_unreadable:
+            self.message_user(request, UNREADABLE_MESSAGE, messages.ERROR)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="API usage")
     def usage(self, obj: Connection) -> str:

@@ -28,32 +28,54 @@ def encrypt_json(value: dict[str, Any]) -> str:
     return fernet().encrypt(json.dumps(value, sort_keys=True).encode()).decode()
 
 
+UNREADABLE_MESSAGE = (
+    "Credentials cannot be read with the current key: reconnect, or restore the old key in "
+    "FIELD_ENCRYPTION_KEY."
+)
+
+
+class UnreadableCredentials(dict):
+    """Credentials encrypted with a key FIELD_ENCRYPTION_KEY no longer holds.
+
+    Empty to every reader (so pages that load a connection still work), it keeps the stored
+    token: saving the row unchanged writes the token back, so restoring the old key later
+    still recovers the credentials. Entering new credentials replaces it with a plain dict.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+
 def decrypt_json(token: str) -> dict[str, Any]:
     try:
         return json.loads(fernet().decrypt(token.encode()))
     except InvalidToken:
         # Never include the token or any plaintext in the message.
-        raise ImproperlyConfigured(
-            "Stored credentials cannot be decrypted with FIELD_ENCRYPTION_KEY: the key was "
-            "changed without keeping the old one. Add the old key after the new one "
-            "(comma-separated) or reconnect the app."
-        ) from None
+        raise ImproperlyConfigured(UNREADABLE_MESSAGE) from None
 
 
 class EncryptedJSONField(models.TextField):
-    """A dict stored as a Fernet token: the raw column never holds the plaintext."""
+    """A dict stored as a Fernet token: the raw column never holds the plaintext.
+
+    A token the current keys cannot decrypt loads as UnreadableCredentials instead of raising:
+    a wrong key must leave the admin usable so the connection can be reconnected.
+    """
 
     def from_db_value(self, value, expression, connection):  # noqa: ARG002
-        if value in (None, ""):
-            return {}
-        return decrypt_json(value)
+        return self.to_python(value)
 
     def to_python(self, value):
         if isinstance(value, dict):
             return value
         if value in (None, ""):
             return {}
-        return decrypt_json(value)
+        try:
+            return json.loads(fernet().decrypt(value.encode()))
+        except InvalidToken:
+            return UnreadableCredentials(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableCredentials) and not value:
+            return value.token
         return encrypt_json(dict(value or {}))

@@ -92,6 +92,14 @@ class ErrorCategory(enum.Enum):
         "connection page.",
         "#8e44ad",
     )
+    CREDENTIALS_UNREADABLE = _Info(
+        "Credentials cannot be read",
+        False,
+        "The connection's credentials were encrypted with another FIELD_ENCRYPTION_KEY. Reconnect "
+        "the app from its connection page, or restore the old key in FIELD_ENCRYPTION_KEY "
+        "(comma-separated after the new one).",
+        "#8e44ad",
+    )
     RATE_LIMITED = _Info(
         "Rate limited",
         True,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import requests
 
@@ -24,6 +26,68 @@ from connectors.errors import ConnectorError, ErrorCategory
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
+
+# --- redaction ------------------------------------------------------------------------------
+# Every message this layer produces (errors that end up in Connection.last_error, flashed
+# messages, outcomes, exports, log lines) passes through `redact`, so a credential that a
+# request carried in its path, query string, headers or body never reaches a person or a log.
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"token|secret|password|passwd|assertion|api_?key|hapikey|signature|^code$", re.I)
+_SECRET_PATTERNS = (
+    # HubSpot's token-info paths carry the token itself.
+    re.compile(r"(/(?:access|refresh)-tokens/)[^/?#\s\"']+", re.I),
+    # name=value pairs in query strings and form bodies.
+    re.compile(r"((?:^|[?&\s;,(])(?:[\w.-]*(?:token|secret|password|assertion|api_?key|hapikey|signature)[\w.-]*"
+               r"|code)=)[^&\s#\"']+", re.I),
+    # Authorization header values.
+    re.compile(r"(\b(?:Bearer|Basic|OAuth)\s+)[\w.~+/=:-]+", re.I),
+    # "access_token": "..." in JSON bodies.
+    re.compile(r"([\"'][\w.-]*(?:token|secret|password|assertion)[\w.-]*[\"']\s*:\s*[\"'])[^\"']*", re.I),
+)
+
+
+def secret_values(mapping: Mapping[str, Any] | None) -> list[str]:
+    """The values of `mapping` whose keys name a secret (tokens, secrets, passwords, keys)."""
+    return [str(v) for k, v in (mapping or {}).items() if v and _SECRET_NAME.search(str(k))]
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every known secret value, and anything shaped like a credential, as ***."""
+    text = str(text)
+    # Longest first, so a secret that contains another is replaced whole.
+    for value in sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True):
+        for form in {value, quote(value, safe=""), quote_plus(value), quote(value)}:
+            text = text.replace(form, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record through `redact` (settings.LOGGING puts it on
+    urllib3's connection pool, whose DEBUG lines name each request's full path)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def _request_secrets(kwargs: Mapping[str, Any]) -> list[str]:
+    """The secret values a request carries: its auth headers and any secret-named field."""
+    found: list[str] = []
+    for name, value in (kwargs.get("headers") or {}).items():
+        if name.lower() in {"authorization", "proxy-authorization"} and isinstance(value, str):
+            found.append(value.split(" ", 1)[-1])
+        elif _SECRET_NAME.search(name):
+            found.append(str(value))
+    for key in ("params", "data", "json"):
+        if isinstance(kwargs.get(key), Mapping):
+            found += secret_values(kwargs[key])
+    return found
+
 
 
 class RateLimiter:
@@ -157,6 +221,7 @@ class HttpClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         on_response: Callable[[requests.Response], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        secrets: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.classify = classify
@@ -169,6 +234,8 @@ class HttpClient:
         self.timeout = timeout
         self.on_response = on_response
         self.sleep = sleep
+        self.secrets = secrets  # credential values to scrub from every message, besides the request's own
+        self._last_auth_headers: dict[str, str] = {}
         self.session = requests.Session()
         self.calls = 0  # HTTP requests actually sent, retries included
         self.retries = 0
@@ -185,7 +252,31 @@ class HttpClient:
     def request(
         self, method: str, path: str, *, limiters: Iterable[RateLimiter] | None = None, **kwargs: Any
     ) -> requests.Response:
-        """Send a request; return a 2xx/3xx response or raise a classified ConnectorError."""
+        """Send a request; return a 2xx/3xx response or raise a classified ConnectorError.
+
+        The error's message never holds a credential (see `redact`)."""
+        try:
+            return self._request(method, path, limiters=limiters, **kwargs)
+        except ConnectorError as exc:
+            exc.message = self.redact(exc.message, kwargs)
+            exc.args = (exc.message,)
+            raise
+        except requests.RequestException as exc:
+            # Anything requests raises outside _send (e.g. from a refresh): still the app being
+            # unreachable, and its text may hold the URL.
+            text = self.redact(f"{method} {path} failed: {type(exc).__name__}: {exc}", kwargs)
+            raise ConnectorError(ErrorCategory.APP_UNAVAILABLE, text) from None
+
+    def redact(self, text: str, kwargs: Mapping[str, Any] | None = None) -> str:
+        """`text` without this client's credentials nor those a request's `kwargs` carried."""
+        kwargs = kwargs or {}
+        # The auth headers last sent, not auth_headers() again: that may refresh a token.
+        headers = {**self._last_auth_headers, **(kwargs.get("headers") or {})}
+        return redact(text, [*self.secrets(), *_request_secrets({**kwargs, "headers": headers})])
+
+    def _request(
+        self, method: str, path: str, *, limiters: Iterable[RateLimiter] | None = None, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         limiters = self.limiters if limiters is None else list(limiters)
         extra_headers = kwargs.pop("headers", None) or {}
@@ -195,7 +286,8 @@ class HttpClient:
             attempt += 1
             for limiter in limiters:
                 limiter.acquire()
-            kwargs["headers"] = {**self.auth_headers(), **extra_headers}
+            self._last_auth_headers = self.auth_headers()
+            kwargs["headers"] = {**self._last_auth_headers, **extra_headers}
             error = self._send(method, path, kwargs)
             if isinstance(error, requests.Response):
                 return error
@@ -213,7 +305,7 @@ class HttpClient:
             if error.category is ErrorCategory.RATE_LIMITED:
                 for limiter in limiters:
                     limiter.penalise(wait)
-            log.info("retrying %s %s in %.2fs after %s", method, path, wait, error.category.name)
+            log.info("retrying %s %s in %.2fs after %s", method, self.redact(path, kwargs), wait, error.category.name)
             self.retries += 1
             self.sleep(wait)
 

@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import CheckResult, Connector
-from connectors.crypto import EncryptedJSONField
-from connectors.errors import ConnectorError
+from connectors.crypto import UNREADABLE_MESSAGE, EncryptedJSONField, UnreadableCredentials
+from connectors.errors import ConnectorError, ErrorCategory
+from connectors.http import redact, secret_values
+from connectors.jsonfields import ObjectSchema, StrictJSONField
 
 
 class Connection(models.Model):
@@ -26,8 +28,9 @@ class Connection(models.Model):
         "base URL", max_length=300, blank=True, help_text="Leave blank for the app's public API."
     )
     credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
-    options = models.JSONField(
-        default=dict, blank=True, help_text="Connector settings, e.g. the API share allocated."
+    options = StrictJSONField(
+        default=dict, blank=True, validators=[ObjectSchema("connection_options")],
+        help_text="Connector settings, e.g. the API share allocated.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -55,8 +58,15 @@ class Connection(models.Model):
     def connector_class(self) -> type[Connector]:
         return registry.get_class(self.kind)
 
+    @property
+    def credentials_unreadable(self) -> bool:
+        """Whether the stored credentials were encrypted with a key no longer configured."""
+        return isinstance(self.credentials, UnreadableCredentials)
+
     def connector(self) -> Connector:
         """A connector for this account; refreshed credentials are saved back encrypted."""
+        if self.credentials_unreadable:
+            raise ConnectorError(ErrorCategory.CREDENTIALS_UNREADABLE, UNREADABLE_MESSAGE)
         cls = self.connector_class()
         connector = cls(
             self.base_url or cls.default_base_url,
@@ -86,8 +96,29 @@ class Connection(models.Model):
             result = CheckResult(ok=False, message=str(exc))
         except ConnectorError as exc:
             result = CheckResult(ok=False, message=str(exc))
+        # The connector's HTTP layer redacts already; this also covers whatever else said it.
+        result.message = redact(result.message, secret_values(self.credentials))
         self.status = self.Status.CONNECTED if result.ok else self.Status.FAILING
         self.last_error = "" if result.ok else result.message
         self.last_checked_at = timezone.now()
         self.save(update_fields=["status", "last_error", "last_checked_at", "updated_at"])
         return result
+
+
+class OAuthStateUse(models.Model):
+    """An OAuth state that came back to the callback: a state is good for one use only.
+
+    The signed state already names the connection and the user; this row makes a replay of
+    the callback URL (a reload, the browser's history, a leaked link) harmless: it is seen,
+    and answered with the connection's current status instead of a second code exchange.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)  # sha256 of the state, not the state
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    used_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "used OAuth state"
+
+    def __str__(self) -> str:
+        return f"OAuth state for connection #{self.connection_id} used at {self.used_at:%Y-%m-%d %H:%M}"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ExportMixin
-from import_export.formats.base_formats import CSV
 
 from connectors.errors import ErrorCategory
-from syncrules.exports import RecordLinkResource
+from syncrules import permissions
+from syncrules.exports import RecordLinkResource, SafeCSV
 from syncrules.models import (
     FieldMapping,
     LinkStatus,
@@ -144,7 +148,7 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         return _health_count(obj.n_excluded, reverse("health:records") + f"?sync={obj.pk}&status=excluded")
 
     def has_toggle_permission(self, request) -> bool:
-        return request.user.has_perm("syncrules.toggle_objectsync")
+        return permissions.can_toggle_syncs(request.user)
 
     @admin.action(description="Turn selected syncs on", permissions=["toggle"])
     def turn_on(self, request, queryset):
@@ -160,7 +164,13 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         self.message_user(request, "Turned off.", messages.SUCCESS)
 
     def has_run_permission(self, request) -> bool:
-        return request.user.has_perm("syncrules.run_objectsync")
+        return permissions.can_run_syncs(request.user)
+
+    def has_resync_permission(self, request) -> bool:
+        return permissions.can_resync_records(request.user)
+
+    def has_call_apps_permission(self, request) -> bool:
+        return permissions.can_call_apps(request.user)
 
     @admin.action(description="Run selected syncs now", permissions=["run"])
     def run_now(self, request, queryset):
@@ -188,15 +198,15 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued the resync of {total} deleted record(s) in {side.upper()}.",
                           messages.SUCCESS if total else messages.WARNING)
 
-    @admin.action(description="Resync deleted records in A", permissions=["run"])
+    @admin.action(description="Resync deleted records in A", permissions=["resync"])
     def resync_deleted_in_a(self, request, queryset):
         self._resync(request, queryset, "a")
 
-    @admin.action(description="Resync deleted records in B", permissions=["run"])
+    @admin.action(description="Resync deleted records in B", permissions=["resync"])
     def resync_deleted_in_b(self, request, queryset):
         self._resync(request, queryset, "b")
 
-    @admin.action(description="Deal syncs: check prerequisites")
+    @admin.action(description="Deal syncs: check prerequisites", permissions=["call_apps"])
     def check_prerequisites(self, request, queryset):
         """What each deal sync needs, checked against the apps (F3.5, F6.9). An action, not a
         field of the change page: that page renders inside a transaction, and HTTP calls must
@@ -214,7 +224,7 @@ class ObjectSyncAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{sync}: {check.message}", level)
 
     def has_mirror_permission(self, request) -> bool:
-        return request.user.has_perm("syncrules.change_objectsync")
+        return permissions.can_edit_syncs(request.user)
 
     @admin.action(description="Deal syncs: mirror pipelines and auto-map stages", permissions=["mirror"])
     def mirror_pipelines(self, request, queryset):
@@ -295,7 +305,7 @@ def _category_cell(code: str) -> str:
 class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
     # "Export" downloads the list as filtered (e.g. failing records of one category) as CSV.
     resource_classes = [RecordLinkResource]
-    formats = [CSV]
+    formats = [SafeCSV]
     skip_export_form = True
     list_display = ["__str__", "object_sync", "status", "category_display", "short_error", "last_synced_at"]
     list_filter = ["status", "error_category", "object_sync__object_type", "object_sync", "last_synced_at"]
@@ -307,19 +317,32 @@ class RecordLinkAdmin(ExportMixin, ReadOnlyAdmin):
     def category_display(self, obj: RecordLink) -> str:
         return _category_cell(obj.error_category)
 
+    def export_action(self, request):
+        """The export of the list as filtered; filters the list refuses are refused here too
+        (the list shows itself unfiltered with an error marker, ?e=1), never a 500."""
+        try:
+            return super().export_action(request)
+        except (IncorrectLookupParameters, ValidationError, ValueError, OverflowError):
+            self.message_user(request, "The export's filters are not valid: showing the list unfiltered.",
+                              messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:syncrules_recordlink_changelist") + f"?{ERROR_FLAG}=1")
+
     @admin.display(description="last error")
     def short_error(self, obj: RecordLink) -> str:
         return (obj.last_error[:100] + "...") if len(obj.last_error) > 100 else obj.last_error
 
-    def has_run_permission(self, request) -> bool:
-        return request.user.has_perm("syncrules.run_objectsync")
+    def has_retry_permission(self, request) -> bool:
+        return permissions.can_retry_records(request.user)
 
-    @admin.action(description="Retry selected records at the next run", permissions=["run"])
+    def has_resync_permission(self, request) -> bool:
+        return permissions.can_resync_records(request.user)
+
+    @admin.action(description="Retry selected records at the next run", permissions=["retry"])
     def retry(self, request, queryset):
         count = queryset.filter(status=LinkStatus.FAILING).update(next_retry_at=timezone.now(), fail_count=0)
         self.message_user(request, f"{count} failing record(s) will be retried at the next run.", messages.SUCCESS)
 
-    @admin.action(description="Resync selected deleted records", permissions=["run"])
+    @admin.action(description="Resync selected deleted records", permissions=["resync"])
     def resync_deleted(self, request, queryset):
         from syncrules.tasks import enqueue_resync
 

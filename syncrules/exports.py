@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from import_export import fields, resources
+from import_export.formats.base_formats import CSV
 
 from connectors.errors import ErrorCategory
 from syncrules.models import RecordLink
@@ -36,3 +38,30 @@ class RecordLinkResource(resources.ModelResource):
 
     def dehydrate_hint(self, link: RecordLink) -> str:
         return ErrorCategory.from_code(link.error_category).hint if link.error_category else ""
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP
+# "CSV injection"); a tab or carriage return can hide one behind whitespace.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class SafeCSV(CSV):
+    """CSV whose cells cannot run as spreadsheet formulas.
+
+    The library's own setting (IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT, on in settings.py) turns
+    the escaping on; its escaping only drops a leading "=", so this one quotes every formula
+    prefix with a leading apostrophe instead, which spreadsheets show as text and keep whole.
+    """
+
+    def _escape_formulae(self, dataset) -> None:  # noqa: ANN001 - a tablib Dataset
+        if not getattr(settings, "IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT", False):
+            return
+        for _ in range(len(dataset)):
+            dataset.append([escape_formula(cell) for cell in dataset.lpop()])
+
+
+def escape_formula(cell: object) -> object:
+    """`cell` as text a spreadsheet will not evaluate (numbers and empty cells unchanged)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from connectors.base import OBJECT_TYPE_LABELS
+from connectors.base import COMPANIES, CONTACTS, DEALS, OBJECT_TYPE_LABELS
 from connectors.errors import ErrorCategory
+from connectors.jsonfields import ObjectSchema, StrictJSONField
 from connectors.models import Connection
+from syncrules.permissions import CUSTOM_PERMISSIONS
+
+# The object types the engine syncs (engine.runner.SUPPORTED_TYPES): only these are offered.
+SYNCABLE_TYPES = (COMPANIES, CONTACTS, DEALS)
 
 
 class Side(models.TextChoices):
@@ -45,7 +51,7 @@ class ObjectSync(models.Model):
         Connection, on_delete=models.PROTECT, related_name="syncs_as_b", verbose_name="side B"
     )
     object_type = models.CharField(
-        max_length=40, choices=sorted(OBJECT_TYPE_LABELS.items()), db_index=True
+        max_length=40, choices=[(key, OBJECT_TYPE_LABELS[key]) for key in SYNCABLE_TYPES], db_index=True
     )
     direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.TWO_WAY)
     conflict_winner = models.CharField(max_length=1, choices=Side.choices, default=Side.A)
@@ -62,7 +68,7 @@ class ObjectSync(models.Model):
         default=False,
         help_text="Deal syncs with an app that asks for it (Salesforce): no deal is created until this is on.",
     )
-    options = models.JSONField(default=dict, blank=True)
+    options = StrictJSONField(default=dict, blank=True, validators=[ObjectSchema("sync_options")])
     # Who started the wizard: a draft is theirs to finish (two people never edit one draft).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
@@ -76,7 +82,7 @@ class ObjectSync(models.Model):
     # Cursors of the run's other reads: deletions and association changes per side, and the
     # time of the last association sweep ({"deleted_a": ..., "assoc_b_contacts": ...}).
     extra_cursors = models.JSONField(default=dict, blank=True)
-    interval_seconds = models.PositiveIntegerField(default=default_interval)
+    interval_seconds = models.PositiveIntegerField(default=default_interval, validators=[MinValueValidator(10)])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     running_since = models.DateTimeField(null=True, blank=True)
     # Outcomes older than this were pruned (OUTCOME_RETENTION_DAYS): a record's story is
@@ -89,10 +95,7 @@ class ObjectSync(models.Model):
     class Meta:
         ordering = ["name", "pk"]
         verbose_name = "object sync"
-        permissions = [
-            ("toggle_objectsync", "Can turn object syncs on and off"),
-            ("run_objectsync", "Can run object syncs, retry records and resync deleted records"),
-        ]
+        permissions = list(CUSTOM_PERMISSIONS)
         constraints = [
             models.CheckConstraint(
                 condition=~Q(connection_a=models.F("connection_b")),
@@ -165,9 +168,10 @@ class FieldMapping(models.Model):
     direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.TWO_WAY)
     enabled = models.BooleanField(default=True)
     is_default = models.BooleanField("default mapping", default=False)
-    value_map = models.JSONField(
+    value_map = StrictJSONField(
         default=dict,
         blank=True,
+        validators=[ObjectSchema("value_map")],
         help_text='Enumeration options: {"a_to_b": {"A value": "B value"}, "b_to_a": {...}}.',
     )
     position = models.PositiveIntegerField(default=0)

@@ -31,12 +31,19 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("SECRET_KEY must not be the development key when DEBUG is off.")
 
 ALLOWED_HOSTS = read_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = read_list("CSRF_TRUSTED_ORIGINS", [])
 
 # The development key is derived from the development secret so a fresh checkout works with no
 # setup; production must bring its own (the reader refuses to start without one).
 _dev_fernet = base64.urlsafe_b64encode(hashlib.sha256(_DEV_SECRET.encode()).digest()).decode()
 FIELD_ENCRYPTION_KEYS = read_fernet_keys("FIELD_ENCRYPTION_KEY", _dev_fernet if DEBUG else None)
+if not DEBUG and _dev_fernet in FIELD_ENCRYPTION_KEYS:
+    # Anyone can derive it from the public development secret: it protects nothing.
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY must not be the development key when DEBUG is off: generate your own."
+    )
 
 # The sandboxes emulate vendor APIs with no real authentication behind them: never on by accident.
 SANDBOX_ENABLED = read_bool("SANDBOX_ENABLED", DEBUG)
@@ -68,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "syncsite.middleware.BadInputMiddleware",
 ]
 
 ROOT_URLCONF = "syncsite.urls"
@@ -123,6 +131,8 @@ LOGIN_URL = "admin:login"
 
 # django-import-export: whoever may view a model may export it (support staff export errors).
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Exported cells never run as spreadsheet formulas (a sync named "=HYPERLINK(...)").
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 REDIS_URL = read_redis_url("REDIS_URL")
 
@@ -157,9 +167,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # urllib3 logs every request's path at DEBUG: HubSpot's token-info path holds the token.
+    "filters": {"redact": {"()": "connectors.http.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3.connectionpool": {"filters": ["redact"]},
+    },
 }
 
 if not DEBUG:

@@ -22,6 +22,7 @@ from connectors.http import (
     describe_body,
     generic_classify,
     parse_json,
+    secret_values,
     shared_limiter,
 )
 
@@ -180,6 +181,7 @@ class HubSpotClient:
             limiters=[self.ten] if self.limited else [], on_response=self._learn_limits,
             max_attempts=int(options.get("max_attempts", 6)),
             timeout=(5.0, float(options.get("read_timeout", 60.0))),
+            secrets=lambda: secret_values(self.credentials),
         )
         self.http.can_refresh = lambda: self.oauth
 
@@ -267,7 +269,8 @@ class HubSpotClient:
 
     def token_request(self, form: dict[str, str]) -> dict:
         """POST /oauth/v1/token (no bearer, no limiter); token errors are authentication errors."""
-        plain = HttpClient(self.base_url, classify=_classify_token_error, max_attempts=1)
+        plain = HttpClient(self.base_url, classify=_classify_token_error, max_attempts=1,
+                           secrets=lambda: secret_values(self.credentials))
         try:
             body = plain.json("POST", "/oauth/v1/token", data=form)
         except requests.RequestException as exc:

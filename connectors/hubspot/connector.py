@@ -203,12 +203,29 @@ class HubSpotConnector(Connector):
             self._save_credentials(hub_id=int(body["portalId"]), **domain)
 
     def _granted_scopes(self) -> set[str] | None:
-        """The OAuth token's scopes (None for private-app tokens, which have no token-info call)."""
+        """The OAuth token's scopes (None for private-app tokens, which have no token-info call).
+
+        The token response names the scopes granted, and every refresh renews them, so a token
+        that carries them is checked with one bearer call instead of HubSpot's token-info call,
+        whose path would hold the token itself (paths end up in proxies' and servers' logs).
+        """
         if not self.client.oauth:
             return None
         self.client._auth_headers()  # refresh first if the token is about to expire
+        if self.credentials.get("scopes"):
+            self._verify_token()
+            return set(self.credentials["scopes"])
         body = self.client.json("GET", f"/oauth/v1/access-tokens/{quote(self.credentials['access_token'], safe='')}")
         return set((body or {}).get("scopes") or [])
+
+    def _verify_token(self) -> None:
+        """One authenticated read: raises if the token no longer works (a missing scope is fine:
+        the granted scopes name it)."""
+        try:
+            self.client.call("GET", f"/crm/v3/objects/{CONTACTS}?limit=1")
+        except ConnectorError as exc:
+            if exc.category is not ErrorCategory.PERMISSION_DENIED:
+                raise
 
     def _probe_scopes(self) -> list[str]:
         """Private apps: call one read per object type and collect the scopes HubSpot names."""

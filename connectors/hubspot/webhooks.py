@@ -21,12 +21,16 @@ def verify_v3(client_secret: str, method: str, uri: str, body: bytes, headers, *
     `uri` is the full URL as received; `headers` is any case-insensitive mapping (or a dict).
     """
     lowered = {str(k).lower(): v for k, v in dict(headers).items()}
-    signature = lowered.get("x-hubspot-signature-v3", "")
-    timestamp = lowered.get("x-hubspot-request-timestamp", "")
-    if not signature or not str(timestamp).isdigit():
+    signature = str(lowered.get("x-hubspot-signature-v3") or "")
+    timestamp = str(lowered.get("x-hubspot-request-timestamp") or "")
+    # A signature made with an empty secret proves nothing; a non-ASCII signature or timestamp
+    # ("²" is a digit to str.isdigit) cannot be valid and must answer False, not raise.
+    if not client_secret or not signature or not signature.isascii():
+        return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
         return False
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now_ms - int(timestamp)) > MAX_AGE_MS:
         return False
-    expected = signature_v3(client_secret, method, uri, body, str(timestamp))
-    return hmac.compare_digest(expected, signature)
+    expected = signature_v3(client_secret, method, uri, body, timestamp)
+    return hmac.compare_digest(expected.encode(), signature.encode())

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import requests
 
 from connectors.errors import ConnectorError, ErrorCategory
-from connectors.http import HttpClient, describe_body, generic_classify, parse_json
+from connectors.http import HttpClient, describe_body, generic_classify, parse_json, redact, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ class SalesforceClient:
             backoff_base=backoff_base,
             timeout=self.timeout,
             on_response=self._on_response,
+            secrets=lambda: secret_values(self.credentials),
         )
 
     @property
@@ -246,6 +247,15 @@ class SalesforceClient:
 
     def token_request(self, form: dict[str, str]) -> dict[str, Any]:
         """POST the token endpoint once (no retry loop: a refused grant will not change its mind)."""
+        try:
+            return self._token_request(form)
+        except ConnectorError as exc:
+            # The body of a refused grant may echo the code or a token back.
+            exc.message = redact(exc.message, [*secret_values(form), *secret_values(self.credentials)])
+            exc.args = (exc.message,)
+            raise
+
+    def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         self.token_calls += 1
         url = f"{self.login_url}/services/oauth2/token"
         try:

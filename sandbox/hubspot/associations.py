@@ -12,7 +12,7 @@ from django.db import transaction
 
 from sandbox.hubspot import rollups, webhooks
 from sandbox.hubspot.models import Association, CrmObject, Portal
-from sandbox.hubspot.schema import ASSOCIATION_TYPES, inverse_type, type_label
+from sandbox.hubspot.schema import ASSOCIATION_TYPES, inverse_type, is_id, type_label
 
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "products": "product"}
 
@@ -30,7 +30,7 @@ def exists(portal: Portal, object_type: str, object_id) -> bool:
 
 def live_ids(portal: Portal, object_type: str, ids) -> set[int]:
     """The ids among `ids` that name live (not archived, not merged-away) records (one query)."""
-    wanted = {int(i) for i in ids if str(i).isdigit()}
+    wanted = {int(i) for i in ids if is_id(i)}
     if not wanted:
         return set()
     return set(CrmObject.objects.filter(portal=portal, object_type=object_type, pk__in=wanted, archived=False,

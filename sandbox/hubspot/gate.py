@@ -54,11 +54,47 @@ class BadRequest(Exception):
         self.response = error(status, category, message, **kw)
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def read_json(request: HttpRequest):
+    """The request's JSON body, parsed as strictly as HubSpot does: NaN, infinities, numbers out
+    of range and nesting past the parser's depth are a 400, like any other invalid JSON."""
     try:
-        return json.loads(request.body or b"null")
-    except ValueError:
+        return json.loads(request.body or b"null", parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadRequest("Invalid input JSON on line 1: the request body is not valid JSON") from None
+
+
+def read_object(request: HttpRequest) -> dict:
+    """The request's JSON body, which must be an object (an empty body reads as {})."""
+    body = read_json(request)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid input JSON: expected an object")
+    return body
+
+
+def whole_number(value, name: str, *, default: int = 0, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
+    """`value` as an int between `minimum` and `maximum`, or a 400 naming the field."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRequest(f"{name} must be a whole number, got {str(value)[:40]!r}") from None
+    if not minimum <= number <= maximum:
+        raise BadRequest(f"{name} must be between {minimum} and {maximum}")
+    return number
 
 
 def multi_param(request: HttpRequest, name: str) -> list[str]:

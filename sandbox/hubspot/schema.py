@@ -176,3 +176,10 @@ def object_type_from_path(value: str) -> str | None:
     if value in OBJECT_TYPES:
         return value
     return TYPE_BY_ID.get(value) or SINGULAR.get(value)
+
+
+def is_id(value) -> bool:
+    """Whether `value` can be a record id: ASCII digits that fit a 64-bit integer (str.isdigit
+    alone takes "\u00b2" and 30-digit numbers, which then fail in int() or in the database)."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 18

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from django.db import transaction
 from django.utils import timezone
 
-from sandbox.hubspot import associations, rollups, webhooks
+from sandbox.hubspot import associations, rollups, schema, webhooks
 from sandbox.hubspot.models import CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import DEFAULT_PROPERTIES, OBJECT_TYPES, PROPERTY_INDEX
 
@@ -256,7 +256,7 @@ def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = 
         if id_property != "email" or object_type != "contacts":
             raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
         return qs.filter(email=str(ident).lower(), archived=archived).order_by("pk").first()
-    if not str(ident).isdigit():
+    if not schema.is_id(ident):
         return None
     obj = qs.filter(pk=int(ident)).first()
     hops = 0

@@ -9,13 +9,14 @@ from django.db.models import Max
 from django.http import HttpResponse, JsonResponse
 
 from sandbox.hubspot import associations, store
-from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
+from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json, read_object, whole_number
 from sandbox.hubspot.models import CrmObject, Pipeline
 from sandbox.hubspot.schema import (
     ASSOCIATION_TYPES,
     OBJECT_TYPES,
     PROPERTIES,
     PROPERTY_INDEX,
+    is_id,
     object_type_from_path,
     type_label,
 )
@@ -122,7 +123,7 @@ def pipelines(request, caller, object_type):
     live = Pipeline.objects.filter(portal=portal, object_type=object_type, archived=False)
     if request.method == "GET":
         return JsonResponse({"results": [pipeline_body(p) for p in live.order_by("display_order", "pk")]})
-    body = read_json(request) or {}
+    body = read_object(request)
     label = str(body.get("label") or "").strip()
     if not label:
         raise BadRequest("label is required", errors=[{"code": "REQUIRED_FIELD", "message": "label is required",
@@ -142,7 +143,7 @@ def pipelines(request, caller, object_type):
         with transaction.atomic():
             pipeline = Pipeline.objects.create(
                 portal=portal, object_type=object_type, pipeline_id=pipeline_id, label=label,
-                display_order=int(body.get("displayOrder") or 0), stages=_stages(body.get("stages"), object_type, number),
+                display_order=whole_number(body.get("displayOrder"), "displayOrder"), stages=_stages(body.get("stages"), object_type, number),
                 created_at=now, updated_at=now)
     except IntegrityError:
         raise BadRequest(f"Pipeline id {pipeline_id} already exists", status=409, category="CONFLICT") from None
@@ -158,6 +159,8 @@ def _stages(raw, object_type: str, number: int) -> list[dict]:
     stages, labels, ids = [], set(), set()
     for index, stage in enumerate(raw):
         label = str(stage.get("label") or "").strip()
+        if not isinstance(stage.get("metadata") or {}, dict):
+            raise BadRequest(f"Stage {label!r}: metadata must be an object")
         metadata = {str(k): str(v) for k, v in (stage.get("metadata") or {}).items()}
         if not label or label in labels:
             raise BadRequest(f"Stage labels must be present and unique within a pipeline: {label!r}")
@@ -171,7 +174,8 @@ def _stages(raw, object_type: str, number: int) -> list[dict]:
             raise BadRequest(f"Stage ids must be unique within a pipeline: {stage_id}")
         labels.add(label)
         ids.add(stage_id)
-        stages.append({"id": stage_id, "label": label, "displayOrder": int(stage.get("displayOrder", index)),
+        stages.append({"id": stage_id, "label": label,
+                       "displayOrder": whole_number(stage.get("displayOrder", index), "displayOrder"),
                        "metadata": metadata})
     return stages
 
@@ -232,8 +236,17 @@ def record_associations(request, caller, object_type, object_id, to_type, to_id=
     return JsonResponse(_labels_many(portal, from_type, to_type, [(int(object_id), int(to_id))])[0], status=201)
 
 
+def _dict(value) -> dict:
+    """`value` if it is an object, else {} (a malformed entry then fails as an invalid id)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _type_id(value) -> int:
-    return int(value) if str(value).isdigit() else 0
+    return int(value) if is_id(value) else 0
 
 
 @api(scopes=_assoc_scopes)
@@ -283,8 +296,8 @@ def batch_associations(request, caller, from_type, to_type, action):
     portal, started = caller.portal, store.iso(store.now_ms())
     if action == "read":
         # The spec's form is {id, after?}; {from: {id}} is accepted too.
-        raw = [str(i.get("id") or (i.get("from") or {}).get("id") or "") for i in inputs]
-        ids = [int(i) for i in raw if i.isdigit()]
+        raw = [str(i.get("id") or _dict(i.get("from")).get("id") or "") for i in inputs]
+        ids = [int(i) for i in raw if is_id(i)]
         found = associations.for_ids(portal, from_type, ids, to_type)
         results = [{"from": {"id": str(i)}, "to": found[i]} for i in ids if i in found]
         missing = [str(i) for i in ids if i not in found]
@@ -302,20 +315,20 @@ def _batch_write_associations(portal, from_type, to_type, action, inputs, starte
     are written together."""
     pairs = []
     for entry in inputs:
-        from_id = str((entry.get("from") or {}).get("id", ""))
-        targets = entry.get("to") if isinstance(entry.get("to"), list) else [entry.get("to") or {}]
-        pairs += [(from_id, str((target or {}).get("id", "")), entry) for target in targets]
+        from_id = str(_dict(entry.get("from")).get("id", ""))
+        targets = entry.get("to") if isinstance(entry.get("to"), list) else [entry.get("to")]
+        pairs += [(from_id, str(_dict(target).get("id", "")), entry) for target in targets]
     live_from = associations.live_ids(portal, from_type, [f for f, _, _ in pairs])
     live_to = associations.live_ids(portal, to_type, [t for _, t, _ in pairs])
     allowed = ASSOCIATION_TYPES[(from_type, to_type)]
     good, errors = [], []
     for from_id, to_id, entry in pairs:
-        if not (from_id.isdigit() and int(from_id) in live_from and to_id.isdigit() and int(to_id) in live_to):
+        if not (is_id(from_id) and int(from_id) in live_from and is_id(to_id) and int(to_id) in live_to):
             errors.append(_pair_error(f"One or more ids are not valid: {from_id}, {to_id}", from_id, to_id,
                                       "crm.associations.INVALID_OBJECT_IDS"))
             continue
         type_ids = [allowed[0]] if action != "create" or not entry.get("types") else [
-            int(t.get("associationTypeId") or 0) for t in entry["types"] if isinstance(t, dict)]
+            _type_id(t.get("associationTypeId")) for t in _list(entry["types"]) if isinstance(t, dict)]
         bad = [t for t in type_ids if t not in allowed]
         if bad:
             errors.append(_pair_error(f"Association type {bad[0]} is not valid from {from_type} to {to_type}",

@@ -6,9 +6,16 @@ from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
 from sandbox.hubspot import associations, store
-from sandbox.hubspot.gate import BadRequest, api, multi_param, read_json, read_or_write
+from sandbox.hubspot.gate import (
+    BadRequest,
+    api,
+    multi_param,
+    read_json,
+    read_object,
+    read_or_write,
+)
 from sandbox.hubspot.models import CrmObject
-from sandbox.hubspot.schema import ASSOCIATION_TYPES, OBJECT_TYPES
+from sandbox.hubspot.schema import ASSOCIATION_TYPES, OBJECT_TYPES, is_id
 
 BATCH_LIMIT = 100
 NOT_FOUND = "Object not found.  objectId are usually numeric."
@@ -32,10 +39,16 @@ def _with_associations(portal, object_type, bodies, request):
 
 
 def _create_associations(portal, object_type, obj_id, specs) -> None:
+    if specs is not None and not (isinstance(specs, list) and all(
+            isinstance(s, dict) and isinstance(s.get("to") or {}, dict) and isinstance(s.get("types") or [], list)
+            and all(isinstance(t, dict) for t in s.get("types") or []) for s in specs)):
+        raise store.Invalid(400, "VALIDATION_ERROR", "Invalid input JSON: associations must be a list of "
+                                                     "{to: {id}, types: [{associationCategory, associationTypeId}]}")
     for spec in specs or []:
         to_id = str((spec.get("to") or {}).get("id", ""))
         for t in spec.get("types") or []:
-            type_id = int(t.get("associationTypeId", 0))
+            raw_type = t.get("associationTypeId", 0)
+            type_id = int(raw_type) if is_id(raw_type) else 0
             to_type = associations.to_type_for(object_type, type_id)
             if to_type is None or not associations.exists(portal, to_type, to_id):
                 raise store.Invalid(400, "VALIDATION_ERROR",
@@ -46,7 +59,7 @@ def _create_associations(portal, object_type, obj_id, specs) -> None:
 @api(scopes=read_or_write)
 def collection(request, caller, object_type):
     if request.method == "POST":
-        body = read_json(request) or {}
+        body = read_object(request)
         try:
             with transaction.atomic():
                 obj = store.create(caller.portal, object_type, body.get("properties") or {})
@@ -63,7 +76,7 @@ def collection(request, caller, object_type):
     qs = CrmObject.objects.filter(portal=caller.portal, object_type=object_type, archived=archived,
                                   merged_into=None).order_by("pk")
     if after:
-        if not after.isdigit():
+        if not is_id(after):
             raise BadRequest(f"Invalid 'after' value: {after}")
         qs = qs.filter(pk__gt=int(after))
     page = list(qs[: limit + 1])
@@ -91,7 +104,7 @@ def item(request, caller, object_type, object_id):
         store.archive(caller.portal, obj)
         return HttpResponse(status=204)
     if request.method == "PATCH":
-        body = read_json(request) or {}
+        body = read_object(request)
         try:
             with transaction.atomic():
                 obj = store.update(caller.portal, obj, body.get("properties") or {})
@@ -104,7 +117,7 @@ def item(request, caller, object_type, object_id):
 
 @api(scopes=lambda t, r: read_or_write(t, r))
 def merge(request, caller, object_type):
-    body = read_json(request) or {}
+    body = read_object(request)
     try:
         obj = store.merge(caller.portal, object_type, str(body.get("primaryObjectId", "")),
                           str(body.get("objectIdToMerge", "")))

@@ -45,9 +45,12 @@ def _typed(object_type: str, prop: str, value):
     text = str(value)
     if kind == "number":
         try:
-            return Decimal(text)
+            number = Decimal(text)
         except InvalidOperation:
             raise BadRequest(f"{text!r} is not a valid number for {prop}") from None
+        if not number.is_finite() or (prop == "hs_object_id" and not -(2**63) <= number < 2**63):
+            raise BadRequest(f"{text!r} is not a valid number for {prop}")
+        return number
     if kind in ("datetime", "date"):
         parsed = store.parse_time(text)
         if parsed is None:
@@ -56,13 +59,29 @@ def _typed(object_type: str, prop: str, value):
     return text.casefold()
 
 
+SCALAR = (str, int, float)
+NEEDS_VALUE = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
+
+
 def _check(filter_: dict, object_type: str) -> None:
+    if not isinstance(filter_, dict):
+        raise BadRequest("Invalid input JSON: each filter must be an object")
     if filter_.get("operator") not in OPERATORS:
         raise BadRequest(f"Invalid operator: {filter_.get('operator')}")
     if filter_.get("propertyName") not in PROPERTY_INDEX[object_type]:
         raise BadRequest(f"There was a problem with the request: property {filter_.get('propertyName')} "
                          "does not exist", errors=[{"code": "PROPERTY_DOESNT_EXIST",
                                                     "message": "Property does not exist"}])
+    operator = filter_["operator"]
+    wanted = ["value", "highValue"] if operator == "BETWEEN" else ["value"] if operator in NEEDS_VALUE else []
+    for key in wanted:
+        if not isinstance(filter_.get(key), SCALAR):
+            raise BadRequest(f"Invalid input JSON: the {operator} filter on {filter_['propertyName']} needs a "
+                             f"'{key}' that is a string or a number")
+    if operator in ("IN", "NOT_IN") and not (
+        isinstance(filter_.get("values"), list) and all(isinstance(v, SCALAR) for v in filter_["values"])
+    ):
+        raise BadRequest(f"Invalid input JSON: the {operator} filter needs 'values', a list of strings")
 
 
 def _q(object_type: str, f: dict) -> Q:
@@ -126,14 +145,25 @@ def _sort(body: dict) -> tuple[str, bool]:
     sorts = body.get("sorts") or []
     if not sorts:
         return "hs_object_id", False
-    first = sorts[0]  # only one sort is honoured
+    first = sorts[0] if isinstance(sorts, list) else None  # only one sort is honoured
     if isinstance(first, str):
         return first.lstrip("-"), first.startswith("-")
+    if not isinstance(first, dict) or not isinstance(first.get("propertyName", ""), str):
+        raise BadRequest("Invalid input JSON: sorts must be a list of property names or "
+                         "{propertyName, direction} objects")
     return first.get("propertyName", "hs_object_id"), first.get("direction", "ASCENDING") == "DESCENDING"
 
 
 def _validate(body: dict, object_type: str) -> list[list[dict]]:
-    groups = [g.get("filters") or [] for g in body.get("filterGroups") or []]
+    raw_groups = body.get("filterGroups") or []
+    if not isinstance(raw_groups, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("filters") or [], list) for g in raw_groups
+    ):
+        raise BadRequest("Invalid input JSON: filterGroups must be a list of {filters: [...]} objects")
+    properties = body.get("properties") or []
+    if not isinstance(properties, list) or not all(isinstance(p, str) for p in properties):
+        raise BadRequest("Invalid input JSON: properties must be a list of property names")
+    groups = [g.get("filters") or [] for g in raw_groups]
     if len(groups) > 5 or any(len(g) > 6 for g in groups) or sum(map(len, groups)) > 18:
         raise BadRequest("Too many filters: at most 5 filter groups of 6 filters, 18 filters in all")
     for group in groups:
@@ -148,10 +178,12 @@ def _run(portal, object_type: str, body: dict, groups: list[list[dict]]) -> tupl
     try:
         limit = int(body.get("limit", 10))
         offset = int(body.get("after") or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest("limit and after must be numbers") from None
     if not 0 < limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise BadRequest(f"Invalid 'after' value: {offset}")
     cap = portal.search_cap or RESULT_CAP
     if offset >= cap:
         raise BadRequest(f"Search results are limited to {cap} records: 'after' {offset} is past the "

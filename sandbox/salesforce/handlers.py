@@ -276,7 +276,9 @@ def _collection_body(ctx) -> tuple[list[dict], bool]:
         raise RequestError(
             "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
         )
-    if any(not isinstance(r, dict) or not (r.get("attributes") or {}).get("type") for r in records):
+    if any(not isinstance(r, dict) or not isinstance(r.get("attributes") or {}, dict)
+           or not isinstance((r.get("attributes") or {}).get("type"), str) or not r["attributes"]["type"]
+           for r in records):
         raise RequestError("INVALID_TYPE", "Must send a concrete entity type.")
     return records, bool(body.get("allOrNone"))
 

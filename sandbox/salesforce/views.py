@@ -56,9 +56,23 @@ class Ctx:
     @cached_property
     def body(self):
         try:
-            return json.loads(self.request.body or b"null")
+            return json.loads(self.request.body or b"null", parse_constant=_no_constant, parse_float=_finite)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError("JSON_PARSER_ERROR", f"Unexpected character in request body: {exc}") from None
+        except RecursionError:
+            raise RequestError("JSON_PARSER_ERROR", "The request body is nested too deeply") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    # Salesforce's parser refuses numbers a double cannot hold, rather than storing infinity.
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 ROUTES = [

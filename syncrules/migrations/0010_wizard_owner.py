@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncrules', '0008_health_indexes'),
+        ('syncrules', '0009_security'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

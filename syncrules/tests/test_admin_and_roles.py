@@ -109,7 +109,7 @@ def test_support_can_view_syncs_but_not_change_them(client, world):
 
 def test_support_can_browse_errored_records_and_retry(client, world):
     user = user_in("Support")
-    assert user.has_perm("syncrules.run_objectsync")
+    assert user.has_perm("syncrules.retry_objectsync") and not user.has_perm("syncrules.run_objectsync")
     client.force_login(user)
     link = world.links.get()
     response = client.post(reverse("admin:syncrules_recordlink_changelist"),

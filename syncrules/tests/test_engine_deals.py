@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import COMPANIES, CONTACTS, DEALS
@@ -304,11 +304,24 @@ def apply(world: World, op: tuple) -> None:
     world.apps.clock.tick(1)
 
 
+# Found locally (CI's derandomized seed does not draw it): a contact deleted on A after its
+# sync while its company sync keeps running.
+DELETED_CONTACT = [("company", "a", 0), ("sync", COMPANIES)] * 4 + [
+    ("deal", "a", 0, 0, 0), ("contact", "a", 0, 0), ("sync", CONTACTS), ("delete", "a", CONTACTS, 0)]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(ops=OPS)
+@example(ops=DELETED_CONTACT)
 def test_random_interleavings_converge_with_no_duplicate_and_no_lost_association(memory_connections, ops):
     world = make_world()
+    # Deletions that do not carry over are read every association_sweep_seconds (README,
+    # "Deletions"); the quiet rounds stand for runs after that interval, which this test's
+    # clock never reaches: every run reads them, as the deal sync's already does.
+    for sync in world.syncs.values():
+        sync.options = {**sync.options, "association_sweep_seconds": 0}
+        sync.save(update_fields=["options"])
     for op in ops:
         apply(world, op)
     for _ in range(3):  # quiet rounds: waiting associations complete, then nothing moves

@@ -101,7 +101,7 @@ def settings_signature(sync: ObjectSync) -> str:
     rules = {
         "sync": [sync.direction, sync.conflict_winner, sync.require_email, sync.match_records, sync.sync_deals],
         "mappings": list(sync.field_mappings.order_by("pk").values_list("field_a", "field_b", "direction", "enabled",
-                                                                        "value_map")),
+                                                                        "value_map", "policy", "fallback_option")),
         "filters": list(sync.filters.order_by("pk").values_list("side", "field", "operator", "value")),
         "stages": list(StageMapping.objects.filter(pipeline_mapping__object_sync=sync).order_by("pk")
                        .values_list("stage_a", "stage_b")),

@@ -85,10 +85,12 @@ def test_a_bad_debug_value_stops_start_up_with_a_message_naming_it():
     assert "DEBUG must be true or false" in result.stderr
 
 
-def test_production_mode_passes_the_deploy_checks():
+def test_production_mode_passes_the_deploy_checks(tmp_path):
     key = "x" * 10 + "Production-Secret-Key-With-Enough-Entropy-1234567890!@#$%"
     result = start(
         {
+            # A database of its own: the deploy checks read the stored connections.
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
             "DEBUG": "false",
             "SECRET_KEY": key,
             "ALLOWED_HOSTS": "sync.example.com",
@@ -122,3 +124,35 @@ def test_the_sandbox_is_not_mounted_in_production():
 def test_the_sandbox_is_mounted_in_development():
     result = start({"DEBUG": "true"}, "shell", "-c", MOUNT_PROBE)
     assert "\nMOUNTED" in "\n" + result.stdout, result.stderr
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 10 + "Production-Secret-Key-With-Enough-Entropy-1234567890!@#$%",
+    "ALLOWED_HOSTS": "sync.example.com",
+    "FIELD_ENCRYPTION_KEY": "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=",
+}
+
+
+def _dev_fernet_key() -> str:
+    from syncsite import settings
+
+    return settings._dev_fernet
+
+
+def test_production_mode_refuses_the_encryption_key_derived_from_the_development_secret():
+    result = start({**PRODUCTION, "FIELD_ENCRYPTION_KEY": f"{PRODUCTION['FIELD_ENCRYPTION_KEY']},{_dev_fernet_key()}"})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEY must not be the development key" in result.stderr
+
+
+def test_production_mode_refuses_an_empty_allowed_hosts():
+    result = start({**PRODUCTION, "ALLOWED_HOSTS": " , "})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is required when DEBUG is off" in result.stderr
+
+
+def test_the_production_settings_used_here_start(tmp_path):
+    # The refusals above fail for their own reason, not because these settings never start.
+    result = start({**PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+    assert result.returncode == 0, result.stderr

@@ -100,3 +100,19 @@ def test_it_is_closed_to_users_who_may_not_see_credentials(client, django_user_m
 def test_it_answers_404_for_a_connection_of_an_unknown_kind(admin_client, connection):
     Connection.objects.filter(pk=connection.pk).update(kind="pipedrive")
     assert admin_client.get(f"/connect/{connection.pk}/").status_code == 404
+
+
+def test_a_reloaded_callback_shows_the_status_and_leaves_the_connection_connected(admin_client, connection, portal):
+    start = admin_client.post(f"/connect/{connection.pk}/")
+    form = {k: v[0] for k, v in parse_qs(urlparse(start["Location"]).query).items()}
+    back = admin_client.post("/sandbox/hubspot/oauth/authorize", {**form, "portal": portal.hub_id, "grant": "1"})
+    assert admin_client.get(_local(back["Location"]))["Location"].endswith("/change/")
+    connection.refresh_from_db()
+    tokens = dict(connection.credentials)
+    assert connection.status == Connection.Status.CONNECTED
+    # The same callback URL again (a reload, the history, a replay): the spent code is not
+    # exchanged again, the connection stays connected with the same tokens.
+    again = admin_client.get(_local(back["Location"]), follow=True)
+    assert b"already used" in again.content
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.CONNECTED and connection.credentials == tokens
