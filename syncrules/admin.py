@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
@@ -93,10 +93,16 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         return False
 
     def add_view(self, request, form_url="", extra_context=None):
+        from syncrules.permissions import can_edit_syncs
+
+        if not can_edit_syncs(request.user):
+            raise PermissionDenied
         return redirect("admin:syncrules_objectsync_wizard")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not request.user.is_superuser:
+            if not self.has_view_or_change_permission(request):
+                raise PermissionDenied
             pk = object_id if str(object_id).isdigit() else 0
             return redirect("admin:syncrules_objectsync_page", pk)
         return super().change_view(request, object_id, form_url, extra_context)

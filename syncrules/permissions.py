@@ -50,10 +50,10 @@ ROLES: tuple[Role, ...] = (
     Role(
         "Sync editors",
         "create and edit object syncs, mappings and filters; see connections but never their credentials; "
-        "run syncs now",
+        "run syncs now; retry failed records",
         _perms(("add", "change", "delete", "view"), SYNC_SETTINGS)
         | _perms(("view",), LOGS)
-        | {"connectors.view_connection", "syncrules.run_objectsync"},
+        | {"connectors.view_connection", "syncrules.run_objectsync", "syncrules.retry_objectsync"},
     ),
     Role(
         "Support",

@@ -11,7 +11,11 @@ from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, 
 from syncrules.tests.factories import make_connection, make_sync
 
 # The first sync's links per health bucket.
-EXPECTED = {"in_sync": 4, "errors": 3, "excluded": 2, "deleted_a": 1, "deleted_b": 1, "waiting": 1}
+EXPECTED = {"in_sync": 4, "warnings": 0, "errors": 3, "excluded": 2, "deleted_a": 1, "deleted_b": 1, "waiting": 1}
+
+
+WARNING = {"field": "Industry", "value": "COMPUTER_SOFTWARE", "side": "b", "mapping": "industry|Industry",
+           "reason": "'COMPUTER_SOFTWARE' has no matching option in Industry", "category": "invalid_property_value"}
 
 
 def link(sync: ObjectSync, n: int, status: str, category: str = "", error: str = "", **kwargs) -> RecordLink:

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from syncrules.models import LinkStatus, RecordLink
-from syncrules.tests.health_helpers import EXPECTED, health_world, link, user_in
+from syncrules.tests.health_helpers import EXPECTED, WARNING, health_world, link, user_in
 
 pytestmark = pytest.mark.django_db
 
@@ -251,3 +251,18 @@ def test_the_pages_query_counts_do_not_grow_with_the_records(support, world):
     for n in range(40):
         link(world["contacts"], 600 + n, LinkStatus.FAILING, "value_too_long", "too long")
     assert queries() == before
+
+
+def test_links_in_sync_with_warnings_are_counted_listed_and_explained_apart(support, world):
+    sync = world["contacts"]
+    for n in (901, 902):  # in sync, but a value the other app cannot hold was skipped
+        warned = link(sync, n, LinkStatus.IN_SYNC, name_a="Wanda Warned")
+        warned.set_warnings([WARNING])
+        warned.save()
+    counts = count_cells(support.get(reverse("health:overview")).content.decode(), sync.pk)
+    assert counts["in_sync"] == EXPECTED["in_sync"] and counts["warnings"] == 2
+    listed = support.get(reverse("health:records"), {"sync": sync.pk, "status": "warnings"}).content.decode()
+    assert record_rows(listed) == 2 and "In sync with warnings" in listed
+    warned = RecordLink.objects.filter(object_sync=sync, has_warnings=True).first()
+    story = support.get(reverse("health:story", args=[warned.pk])).content.decode()
+    assert "Not carried" in story and "COMPUTER_SOFTWARE" in story and "no matching option in Industry" in story

@@ -84,7 +84,9 @@ def _pages(world) -> list[tuple[str, str, str, str]]:
     return pages
 
 
-def _expected_page(perms: set[str], app: str, name: str, page: str) -> int:
+def _expected_page(perms: set[str], app: str, name: str, page: str, superuser: bool = False) -> int:
+    if name == "objectsync" and page in ("add", "change"):
+        return _expected_sync_form(perms, page, superuser)
     if page == "view":
         allowed = f"{app}.view_{name}" in perms or f"{app}.change_{name}" in perms
     elif page == "add":
@@ -94,6 +96,16 @@ def _expected_page(perms: set[str], app: str, name: str, page: str) -> int:
     else:
         allowed = f"{app}.delete_{name}" in perms
     return 200 if allowed else 403
+
+
+def _expected_sync_form(perms: set[str], page: str, superuser: bool) -> int:
+    """Syncs are set up in the wizard (Add leads there) and shown on their own page; the raw
+    change form is the superuser's. Those without the permission are refused at once."""
+    if page == "add":
+        return 302 if {"syncrules.add_objectsync", "syncrules.change_objectsync"} <= perms else 403
+    if superuser:
+        return 200
+    return 302 if {"syncrules.view_objectsync", "syncrules.change_objectsync"} & perms else 403
 
 
 def _action_targets(world) -> dict[tuple[str, str], list[int]]:
@@ -116,7 +128,7 @@ def test_every_role_gets_exactly_the_pages_and_actions_the_role_table_gives(clie
         perms = role_permissions(role)
         for app, name, page, url in pages:
             response = client.get(url)
-            expected = 302 if user is None else _expected_page(perms, app, name, page)
+            expected = 302 if user is None else _expected_page(perms, app, name, page, user.is_superuser)
             checked += 1
             if response.status_code != expected:
                 wrong.append(f"{role}: GET {url} ({page}) answered {response.status_code}, expected {expected}")
@@ -192,14 +204,13 @@ def _turn_on_through_the_form(client, sync: ObjectSync) -> None:
     sync.refresh_from_db()
 
 
-@pytest.mark.xfail(reason="the wizard branch makes state and next_run_at read-only on the object sync form; "
-                          "remove this marker once it is merged", strict=False)
-def test_a_sync_editor_cannot_turn_a_sync_on_through_its_change_form(client):
+def test_no_one_turns_a_sync_on_through_the_raw_change_form(client):
+    """The raw form redirects non-superusers to the sync's page and keeps `state` read-only even
+    for superusers: syncs are turned on and off only by the permission-gated actions and pages."""
     world = build_world(sandboxes=False)
-    draft, other = world.syncs[2], world.syncs[1]
-    client.force_login(world.users["Sync admins"])
-    _turn_on_through_the_form(client, other)
-    assert other.state == ObjectSync.State.ACTIVE  # the form post itself is valid
-    client.force_login(world.users["Sync editors"])
-    _turn_on_through_the_form(client, draft)
-    assert draft.state == ObjectSync.State.DRAFT
+    draft = world.syncs[2]
+    for who in ("Sync editors", "Sync admins", "superuser"):
+        client.force_login(world.users[who])
+        _turn_on_through_the_form(client, draft)
+        assert draft.state == ObjectSync.State.DRAFT, who
+        assert draft.next_run_at is None, who
