@@ -132,3 +132,19 @@ def can_call_apps(user: User) -> bool:
     """Make the apps' APIs answer questions from the admin (check prerequisites): it spends the
     connections' API allowance, so only those who set syncs up."""
     return can_edit_syncs(user)
+
+
+def restore_role_groups() -> None:
+    """Give the role groups their ROLES permissions again with the live models: for tests whose
+    database was flushed (transactional tests remove what data migrations made)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    for label in APPS:
+        create_permissions(apps.get_app_config(label), verbosity=0)
+    ours = list(Permission.objects.filter(content_type__app_label__in=APPS).select_related("content_type"))
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role.name)
+        group.permissions.set([p for p in ours if role.permissions is None
+                               or f"{p.content_type.app_label}.{p.codename}" in role.permissions])

@@ -20,7 +20,7 @@ def snapshot(apps):
     return {side: {rid: dict(values) for rid, values in app.all(C).items()} for side, app in (("a", apps.a), ("b", apps.b))}
 
 
-def test_it_previews_matches_creates_exclusions_and_failures_as_the_run_then_does(apps):
+def test_it_previews_matches_creates_exclusions_and_warnings_as_the_run_then_does(apps):
     apps.a.create(C, email="Ann@Example.com", first="Ann", last="Lee", score=Decimal("10.5"))
     apps.a.create(C, email="bob@example.com", first="Bob", last="Ray")
     apps.a.create(C, first="Nomail", last="Person")
@@ -37,10 +37,13 @@ def test_it_previews_matches_creates_exclusions_and_failures_as_the_run_then_doe
 
     assert snapshot(apps) == before and apps.a.written + apps.b.written == calls
     assert not RecordLink.objects.exists() and not RecordOutcome.objects.exists() and not SyncRun.objects.exists()
-    assert result["matched"] == 1 and result["b"]["create"] == 1 and result["a"]["create"] == 1
+    # The too-long first name is skipped with a warning (the mapping's default policy): the
+    # record is still created in B, without it.
+    assert result["matched"] == 1 and result["b"]["create"] == 2 and result["a"]["create"] == 1
     assert result["a"]["excluded"] == {"no_email": 1} and result["b"]["excluded"] == {"filter": 1}
-    [too_long] = result["b"]["failures"]
-    assert too_long["category"] == "value_too_long" and too_long["count"] == 1
+    assert result["b"]["failures"] == []
+    [too_long] = result["b"]["warnings"]
+    assert (too_long["field"], too_long["category"], too_long["count"]) == ("sf_first", "value_too_long", 1)
     assert too_long["samples"][0]["name"] == f"{'L' * 30} Long (long@example.com)"
     assert result["match_samples"][0]["key"] == "email ann@example.com"
     assert result["match_samples"][0]["name_a"] == "Ann Lee (Ann@Example.com)"
@@ -55,6 +58,7 @@ def test_a_company_preview_matches_by_name_or_domain_and_names_the_pairs(apps):
     apps.b.create("companies", name="ACME", domain="www.acme.example")
     apps.b.create("companies", name="Initech", domain="initech.example", city="A city whose name is far too long to fit in forty characters")
     sync = make_memory_sync(apps, "companies")
+    sync.field_mappings.update(policy="fail_record")  # a value too long fails its record
     result = preview_sync(sync.pk)
     [pair] = result["match_samples"]
     assert (pair["name_a"], pair["name_b"]) == ("Acme (acme.example)", "ACME (www.acme.example)")

@@ -124,6 +124,7 @@ def test_a_deal_preview_leaves_out_unmapped_stages_and_equals_the_run(memory_con
     world.deal("b", "Theirs", "Closed Won")
     world.deal("b", "Unmapped", "Prospecting")
     world.deal("b", "A " + "very long name " * 10, "Closed Won")
+    sync.field_mappings.update(policy="fail_record")  # a value too long fails its record
     result = tasks_preview(sync)
     assert result["a"]["excluded"] == {"unmapped_stage": 1} and result["b"]["excluded"] == {"unmapped_stage": 1}
     assert result["b"]["create"] == 1

@@ -9,13 +9,12 @@ and long names, and saves screenshots of every page for each role (to $SHOTS_DIR
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
 import pytest
 import requests
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 
 from connectors.models import Connection
 from sandbox.hubspot import gate
@@ -25,6 +24,7 @@ from sandbox.salesforce.seed import seed_org
 from syncrules.engine import run_sync
 from syncrules.engine.mappings import create_default_mappings
 from syncrules.models import FieldMapping, LinkStatus, ObjectSync, RecordLink
+from syncrules.permissions import restore_role_groups
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,14 +75,9 @@ def break_title(portal, count: int = 1) -> list[CrmObject]:
 
 
 def role(name: str) -> Group:
-    """The role's group as migration 0002 makes it (a transactional test's flush removed it)."""
-    roles = importlib.import_module("syncrules.migrations.0002_roles")
-    group, created = Group.objects.get_or_create(name=name)
-    if created:
-        ours = Permission.objects.filter(content_type__app_label__in=roles.CONFIG)
-        codenames = roles.ROLES[name]
-        group.permissions.set(ours if codenames is None else ours.filter(codename__in=codenames))
-    return group
+    """The role's group as the role table makes it (a transactional test's flush removed it)."""
+    restore_role_groups()
+    return Group.objects.get(name=name)
 
 
 def login(page, live_server, group: str):

@@ -85,20 +85,10 @@ def login(page, live_server, username: str, password: str = "pw") -> None:
 
 
 def ensure_roles() -> None:
-    """The role groups of migration 0002 (a transactional test flushes them)."""
-    import importlib
+    """The role groups of the role table (a transactional test flushes them)."""
+    from syncrules.permissions import restore_role_groups
 
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
-    roles = importlib.import_module("syncrules.migrations.0002_roles")
-    for label in roles.CONFIG:
-        create_permissions(apps.get_app_config(label), verbosity=0)
-    ours = Permission.objects.filter(content_type__app_label__in=roles.CONFIG)
-    for name, codenames in roles.ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(ours if codenames is None else ours.filter(codename__in=codenames))
+    restore_role_groups()
 
 
 def select_object(me: Counter, object_type: str = "contacts", *, start: bool = True) -> None:

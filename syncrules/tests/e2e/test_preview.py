@@ -38,6 +38,7 @@ def test_the_preview_equals_the_initial_run_and_sends_no_write(pair, monkeypatch
         {"Email": f"Shared{n}@Example.com", "LastName": f"Person {n}"} for n in range(4)
     ])
     sync = new_sync(hubspot, salesforce, CONTACTS)
+    sync.field_mappings.update(policy="fail_record")  # a value too long fails its record
     SyncFilter.objects.create(object_sync=sync, side="a", field="lastname", operator="neq", value="Outside")
     before = sandboxes()
     sent = []
