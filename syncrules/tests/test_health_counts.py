@@ -18,13 +18,14 @@ pytestmark = [
 
 def counted(sync_ids) -> dict:
     """The same buckets, counted from the links themselves."""
-    rows = (RecordLink.objects.filter(object_sync__in=sync_ids).values("object_sync", "status", "error_category")
-            .annotate(n=Count("*")).order_by().values_list("object_sync", "status", "error_category", "n"))
-    expected = {pk: dict.fromkeys(["in_sync", "errors", "excluded", "deleted_a", "deleted_b", "waiting"], 0)
-                for pk in sync_ids}
-    for sync_id, status, category, n in rows:
+    rows = (RecordLink.objects.filter(object_sync__in=sync_ids)
+            .values("object_sync", "status", "error_category", "has_warnings").annotate(n=Count("*")).order_by()
+            .values_list("object_sync", "status", "error_category", "has_warnings", "n"))
+    keys = ["in_sync", "warnings", "errors", "excluded", "deleted_a", "deleted_b", "waiting"]
+    expected = {pk: dict.fromkeys(keys, 0) for pk in sync_ids}
+    for sync_id, status, category, warned, n in rows:
         key = ("waiting" if category == "waiting_for_dependency" else "errors") if status == "failing" else status
-        expected[sync_id][key] += n
+        expected[sync_id]["warnings" if key == "in_sync" and warned else key] += n
     return expected
 
 
@@ -51,10 +52,14 @@ def test_a_real_run_and_a_deleted_sync_keep_the_counts_exact(apps):
     apps.b.create("contacts", email="p1@example.com", last="1")
     sync = make_memory_sync(apps)
     run_sync(sync.pk)
-    apps.a.edit("contacts", RecordLink.objects.filter(object_sync=sync).first().id_a, last="x" * 60)  # too long
+    links = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).order_by("pk")
+    apps.a.edit("contacts", links[0].id_a, last="x" * 60)  # too long: skipped with a warning by default
+    sync.field_mappings.update(policy="fail_record")
+    apps.a.edit("contacts", links[1].id_a, first="y" * 60)  # too long, and now its mapping fails the record
+    sync.field_mappings.exclude(field_a="ha_first").update(policy="skip_field")
     run_sync(sync.pk)
     assert link_counts([sync.pk]) == counted([sync.pk])
-    assert link_counts([sync.pk])[sync.pk]["errors"] == 1
+    assert link_counts([sync.pk])[sync.pk]["errors"] == 1 and link_counts([sync.pk])[sync.pk]["warnings"] == 1
     pk = sync.pk
     ObjectSync.objects.filter(pk=pk).delete()
     assert sum(LinkCount.objects.filter(object_sync_pk=pk).values_list("n", flat=True)) == 0
