@@ -79,6 +79,23 @@ def test_a_missing_option_is_added_to_hubspot_when_the_mapping_says_so(pair):
     assert (again.created, again.updated, again.failed) == (0, 0, 0)
 
 
+def test_a_preview_under_add_option_adds_no_option_and_equals_the_run(pair):
+    from syncrules.engine.api import preview_sync
+    from syncrules.engine.preview import comparable, run_figures
+
+    hubspot, salesforce = pair()
+    salesforce.connector().write(COMPANIES, creates=[{"Name": "Oil Corp", "Industry": "Energy"}])
+    sync = new_sync(hubspot, salesforce, COMPANIES, direction=Direction.TO_A)
+    sync.field_mappings.filter(field_a="industry").update(policy=FieldMapping.Policy.ADD_OPTION)
+    options = {o.value for o in hubspot.connector().field_map(COMPANIES)["industry"].options}
+    assert "Energy" not in options
+    result = preview_sync(sync.pk)
+    # The preview says the company would be created with its industry, and asks nothing of HubSpot.
+    assert result["a"]["create"] == 1 and result["a"]["failures"] == [] and result["a"]["warnings"] == []
+    assert {o.value for o in hubspot.connector().field_map(COMPANIES)["industry"].options} == options
+    assert comparable(result) == run_figures(run_sync(sync.pk))
+
+
 def test_a_skipped_option_never_erases_the_value_the_other_app_holds(pair):
     hubspot, salesforce = pair()
     [hub] = hubspot.connector().write(COMPANIES, creates=[{"name": "Keep Co", "industry": "RETAIL"}])
