@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -21,8 +23,19 @@ SYNCABLE_TYPES = (COMPANIES, CONTACTS, DEALS)
 
 
 class Side(models.TextChoices):
+    """The two sides of a sync; the engine's one vocabulary for them (never "a"/"b" literals)."""
+
     A = "a", "Side A"
     B = "b", "Side B"
+
+    @property
+    def other(self) -> Side:
+        return Side.B if self is Side.A else Side.A
+
+    @property
+    def letter(self) -> str:
+        """"A" or "B", as messages name a side in short."""
+        return self.value.upper()
 
 
 class Direction(models.TextChoices):
@@ -263,6 +276,58 @@ class LinkStatus(models.TextChoices):
     DELETED_A = "deleted_a", "Deleted on side A"
     DELETED_B = "deleted_b", "Deleted on side B"
 
+    @classmethod
+    def deleted_on(cls, side: str) -> LinkStatus:
+        return cls.DELETED_A if Side(side) is Side.A else cls.DELETED_B
+
+    @property
+    def is_deleted(self) -> bool:
+        return self in (LinkStatus.DELETED_A, LinkStatus.DELETED_B)
+
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def backoff(fail_count: int, retry_after: float | None = None) -> timedelta:
+    """Wait before retrying a transient failure: 2, 4, 8 ... minutes, at most 6 hours."""
+    wait = min(timedelta(minutes=2 ** min(fail_count, 12)), MAX_BACKOFF)
+    return max(wait, timedelta(seconds=retry_after or 0))
+
+
+# Categories a link fails with because of its associations, not its own fields.
+ASSOCIATION_CATEGORIES = frozenset({ErrorCategory.WAITING_FOR_DEPENDENCY.code, ErrorCategory.ASSOCIATION_FAILED.code})
+PROBLEMS_KEY = "_pending"  # RecordLink.associations: associated type -> AssociationProblem (as a dict)
+
+
+@dataclass
+class AssociationProblem:
+    """Why one associated object type of a link did not sync: the association step's finding,
+    kept under RecordLink.associations["_pending"][type] with named keys."""
+
+    category: str  # an ErrorCategory code: waiting_for_dependency or association_failed (or transient)
+    message: str
+    retry_after: float = 0
+    attempts: int = 0  # runs that found it, not passes
+    run: int | None = None  # the SyncRun that last counted an attempt
+
+    @property
+    def waiting(self) -> bool:
+        return self.category == ErrorCategory.WAITING_FOR_DEPENDENCY.code
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: Any) -> AssociationProblem | None:
+        """From its stored dict, or the positional list older versions stored; None if unreadable."""
+        if isinstance(value, dict) and isinstance(value.get("category"), str):
+            return cls(value["category"], str(value.get("message", "")), float(value.get("retry_after") or 0),
+                       int(value.get("attempts") or 0), value.get("run"))
+        if isinstance(value, list | tuple) and value and isinstance(value[0], str):
+            padded = [*value, None, None, None, None][:5]
+            return cls(padded[0], str(padded[1] or ""), float(padded[2] or 0), int(padded[3] or 0), padded[4])
+        return None
+
 
 class RecordLink(models.Model):
     """The identity of one synced pair of records: the sync's memory.
@@ -335,6 +400,102 @@ class RecordLink(models.Model):
     @property
     def category(self) -> ErrorCategory | None:
         return ErrorCategory.from_code(self.error_category) if self.error_category else None
+
+    # --- the link's state: every change of status goes through these methods ----------------
+    def id_on(self, side: str) -> str | None:
+        return self.id_a if Side(side) is Side.A else self.id_b
+
+    def set_id(self, side: str, value: str | None) -> None:
+        if Side(side) is Side.A:
+            self.id_a = value
+        else:
+            self.id_b = value
+
+    def modified_on(self, side: str) -> datetime | None:
+        return self.modified_a if Side(side) is Side.A else self.modified_b
+
+    @property
+    def linked(self) -> bool:
+        """Both records exist (an id on each side)."""
+        return bool(self.id_a and self.id_b)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status in (LinkStatus.DELETED_A, LinkStatus.DELETED_B)
+
+    def fail(self, category: ErrorCategory, message: str, now: datetime, retry_after: float | None = None) -> None:
+        """The record's own sync failed; transient failures are retried with a backoff."""
+        self.status = LinkStatus.FAILING
+        self.error_category = category.code
+        self.last_error = message
+        self.fail_count += 1
+        self.next_retry_at = now + backoff(self.fail_count, retry_after) if category.transient else None
+
+    def succeed(self, now: datetime) -> None:
+        """The record's fields synced. A problem of its associations keeps it failing (waiting)."""
+        self.last_synced_at = now
+        problem = self.first_problem()
+        if problem is not None:
+            self._show_problem(problem, now, reschedule=False)
+            return
+        self.status = LinkStatus.IN_SYNC
+        self.error_category = ""
+        self.last_error = ""
+        self.fail_count = 0
+        self.next_retry_at = None
+
+    def exclude(self, message: str) -> None:
+        self.status = LinkStatus.EXCLUDED
+        self.error_category, self.last_error, self.next_retry_at = "", message, None
+
+    def mark_deleted(self, side: str, message: str, category: ErrorCategory = ErrorCategory.RECORD_DELETED) -> None:
+        """The record on `side` is gone (or, for a merge, a duplicate now): the link stops syncing."""
+        self.status = LinkStatus.deleted_on(side)
+        self.error_category = category.code
+        self.last_error = message
+        self.fail_count = 0
+        self.next_retry_at = None
+
+    def association_problems(self) -> dict[str, AssociationProblem]:
+        raw = (self.associations or {}).get(PROBLEMS_KEY)
+        problems = {}
+        for to_type, value in (raw.items() if isinstance(raw, dict) else ()):
+            problem = AssociationProblem.from_json(value)
+            if problem is not None:
+                problems[to_type] = problem
+        return problems
+
+    def first_problem(self) -> AssociationProblem | None:
+        return next(iter(self.association_problems().values()), None)
+
+    def wait_for(self, to_type: str, problem: AssociationProblem | None, now: datetime) -> None:
+        """Record (or clear, with None) the association problem of `to_type`, and show the first
+        problem left as the link's status unless the record's own sync is failing."""
+        memory = dict(self.associations or {})
+        problems = {k: v.as_json() for k, v in self.association_problems().items() if k != to_type}
+        if problem is not None:
+            problems[to_type] = problem.as_json()
+        memory[PROBLEMS_KEY] = problems
+        self.associations = memory
+        first = self.first_problem()
+        if first is not None:
+            self._show_problem(first, now, reschedule=True)
+        elif self.error_category in ASSOCIATION_CATEGORIES:
+            self.status, self.error_category, self.last_error, self.next_retry_at = LinkStatus.IN_SYNC, "", "", None
+            self.fail_count = 0
+
+    def _show_problem(self, problem: AssociationProblem, now: datetime, *, reschedule: bool) -> None:
+        if not (self.status == LinkStatus.IN_SYNC or self.error_category in ASSOCIATION_CATEGORIES):
+            return  # the record's own failure shows first
+        self.status, self.error_category, self.last_error = LinkStatus.FAILING, problem.category, problem.message
+        self.fail_count = problem.attempts
+        if reschedule or self.next_retry_at is None:
+            # The first retry at the next run, then backing off: a dependency that never syncs
+            # must not cost a read every run (a run of the associated sync that links new
+            # records wakes them anyway).
+            tries = problem.attempts
+            wait = backoff(tries - 1, problem.retry_after) if tries > 1 else timedelta(seconds=problem.retry_after)
+            self.next_retry_at = now + wait
 
     def set_warnings(self, warnings: list[dict]) -> None:
         """Replace the fields not carried, keeping has_warnings in step."""

@@ -15,6 +15,7 @@ from typing import Any
 from connectors.base import FieldSpec
 from connectors.errors import ErrorCategory
 from syncrules.engine import details
+from syncrules.models import Side
 from syncrules.engine.convert import (
     FAIL_RECORD,
     ConversionError,
@@ -25,12 +26,12 @@ from syncrules.engine.convert import (
     normalize,
 )
 
-A, B = "a", "b"
+A, B = Side.A, Side.B
 CONFLICT_WINDOW = timedelta(minutes=5)
 
 
-def other(side: str) -> str:
-    return B if side == A else A
+def other(side: str) -> Side:
+    return Side(side).other
 
 
 @dataclass(frozen=True)

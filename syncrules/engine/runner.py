@@ -38,12 +38,12 @@ from syncrules.engine.merge import A, B, FieldPair, Plan, other, plan_create, pl
 from syncrules.engine.names import NameFields
 from syncrules.engine.pipelines import STAGE_KEY, DealStages
 from syncrules.engine.store import LinkChange, Outcome
-from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, Side, SyncRun
 
 logger = logging.getLogger(__name__)
 Action = RecordOutcome.Action
 RETRY_LIMIT = 1000  # failing links retried per run; the rest wait for the next one
-SIDE_NAMES = {A: "side A", B: "side B"}
+SIDE_NAMES = {side: f"side {side.letter}" for side in Side}
 
 
 @dataclass
@@ -162,7 +162,7 @@ class Engine:
         for extension in self.extensions:
             extension.before_sides(self)
         for side in (A, B):
-            cursor = getattr(self.sync, f"cursor_{side}")
+            cursor = self.sync.cursor_a if side == A else self.sync.cursor_b
             first = True
             for page in self.sides[side].connector.read_changes(self.kind, cursor):
                 if first and page.estimated_total is not None:
@@ -205,7 +205,7 @@ class Engine:
         for record in unique.values():
             link = links.get(record.id)
             if link is not None and link.id_a and link.id_b:
-                if link.status in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+                if link.is_deleted:
                     self.run.skipped += 1
                 else:
                     linked.append((record, link))
@@ -231,20 +231,18 @@ class Engine:
             survivor = merged[old].id
             message = f"{old} was merged into {survivor} on {SIDE_NAMES[side]}."
             change = LinkChange(link)
-            if survivor not in own and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
-                setattr(link, f"id_{side}", survivor)
+            if survivor not in own and not link.is_deleted:
+                link.set_id(side, survivor)
                 self.name(link, {side: merged[old].values})
                 own[survivor] = link
                 change.outcomes.append(Outcome(Action.MATCHED, "", None, f"{message} The link follows it."))
-            elif getattr(link, f"id_{there}") and link.status not in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
+            elif link.id_on(there) and not link.is_deleted:
                 # Gone from this side like a deleted record (never recreated by a run), but
                 # explained as the duplicate it now is.
-                message += (f" {survivor} is synced with another record, so {getattr(link, f'id_{there}')} on "
+                message += (f" {survivor} is synced with another record, so {link.id_on(there)} on "
                             f"{SIDE_NAMES[there]} is a duplicate now: merge it there too.")
                 change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
-                link.status = LinkStatus.DELETED_A if side == A else LinkStatus.DELETED_B
-                link.error_category, link.last_error = ErrorCategory.DUPLICATE_RECORD.code, message
-                link.next_retry_at = None
+                link.mark_deleted(side, message, ErrorCategory.DUPLICATE_RECORD)
             else:
                 continue
             changes.append(change)
@@ -271,10 +269,10 @@ class Engine:
         if not todo:
             return
         there = other(side)
-        found = self.read(there, [getattr(link, f"id_{there}") for _, link in todo])
+        found = self.read(there, [link.id_on(there) for _, link in todo])
         pendings, gone, parked = [], [], []
         for record, link in todo:
-            counterpart = found.get(getattr(link, f"id_{there}"))
+            counterpart = found.get(link.id_on(there))
             if counterpart is None:
                 gone.append(self.deleted(link, there))
                 continue
@@ -303,16 +301,13 @@ class Engine:
                 change = LinkChange(link)
                 message = f"{reason} It stops syncing until it moves back to a mapped stage ({SIDE_NAMES[side]})."
                 change.outcomes.append(Outcome(Action.FAILED, side, ErrorCategory.UNMAPPED_STAGE, message))
-                change.fail(ErrorCategory.UNMAPPED_STAGE, message, self.now())
+                change.link.fail(ErrorCategory.UNMAPPED_STAGE, message, self.now())
                 return change
         return None
 
     def deleted(self, link: RecordLink, side: str) -> LinkChange:
-        link.status = LinkStatus.DELETED_A if side == A else LinkStatus.DELETED_B
-        link.next_retry_at = None
-        message = f"The record {getattr(link, f'id_{side}')} no longer exists on {SIDE_NAMES[side]}."
-        link.error_category = ErrorCategory.RECORD_DELETED.code
-        link.last_error = message
+        message = f"The record {link.id_on(side)} no longer exists on {SIDE_NAMES[side]}."
+        link.mark_deleted(side, message)
         return LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.RECORD_DELETED, message)])
 
     @staticmethod
@@ -328,7 +323,11 @@ class Engine:
         keys = {}
         for side, side_values in values.items():
             names = self.sides[side].names
-            setattr(link, f"name_{side}", names.display_name(side_values))
+            name = names.display_name(side_values)
+            if side == A:
+                link.name_a = name
+            else:
+                link.name_b = name
             keys[side] = names.match_key(side_values)
         if keys.get(A):
             link.match_key = keys[A]
@@ -349,7 +348,7 @@ class Engine:
             if found == TAKEN:
                 keys = "/".join(self.sides[side].match_fields)
                 message = f"Another record with the same {keys} is already synced."
-                change.fail(ErrorCategory.DUPLICATE_RECORD, message, now)
+                change.link.fail(ErrorCategory.DUPLICATE_RECORD, message, now)
                 change.outcomes.append(Outcome(Action.FAILED, there, ErrorCategory.DUPLICATE_RECORD, message))
                 duplicates.append(change)
             elif found is not None:
@@ -370,8 +369,7 @@ class Engine:
             self.name(link, {side: record.values})
             why = self.exclusion(side, record)
             if why:
-                link.status = LinkStatus.EXCLUDED
-                link.error_category, link.last_error, link.next_retry_at = "", why.message, None
+                link.exclude(why.message)
                 outcome = Outcome(Action.EXCLUDED, "", None, why.message, details.excluded_by(why.reason, why.detail))
                 excluded.append(LinkChange(link, [outcome]))
             else:
@@ -402,8 +400,8 @@ class Engine:
             else:
                 theirs.status = change.link.status
                 change.link = theirs
-        setattr(change.link, f"id_{side}", record.id)
-        setattr(change.link, f"id_{there}", found.id)
+        change.link.set_id(side, record.id)
+        change.link.set_id(there, found.id)
         records = {side: record, there: found}
         self.set_modified(change.link, records)
         self.name(change.link, {s: r.values for s, r in records.items()})
@@ -435,7 +433,7 @@ class Engine:
                 for group in self.sides[there].connector.find(self.kind, theirs[key], sorted(wanted)).values():
                     candidates.update((r.id, r) for r in group)
         their_links = self.store.load_links(self.sync, there, candidates)
-        taken = {rid for rid, link in their_links.items() if getattr(link, f"id_{side}")}
+        taken = {rid for rid, link in their_links.items() if link.id_on(side)}
         pool = [Candidate(r.id, record_keys(r.values, {k: theirs[k] for k in shared})) for r in candidates.values()]
         result = pair_all(((r.id, keys[r.id]) for r in records), pool, taken)
         found = {rid: (candidates[m.found] if m.found not in (None, TAKEN) else m.found) for rid, m in result.items()}
@@ -464,13 +462,14 @@ class Engine:
             batch = {}
             for pending in pendings:
                 if pending.plan.writes[side]:
-                    batch[getattr(pending.change.link, f"id_{side}")] = (pending, pending.plan.writes[side])
+                    batch[pending.change.link.id_on(side)] = (pending, pending.plan.writes[side])
             by_id = {r.ref: r for r in self.write(side, updates={rid: values for rid, (_, values) in batch.items()})}
             for rid, (pending, _) in batch.items():
                 pending.results[side] = by_id.get(rid) or WriteResult(rid, error=no_answer())
         changes = [self.finish(p) for p in pendings]
         self.store.save_changes(self.sync, self.run, changes, self.now())
-        for side, status in ((A, LinkStatus.DELETED_A), (B, LinkStatus.DELETED_B)):
+        for side in Side:
+            status = LinkStatus.deleted_on(side)
             gone = [c.link for c in changes if c.link.status == status]
             for extension in self.extensions if gone else ():
                 extension.after_deletions(self, side, gone)
@@ -503,7 +502,7 @@ class Engine:
         failures = {s: (e.category, described(e.message, e.field), None) for s, e in plan.errors.items()}
         for side, result in pending.results.items():
             if result.ok and pending.create_on == side:
-                setattr(link, f"id_{side}", result.id)
+                link.set_id(side, result.id)
                 self.created[side].add(result.id)
                 self.name(link, {side: plan.writes[side]})
             elif not result.ok:
@@ -521,8 +520,10 @@ class Engine:
                 change.outcomes.append(Outcome(action, side, None, f"Wrote {fields}." if fields else "", why))
         values.settle_warnings(change, plan, failures)
         if not failures:
-            change.succeed(now)
-            if not change.outcomes:
+            change.link.succeed(now)
+            if not change.outcomes and change.link.first_problem() is not None:
+                self.run.skipped += 1  # a retry of a waiting record: its association step tells the rest
+            elif not change.outcomes:
                 change.outcomes.append(Outcome(Action.SKIPPED, "", None, "Nothing to change: both sides agree."))
             return change
         return self.fail(change, failures, now)
@@ -533,7 +534,7 @@ class Engine:
         changes = plan.changes_to(side)
         if not changes:
             return {}
-        modified = getattr(link, f"modified_{other(side)}")
+        modified = link.modified_on(other(side))
         return {"changes": self.stages.explain(changes) if self.stages else changes,
                 **({"source_modified_at": modified.isoformat()} if modified else {})}
 
@@ -543,9 +544,7 @@ class Engine:
             if category is ErrorCategory.RECORD_DELETED and change.link.id_a and change.link.id_b:
                 self.deleted(change.link, side)
                 continue
-            change.fail(category, message, now, retry_after)
-        if change.link.status in (LinkStatus.DELETED_A, LinkStatus.DELETED_B):
-            change.link.fail_count, change.link.next_retry_at = 0, None
+            change.link.fail(category, message, now, retry_after)
         return change
 
     # --- retries -------------------------------------------------------------------------
@@ -555,13 +554,13 @@ class Engine:
         due = self.store.due_links(self.sync, self.now(), self.run.started_at, RETRY_LIMIT)
         for side in (A, B):
             # Linked pairs are retried from side A; one-sided links from the side they exist on.
-            links = [link for link in due if getattr(link, f"id_{side}") and (side == A or not link.id_a)]
+            links = [link for link in due if link.id_on(side) and (side == A or not link.id_a)]
             size = max(1, self.sides[side].connector.batch_size)
             for start in range(0, len(links), size):
                 self.retry(side, links[start : start + size])
 
     def retry(self, side: str, links: Sequence[RecordLink]) -> None:
-        ids = [getattr(link, f"id_{side}") for link in links]
+        ids = [link.id_on(side) for link in links]
         found = self.read(side, ids)
         missing = [link for link, rid in zip(links, ids, strict=True) if rid not in found]
         self.store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections, router, transaction
 
 from connectors.errors import ErrorCategory
-from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
+from syncrules.models import MAX_BACKOFF, LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun, Side, backoff
 
 LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
@@ -21,13 +21,7 @@ LINK_FIELDS = [
     "name_a", "name_b", "match_key",
     "warnings", "has_warnings",
 ]
-MAX_BACKOFF = timedelta(hours=6)
-
-
-def backoff(fail_count: int, retry_after: float | None = None) -> timedelta:
-    """Wait before retrying a transient failure: 2, 4, 8 ... minutes, at most 6 hours."""
-    wait = min(timedelta(minutes=2 ** min(fail_count, 12)), MAX_BACKOFF)
-    return max(wait, timedelta(seconds=retry_after or 0))
+__all__ = ["MAX_BACKOFF", "LinkChange", "Outcome", "backoff"]  # backoff lives with RecordLink now
 
 
 @dataclass
@@ -52,31 +46,14 @@ class LinkChange:
     outcomes: list[Outcome] = field(default_factory=list)
     absorb: RecordLink | None = None
 
-    def fail(self, category: ErrorCategory, message: str, now: datetime, retry_after: float | None = None) -> None:
-        link = self.link
-        link.status = LinkStatus.FAILING
-        link.error_category = category.code
-        link.last_error = message
-        link.fail_count += 1
-        link.next_retry_at = now + backoff(link.fail_count, retry_after) if category.transient else None
-
-    def succeed(self, now: datetime) -> None:
-        link = self.link
-        link.status = LinkStatus.IN_SYNC
-        link.error_category = ""
-        link.last_error = ""
-        link.fail_count = 0
-        link.next_retry_at = None
-        link.last_synced_at = now
-
 
 def load_links(sync: ObjectSync, side: str, ids: Iterable[str]) -> dict[str, RecordLink]:
     """The links of `sync` holding any of `ids` on `side`, by that id (one query)."""
     ids = list(set(ids))
     if not ids:
         return {}
-    rows = RecordLink.objects.filter(object_sync=sync, **{f"id_{side}__in": ids})
-    return {getattr(link, f"id_{side}"): link for link in rows}
+    rows = RecordLink.objects.filter(object_sync=sync, **{f"id_{Side(side)}__in": ids})
+    return {link.id_on(side): link for link in rows}
 
 
 def due_links(sync: ObjectSync, now: datetime, saved_since: datetime, limit: int) -> list[RecordLink]:
