@@ -15,7 +15,6 @@ from typing import Any
 from connectors.base import FieldSpec
 from connectors.errors import ErrorCategory
 from syncrules.engine import details
-from syncrules.models import Side
 from syncrules.engine.convert import (
     FAIL_RECORD,
     ConversionError,
@@ -25,6 +24,7 @@ from syncrules.engine.convert import (
     is_empty,
     normalize,
 )
+from syncrules.models import Side
 
 A, B = Side.A, Side.B
 CONFLICT_WINDOW = timedelta(minutes=5)

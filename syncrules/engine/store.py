@@ -13,7 +13,16 @@ from datetime import datetime
 from django.db import connections, router, transaction
 
 from connectors.errors import ErrorCategory
-from syncrules.models import MAX_BACKOFF, LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun, Side, backoff
+from syncrules.models import (
+    MAX_BACKOFF,
+    LinkStatus,
+    ObjectSync,
+    RecordLink,
+    RecordOutcome,
+    Side,
+    SyncRun,
+    backoff,
+)
 
 LINK_FIELDS = [
     "id_a", "id_b", "status", "last_values", "associations", "modified_a", "modified_b", "last_synced_at",
