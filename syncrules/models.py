@@ -435,14 +435,15 @@ class RecordLink(models.Model):
         """The record's fields synced. A problem of its associations keeps it failing (waiting)."""
         self.last_synced_at = now
         problem = self.first_problem()
-        if problem is not None:
-            self._show_problem(problem, now, reschedule=False)
-            return
+        if problem is not None and self.error_category in ASSOCIATION_CATEGORIES:
+            return  # still waiting: the association step reschedules it
         self.status = LinkStatus.IN_SYNC
         self.error_category = ""
         self.last_error = ""
         self.fail_count = 0
         self.next_retry_at = None
+        if problem is not None:
+            self._show_problem(problem, now, reschedule=True)
 
     def exclude(self, message: str) -> None:
         self.status = LinkStatus.EXCLUDED

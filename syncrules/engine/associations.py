@@ -11,8 +11,14 @@ two apps' current associations against that memory like field values:
 - contact/deal -> company is one value, the primary company only (F4.3): a change on one side
   replaces the company on the other, a change on both is settled by the conflict rules.
 
-An associated record that has not synced yet makes the link wait ("waiting for a dependency");
-it is retried on the next run, and a run of the associated sync wakes the waiting ones.
+An associated record that has not synced yet, or whose own sync fails for a passing reason,
+makes the link wait ("waiting for a dependency"): it is retried (backing off), a run of the
+associated sync wakes the waiting ones, and a wait writes one outcome when it starts and one when
+it ends. An associated record that will not sync until someone acts (its own sync failed
+permanently, e.g. a duplicate; it is excluded; it was deleted) does not hold the record back:
+the record syncs its own fields and carries the reason as a warning on that association
+("company Acme could not sync: Duplicate record - fix it there"); each run re-checks those
+associated links (no API call while nothing changed) and completes the association once they sync.
 
 Association changes alone do not always touch a record's modified time, so reading changed
 records misses them. Where the app has a change feed (`Connector.association_changes`) the run
@@ -32,11 +38,11 @@ from django.conf import settings
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import details, store
+from syncrules.engine import details, store, values
 from syncrules.engine.extensions import EXTENSIONS, Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
-from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome
+from syncrules.models import AssociationProblem, LinkStatus, ObjectSync, RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
     from syncrules.engine.runner import Engine
@@ -45,10 +51,8 @@ ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES, CONTACTS)}
 SINGLE = {COMPANIES}  # only the primary company syncs
 SWEEP_BATCH = 1000
 ACTIVE = (LinkStatus.IN_SYNC, LinkStatus.FAILING)
-OWN_CATEGORIES = {ErrorCategory.WAITING_FOR_DEPENDENCY.code, ErrorCategory.ASSOCIATION_FAILED.code}
 WAIT, SKIP = "wait", "skip"
-# In RecordLink.associations: associated type -> [category, message, retry after, attempts, run id].
-PENDING = "_pending"
+SINGULAR = {COMPANIES: "company", CONTACTS: "contact", DEALS: "deal"}
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Target:
     sync: ObjectSync
     sides: dict[str, str]
     why: dict[str, str] = field(default_factory=dict)  # waiting ids whose own sync failed -> why
+    # SKIP ids that will not sync until someone acts -> (name, category code, the reason to show)
+    blocked: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def key(self, link: RecordLink) -> str:
         return f"{link.id_a}|{link.id_b}"
@@ -71,21 +77,35 @@ class Target:
     def resolve(self, side: str, ids: Sequence[str]) -> dict[str, str]:
         """Our side's ids -> the associated link's key, WAIT (not synced yet) or SKIP (never)."""
         theirs = self.sides[side]
-        links = {getattr(link, f"id_{theirs}"): link for link in RecordLink.objects.filter(
+        links = {link.id_on(theirs): link for link in RecordLink.objects.filter(
             object_sync=self.sync, **{f"id_{theirs}__in": list(set(ids))}
         )}
         out = {}
         for rid in ids:
             link = links.get(rid)
-            if link is None or (link.status == LinkStatus.FAILING and not (link.id_a and link.id_b)):
+            category = link.category if link is not None else None
+            if link is not None and link.status == LinkStatus.FAILING and not link.linked and category is not None \
+                    and not category.transient:
+                out[rid] = SKIP  # its own sync failed until someone fixes it: no waiting
+                self.block(rid, link, theirs, category.code, f"could not sync: {category.label} - fix it there")
+            elif link is None or (link.status == LinkStatus.FAILING and not link.linked):
                 out[rid] = WAIT
-                if link is not None and link.category is not None:
-                    self.why[rid] = f"its own sync failed: {link.category.label}"
-            elif link.status in ACTIVE and link.id_a and link.id_b:
+                if category is not None:
+                    self.why[rid] = f"its own sync failed: {category.label}"
+            elif link.status in ACTIVE and link.linked:
                 out[rid] = self.key(link)
             else:
-                out[rid] = SKIP  # excluded by the associated sync's filters, or deleted
+                out[rid] = SKIP
+                if link.status == LinkStatus.EXCLUDED:
+                    self.block(rid, link, theirs, "", f"is excluded from its sync: {link.last_error}".rstrip(": "))
+                elif link.is_deleted:
+                    gone = A if link.status == LinkStatus.DELETED_A else B
+                    self.block(rid, link, theirs, link.error_category, f"was deleted on side {gone.letter}")
         return out
+
+    def block(self, rid: str, link: RecordLink, side: str, category: str, why: str) -> None:
+        name = (link.name_a if side == A else link.name_b) or rid
+        self.blocked[rid] = (name, category, f"{SINGULAR.get(self.to_type, self.to_type)} {name} {why}")
 
 
 def find_targets(sync: ObjectSync) -> list[Target]:
@@ -109,6 +129,7 @@ class Work:
     mine: list[str]  # keys on the side read
     theirs: list[str] | None = None
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (side, id) of associated records not synced yet
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (side, id) of ones that will not sync
     final: list[str] = field(default_factory=list)
     writes: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (side, add|remove) -> keys
     failed: list[tuple[str, ConnectorError]] = field(default_factory=list)
@@ -188,7 +209,7 @@ class Associations(Extension):
         except NotImplementedError:
             return None
         except ConnectorError as exc:
-            engine.problems.append(f"Association changes on {side.upper()} could not be read: {exc}")
+            engine.problems.append(f"Association changes on {Side(side).letter} could not be read: {exc}")
             return None
 
     @staticmethod
@@ -220,7 +241,7 @@ class Associations(Extension):
         try:
             return engine.sides[side].connector.read_associations(engine.kind, list(ids), to_type)
         except ConnectorError as exc:
-            engine.problems.append(f"{engine.kind} -> {to_type} associations on {side.upper()} could not be read: {exc}")
+            engine.problems.append(f"{engine.kind} -> {to_type} associations on {Side(side).letter} could not be read: {exc}")
             return None
 
     # --- the merge -----------------------------------------------------------------------
@@ -241,13 +262,13 @@ class Associations(Extension):
 
     def plan(self, engine: Engine, side: str, target: Target, items) -> list[Work]:
         to, there = target.to_type, other(side)
-        unknown = [getattr(link, f"id_{side}") for link, known in items if known is None or to not in known]
+        unknown = [link.id_on(side) for link, known in items if known is None or to not in known]
         read = self.read(engine, side, to, unknown)
         if read is None:
             return []
         ids_of = {}
         for link, known in items:
-            rid = getattr(link, f"id_{side}")
+            rid = link.id_on(side)
             ids = read.get(rid, []) if known is None or to not in known else known[to]
             ids_of[link.pk] = ids[:1] if to in SINGLE else list(ids)
         resolved = target.resolve(side, [i for ids in ids_of.values() for i in ids])
@@ -255,21 +276,22 @@ class Associations(Extension):
         for link, _ in items:
             ids = ids_of[link.pk]
             keys = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
-            work = Work(link, keys, waiting=[(side, i) for i in ids if resolved[i] == WAIT])
+            work = Work(link, keys, waiting=[(side, i) for i in ids if resolved[i] == WAIT],
+                        blocked=[(side, i) for i in ids if resolved[i] == SKIP and i in target.blocked])
             synced = list((link.associations or {}).get(to, []))
-            pending = (link.associations or {}).get(PENDING) or {}
-            if sorted(keys) != sorted(synced) or work.waiting or to in pending:
+            if (sorted(keys) != sorted(synced) or work.waiting or work.blocked or to in link.association_problems()
+                    or warnings_of(link, to)):
                 works.append(work)
         if not works:
             return []
         fresh = engine.created[there]
-        asked = [getattr(w.link, f"id_{there}") for w in works if getattr(w.link, f"id_{there}") not in fresh]
+        asked = [w.link.id_on(there) for w in works if w.link.id_on(there) not in fresh]
         theirs = self.read(engine, there, to, asked)
         if theirs is None:
             return []
         their_ids = {}
         for work in works:
-            ids = theirs.get(getattr(work.link, f"id_{there}"), [])
+            ids = theirs.get(work.link.id_on(there), [])
             their_ids[work.link.pk] = ids[:1] if to in SINGLE else list(ids)
         resolved = target.resolve(there, [i for ids in their_ids.values() for i in ids])
         for work in works:
@@ -277,6 +299,7 @@ class Associations(Extension):
             work.theirs = [resolved[i] for i in ids if resolved[i] not in (WAIT, SKIP)]
             if to in SINGLE and ids and resolved[ids[0]] == WAIT:
                 work.waiting.append((there, ids[0]))
+            work.blocked += [(there, i) for i in ids if resolved[i] == SKIP and i in target.blocked]
             self.merge(engine, side, target, work)
         return works
 
@@ -319,7 +342,7 @@ class Associations(Extension):
                 pairs: dict[tuple[str, str], list[Work]] = defaultdict(list)
                 for work in works:
                     for key in work.writes.get((s, op), []):
-                        pairs[(getattr(work.link, f"id_{s}"), target.id_on(key, s))].append(work)
+                        pairs[(work.link.id_on(s), target.id_on(key, s))].append(work)
                 if not pairs:
                     continue
                 call = connectors[s].write_associations if op == "add" else connectors[s].remove_associations
@@ -347,61 +370,115 @@ class Associations(Extension):
         return [WriteResult(pair, error=error) for pair in pairs]
 
     def settle(self, engine: Engine, side: str, target: Target, work: Work, changes: dict[int, LinkChange]) -> None:
-        """The link's new association memory, status and outcomes.
+        """The link's new association memory and the outcomes that explain it.
 
-        A link's problems are kept per associated type (under PENDING), so that settling one
-        type never clears a failure or a wait of another.
+        What the step finds for this type (a failed write, a wait) is recorded as the link's
+        AssociationProblem of that type; RecordLink.wait_for decides the link's status from it
+        (the record's own failure shows first), so settling one type never clears another's.
+        A wait writes an outcome when it starts and when it ends, not at every run.
         """
-        link = work.link
+        link, to = work.link, target.to_type
         change = changes.setdefault(link.pk, LinkChange(link))
         memory = dict(link.associations or {})
-        memory[target.to_type] = sorted(work.final)
-        pending = dict(memory.get(PENDING) or {})
+        memory[to] = sorted(work.final)
+        link.associations = memory
         engine.run.associated += sum(work.done.values())
+        written = []
         for s in (A, B):
             added, removed = work.done.get((s, "add"), 0), work.done.get((s, "remove"), 0)
             if added or removed:
-                change.outcomes.append(Outcome(
+                outcome = Outcome(
                     RecordOutcome.Action.ASSOCIATED, s, None,
-                    f"{target.to_type.capitalize()}: {added} associated, {removed} removed.",
-                    details.associations(target.to_type, work.done_ids[(s, "add")], work.done_ids[(s, "remove")]),
-                ))
-        previous = pending.pop(target.to_type, None)
+                    f"{to.capitalize()}: {added} associated, {removed} removed.",
+                    details.associations(to, work.done_ids[(s, "add")], work.done_ids[(s, "remove")]),
+                )
+                change.outcomes.append(outcome)
+                written.append(outcome)
+        previous = link.association_problems().get(to)
         # Attempts count runs, not passes: a run may settle a link more than once (both sides' pages).
-        same_run = bool(previous) and len(previous) > 4 and previous[4] == engine.run.pk
-        attempts = (previous[3] if previous and len(previous) > 3 else 0) + (0 if same_run else 1)
+        same_run = previous is not None and previous.run == engine.run.pk
+        attempts = (previous.attempts if previous else 0) + (0 if same_run else 1)
+        problem = None
         if work.failed:
             op, error = work.failed[0]
             category = error.category if error.category.transient else ErrorCategory.ASSOCIATION_FAILED
-            message = f"Could not {op} a {target.to_type} association: {error.message}"
-            pending[target.to_type] = [category.code, message, error.retry_after or 0, attempts, engine.run.pk]
+            message = f"Could not {op} a {to} association: {error.message}"
+            problem = AssociationProblem(category.code, message, error.retry_after or 0, attempts, engine.run.pk)
             change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", category, message))
         elif work.waiting:
             names = ", ".join(
-                f"{rid} on {s.upper()}" + (f" ({target.why[rid]})" if rid in target.why else "")
+                f"{rid} on {Side(s).letter}" + (f" ({target.why[rid]})" if rid in target.why else "")
                 for s, rid in work.waiting[:5]
             ) + ("..." if len(work.waiting) > 5 else "")
-            message = f"Waiting for {target.to_type} {names} to sync before associating them."
-            pending[target.to_type] = [ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0, attempts, engine.run.pk]
-            change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", ErrorCategory.WAITING_FOR_DEPENDENCY,
-                                           message))
-        memory[PENDING] = pending
-        link.associations = memory
-        waiting = any(entry[0] == ErrorCategory.WAITING_FOR_DEPENDENCY.code for entry in pending.values())
-        (self.waiting.add if waiting else self.waiting.discard)(link.pk)
+            message = f"Waiting for {to} {names} to sync before associating them."
+            problem = AssociationProblem(ErrorCategory.WAITING_FOR_DEPENDENCY.code, message, 0, attempts, engine.run.pk)
+            if previous is None or not previous.waiting:  # the wait starts
+                change.outcomes.append(Outcome(RecordOutcome.Action.FAILED, "", ErrorCategory.WAITING_FOR_DEPENDENCY,
+                                               message))
+        if previous is not None and previous.waiting and problem is None:  # the wait ends
+            ended = f"No longer waiting for {to} to sync."
+            if written:
+                written[0].message = f"{written[0].message} {ended}"
+            else:
+                change.outcomes.append(Outcome(RecordOutcome.Action.ASSOCIATED, "", None, ended,
+                                               details.associations(to, [], [])))
+        self.carry_blocked(target, work, change)
+        link.wait_for(to, problem, engine.now())
+        (self.waiting.add if any(p.waiting for p in link.association_problems().values())
+         else self.waiting.discard)(link.pk)
         engine.run.waiting = len(self.waiting)
-        if pending and (link.status == LinkStatus.IN_SYNC or link.error_category in OWN_CATEGORIES):
-            code, message, retry_after, tries = next(iter(pending.values()))[:4]
-            # The first retry at the next run, then backing off: a dependency that never syncs
-            # must not cost a read every run (a run of the associated sync that links new
-            # records wakes them anyway).
-            wait = store.backoff(tries - 1, retry_after) if tries > 1 else timedelta(seconds=retry_after)
-            link.status, link.error_category, link.last_error = LinkStatus.FAILING, code, message
-            link.fail_count = tries
-            link.next_retry_at = engine.now() + wait
-        elif not pending and link.error_category in OWN_CATEGORIES:
-            link.status, link.error_category, link.last_error, link.next_retry_at = LinkStatus.IN_SYNC, "", "", None
-            link.fail_count = 0
+
+    @staticmethod
+    def carry_blocked(target: Target, work: Work, change: LinkChange) -> None:
+        """Associated records that will not sync until someone acts: the reason goes on the
+        link's warnings (kept while it lasts) and, when it is new, on an outcome."""
+        link, to = work.link, target.to_type
+        new = []
+        for s, rid in work.blocked:
+            name, category, reason = target.blocked[rid]
+            new.append({"association": to, "field": SINGULAR.get(to, to), "value": name, "reason": reason,
+                        "category": category, "side": other(s), "on": s, "id": rid})
+        old = warnings_of(link, to)
+        if new == old:
+            return
+        link.set_warnings([w for w in link.warnings or [] if w not in old] + new)
+        fresh = [w for w in new if w not in old]
+        if fresh:
+            outcome = next((o for o in change.outcomes if o.action == RecordOutcome.Action.ASSOCIATED), None)
+            if outcome is None:
+                outcome = Outcome(RecordOutcome.Action.ASSOCIATED, "", None, "", details.associations(to, [], []))
+                change.outcomes.append(outcome)
+            outcome.warnings = [*outcome.warnings, *fresh]
+            outcome.message = f"{outcome.message} {values.describe(fresh)}".strip()
+
+    def after_retries(self, engine: Engine) -> None:
+        """Re-check links carrying a blocked association: once the associated record's link
+        changes (fixed, included again, resynced), the association completes. One query per
+        1,000 links; the apps are read only for links whose associated record changed."""
+        rows = RecordLink.objects.filter(object_sync=engine.sync, status__in=ACTIVE, has_warnings=True).order_by("pk")
+        for target in self.targets_of(engine):
+            last = 0
+            while True:
+                batch = list(rows.filter(pk__gt=last)[:SWEEP_BATCH])
+                if not batch:
+                    break
+                last = batch[-1].pk
+                carrying = [(link, warnings_of(link, target.to_type)) for link in batch if self.syncs(link)]
+                carrying = [(link, items) for link, items in carrying if items]
+                resolved = {}
+                for s in (A, B):
+                    ids = [item["id"] for _, items in carrying for item in items if item["on"] == s]
+                    resolved[s] = target.resolve(s, ids) if ids else {}
+                changed = [link for link, items in carrying if any(
+                    resolved[item["on"]].get(item["id"]) != SKIP
+                    or target.blocked.get(item["id"], ("", "", ""))[2] != item.get("reason") for item in items)]
+                self.reconcile(engine, A, [(link, None) for link in changed], only=target)
+
+
+def warnings_of(link: RecordLink, to_type: str) -> list[dict]:
+    """The link's warnings about its associations of `to_type` (Associations.carry_blocked)."""
+    return [w for w in link.warnings or [] if isinstance(w, dict) and w.get("association") == to_type
+            and isinstance(w.get("on"), str) and isinstance(w.get("id"), str)]
 
 
 for _kind in ASSOCIATED:

@@ -29,12 +29,11 @@ from syncrules.engine import store
 from syncrules.engine.extensions import EXTENSIONS, Extension
 from syncrules.engine.merge import A, B, other, plan_create
 from syncrules.engine.store import LinkChange, Outcome
-from syncrules.models import LinkStatus, RecordLink, RecordOutcome
+from syncrules.models import RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
     from syncrules.engine.runner import Engine
 
-DELETED = {A: LinkStatus.DELETED_A, B: LinkStatus.DELETED_B}
 Action = RecordOutcome.Action
 
 
@@ -56,7 +55,7 @@ class Deletions(Extension):
             except NotImplementedError:
                 continue
             except ConnectorError as exc:
-                engine.problems.append(f"Deleted records on {side.upper()} could not be read: {exc}")
+                engine.problems.append(f"Deleted records on {Side(side).letter} could not be read: {exc}")
                 continue
             store.save_extra_cursors(engine.sync, cursors)  # also when nothing was deleted
 
@@ -76,7 +75,7 @@ class Deletions(Extension):
         """Records deleted on `side`: mark their links, or forget one-sided ones."""
         lone = [link for link in links if not (link.id_a and link.id_b)]
         RecordLink.objects.filter(pk__in=[link.pk for link in lone]).delete()
-        fresh = [link for link in links if link.id_a and link.id_b and link.status not in DELETED.values()]
+        fresh = [link for link in links if link.linked and not link.is_deleted]
         if not fresh:
             return
         if self.propagates(engine, side):
@@ -98,7 +97,7 @@ class Deletions(Extension):
     def propagate(engine: Engine, side: str, links: list[RecordLink]) -> None:
         """The app's rule: delete the counterparts of records deleted on `side` (F6.4)."""
         there = other(side)
-        ids = [getattr(link, f"id_{there}") for link in links]
+        ids = [link.id_on(there) for link in links]
         try:
             results = {r.ref: r for r in engine.sides[there].connector.delete(engine.kind, ids)}
         except ConnectorError as exc:
@@ -110,7 +109,7 @@ class Deletions(Extension):
         for link, rid in zip(links, ids, strict=True):
             result = results.get(rid)
             if result is not None and result.ok:
-                message = (f"Deleted because the record {getattr(link, f'id_{side}')} was deleted on {side.upper()} "
+                message = (f"Deleted because the record {link.id_on(side)} was deleted on {Side(side).letter} "
                            f"(that app's deletions carry over).")
                 removed.append(LinkChange(link, [Outcome(Action.DELETED, there, None, message)]))
             else:
@@ -132,10 +131,10 @@ def resync_deleted(engine: Engine, side: str, links: Sequence[RecordLink]) -> No
     size = max(1, engine.sides[side].connector.batch_size)
     for start in range(0, len(links), size):
         chunk = list(links[start:start + size])
-        found = engine.read(there, [getattr(link, f"id_{there}") for link in chunk])
+        found = engine.read(there, [link.id_on(there) for link in chunk])
         pendings, both_gone, parked = [], [], []
         for link in chunk:
-            record = found.get(getattr(link, f"id_{there}"))
+            record = found.get(link.id_on(there))
             if record is None:
                 message = "Both records are gone: nothing is left to resync."
                 both_gone.append(LinkChange(link, [Outcome(Action.DELETED, "", None, message)]))

@@ -317,8 +317,8 @@ class DryStore:
             self._forget(link.pk)
             self.links[link.pk] = _clone(link)
             for side in (A, B):
-                if getattr(link, f"id_{side}"):
-                    self.index[side][getattr(link, f"id_{side}")] = link.pk
+                if link.id_on(side):
+                    self.index[side][link.id_on(side)] = link.pk
             self.tally.add(change)
         store._count(run, changes)  # noqa: SLF001 - the run's own counting, so progress reads alike
 

@@ -25,7 +25,7 @@ from syncrules.engine.match import record_keys
 from syncrules.engine.merge import A, B, other
 from syncrules.engine.runner import Engine, NotSupported
 from syncrules.engine.store import LinkChange
-from syncrules.models import ObjectSync, RecordLink, RecordOutcome, SyncRun
+from syncrules.models import ObjectSync, RecordLink, RecordOutcome, Side, SyncRun
 
 Action = RecordOutcome.Action
 MATCH_SAMPLES = 20
@@ -88,14 +88,14 @@ class Tally:
             for side in (A, B):
                 written = any(o.side == side and o.action in (Action.CREATED, Action.UPDATED, Action.FAILED)
                               for o in outcomes)
-                if getattr(link, f"id_{side}") and not written:
+                if link.id_on(side) and not written:
                     self.counts[side]["unchanged"] += 1
 
     def name(self, side: str, record_id: str | None) -> str:
         return self.apps[side].names.get(record_id or "", "")
 
     def match_sample(self, link: RecordLink) -> dict:
-        records = {side: self.apps[side].records.get(getattr(link, f"id_{side}") or "") for side in (A, B)}
+        records = {side: self.apps[side].records.get(link.id_on(side) or "") for side in (A, B)}
         keys = {side: record_keys(r.values, self.match_fields[side]) if r else {} for side, r in records.items()}
         shared = [f"{k} {v}" for k, v in keys[A].items() if keys[B].get(k) == v]
         return {"id_a": link.id_a or "", "name_a": self.name(A, link.id_a), "id_b": link.id_b or "",
@@ -108,8 +108,8 @@ class Tally:
         entry["count"] += 1
         if len(entry["samples"]) < FAILURE_SAMPLES:
             # The record the write came from (the other app's), else the one it was for.
-            source = other(side) if getattr(link, f"id_{other(side)}") else side
-            record_id = getattr(link, f"id_{source}") or ""
+            source = other(side) if link.id_on(other(side)) else side
+            record_id = link.id_on(source) or ""
             entry["samples"].append({"id": record_id, "side": source, "name": self.name(source, record_id),
                                      "message": message})
 
@@ -126,7 +126,7 @@ class Tally:
         entry["count"] += 1
         if len(entry["samples"]) < FAILURE_SAMPLES:
             source = other(side)
-            record_id = getattr(link, f"id_{source}") or ""
+            record_id = link.id_on(source) or ""
             entry["samples"].append({"id": record_id, "side": source, "name": self.name(source, record_id),
                                      "message": f"{item.get('value', '')}: {item.get('reason', '')}"})
 
@@ -187,7 +187,7 @@ def _connector(sync: ObjectSync, side: str) -> Connector:
 
 
 def _app_name(sync: ObjectSync, side: str) -> str:
-    return f"{sync.connection(side).name} (side {side.upper()})"
+    return f"{sync.connection(side).name} (side {Side(side).letter})"
 
 
 def _prepare(engine: Engine, apps: Mapping[str, DryConnector]) -> str:

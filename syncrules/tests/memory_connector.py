@@ -195,6 +195,7 @@ class MemoryApp:
         }
         self.records: dict[str, dict[str, Stored]] = {t: {} for t in OBJECT_TYPES}
         self.deleted: dict[str, list[tuple[int, DeletedRecord]]] = {t: [] for t in OBJECT_TYPES}
+        self.merged: dict[str, dict[str, list[str]]] = {t: {} for t in OBJECT_TYPES}  # survivor -> merged ids
         # (from type, from id, to type) -> associated ids, primary first; kept for both directions.
         self.links: dict[tuple[str, str, str], list[str]] = {}
         self.association_log: list[tuple[int, str, str, str]] = []  # (seq, from type, from id, to type)
@@ -228,6 +229,19 @@ class MemoryApp:
     def edit(self, object_type: str, record_id: str, **values: Any) -> None:
         changes = {self.field(object_type, k): v for k, v in values.items()}
         self._store(object_type, record_id, {**self.records[object_type][record_id].values, **changes})
+
+    def merge(self, object_type: str, ids: Sequence[str], *, new_id: bool = False) -> str:
+        """Merge records as HubSpot does: the first one's values survive, under a new id when
+        `new_id` (then every old id resolves to it); the survivor lists the ids merged into it."""
+        store = self.records[object_type]
+        values = dict(store[ids[0]].values)
+        survivor = f"{self.prefix}{next(self._ids)}" if new_id else ids[0]
+        for rid in ids:
+            if rid != survivor:
+                store.pop(rid, None)
+        self.merged[object_type][survivor] = [rid for rid in ids if rid != survivor]
+        self._store(object_type, survivor, values)
+        return survivor
 
     def remove(self, object_type: str, record_id: str) -> None:
         """Delete a record: it shows in read_deleted and loses its associations on both ends."""
@@ -486,7 +500,8 @@ class MemoryConnector(Connector):
     def _record(self, object_type: str, record_id: str, stored: Stored) -> Record:
         linked = READ_WITH.get(object_type, ())
         associations = {t: self.app.associations(object_type, record_id, t) for t in linked}
-        return Record(record_id, dict(stored.values), stored.modified_at, associations)
+        merged = list(self.app.merged[object_type].get(record_id, []))
+        return Record(record_id, dict(stored.values), stored.modified_at, associations, merged_ids=merged)
 
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         after = int(cursor or 0)

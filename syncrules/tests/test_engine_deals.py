@@ -423,19 +423,21 @@ def test_a_malformed_association_answer_is_reported_and_the_run_goes_on_then_com
     assert world.apps.b.associations(DEALS, b_deal, CONTACTS) == [world.other_id(CONTACTS, "a", ann)]
 
 
-def test_a_record_waiting_for_a_company_that_cannot_sync_backs_off(world):
+def test_a_record_waiting_for_a_company_that_cannot_sync_yet_backs_off(world):
+    # A passing failure of the company's own sync makes Ann wait; a permanent one does not
+    # (test_engine_dependencies).
     from datetime import timedelta
 
     from django.utils import timezone
 
-    refused = ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, "Name is not valid")
+    refused = ConnectorError(ErrorCategory.RECORD_LOCKED, "Name is locked")
     world.apps.b.fail_when = lambda record_id, values: refused if "sf_name" in values else None  # companies
     acme = world.company("a", "Acme")
     ann = world.contact("a", "ann@acme.example", acme)
     world.run(COMPANIES, CONTACTS)
     link = RecordLink.objects.get(object_sync=world.syncs[CONTACTS], id_a=ann)
     assert link.error_category == ErrorCategory.WAITING_FOR_DEPENDENCY.code and link.fail_count == 1
-    assert f"{acme} on A (its own sync failed: Property value isn't valid)" in link.last_error
+    assert f"{acme} on A (its own sync failed: {ErrorCategory.RECORD_LOCKED.label})" in link.last_error
     assert link.next_retry_at <= timezone.now()  # first: at the next run
     world.run(CONTACTS)
     link.refresh_from_db()
