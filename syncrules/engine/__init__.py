@@ -1,7 +1,11 @@
 """The sync engine: read -> match -> merge -> write -> record outcomes.
 
 Pure modules (no ORM): convert, filters, match, merge. ORM and orchestration: mappings, store,
-runner, api. Apps are reached only through the connector contract (connectors.base).
+api, and the run: runner (the page and retry loop) with linked, unlinked and writes (its steps
+for records), steps (the table of per-object-type steps: associations, deletions, values'
+re-evaluation), each seeing the run through context.RunContext; resync. No module imports
+another in a cycle (tests/test_engine_imports.py). Apps are reached only through the connector
+contract (connectors.base).
 """
 
 

@@ -39,13 +39,13 @@ from django.conf import settings
 from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import details, store, values
-from syncrules.engine.extensions import EXTENSIONS, Extension
+from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import AssociationProblem, LinkStatus, ObjectSync, RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
-    from syncrules.engine.runner import Engine
+    from syncrules.engine.context import RunContext as Engine
 
 ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES, CONTACTS)}
 SINGLE = {COMPANIES}  # only the primary company syncs
@@ -479,7 +479,3 @@ def warnings_of(link: RecordLink, to_type: str) -> list[dict]:
     """The link's warnings about its associations of `to_type` (Associations.carry_blocked)."""
     return [w for w in link.warnings or [] if isinstance(w, dict) and w.get("association") == to_type
             and isinstance(w.get("on"), str) and isinstance(w.get("id"), str)]
-
-
-for _kind in ASSOCIATED:
-    EXTENSIONS[_kind].append(Associations)

@@ -11,8 +11,7 @@ with its own cursor, so a deleted record is not mistaken for one to recreate; ev
 the deletion carries over, else every `association_sweep_seconds`), and lazily when a linked
 record's counterpart is missing on read or write.
 
-"Resync deleted records in A/B" recreates the surviving records on the side where they were
-deleted, in batches, relinks them and syncs their associations again.
+"Resync deleted records in A/B" lives in engine.resync.
 """
 
 from __future__ import annotations
@@ -23,16 +22,15 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from connectors.base import COMPANIES, CONTACTS, DEALS
-from connectors.errors import ConnectorError, ErrorCategory
+from connectors.errors import ConnectorError
 from syncrules.engine import store
-from syncrules.engine.extensions import EXTENSIONS, Extension
-from syncrules.engine.merge import A, B, other, plan_create
+from syncrules.engine.extensions import Extension
+from syncrules.engine.merge import A, B, other
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
-    from syncrules.engine.runner import Engine
+    from syncrules.engine.context import RunContext as Engine
 
 Action = RecordOutcome.Action
 
@@ -121,38 +119,3 @@ class Deletions(Extension):
                 kept.append(change)
         store.remove_links(engine.sync, engine.run, removed, engine.now())
         store.save_changes(engine.sync, engine.run, kept, engine.now())
-
-
-def resync_deleted(engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
-    """Recreate on `side` the records deleted there, from their counterparts, and relink them."""
-    from syncrules.engine.runner import Pending  # the runner imports this module's extension
-
-    there = other(side)
-    size = max(1, engine.sides[side].connector.batch_size)
-    for start in range(0, len(links), size):
-        chunk = list(links[start:start + size])
-        found = engine.read(there, [link.id_on(there) for link in chunk])
-        pendings, both_gone, parked = [], [], []
-        for link in chunk:
-            record = found.get(link.id_on(there))
-            if record is None:
-                message = "Both records are gone: nothing is left to resync."
-                both_gone.append(LinkChange(link, [Outcome(Action.DELETED, "", None, message)]))
-                continue
-            if engine.stages is not None and (reason := engine.stages.unmapped(there, record.values)):
-                parked.append(LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.UNMAPPED_STAGE, reason)]))
-                continue
-            link.associations, link.last_values = {}, {}
-            engine.name(link, {there: record.values})
-            plan = plan_create(engine.pairs, record.values, there)
-            pendings.append(Pending(LinkChange(link), plan, Action.CREATED, create_on=side))
-        store.remove_links(engine.sync, engine.run, both_gone, engine.now())
-        store.save_changes(engine.sync, engine.run, parked, engine.now())
-        engine.write_creates(side, pendings)
-        engine.run.processed += len(chunk)
-        for extension in engine.extensions:
-            extension.after_page(engine, there, [found[i] for i in found])
-
-
-for _kind in (CONTACTS, COMPANIES, DEALS):
-    EXTENSIONS[_kind].append(Deletions)

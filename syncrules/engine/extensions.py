@@ -1,4 +1,5 @@
-"""Where per-object-type steps plug into a run: associations and deletions.
+"""What a per-object-type step of a run is (associations, deletions, re-evaluation); which steps
+an object type has is the table in engine.steps.
 
 An extension sees each page once its records are synced and saved, before the page's cursor
 moves (so whatever it records is durable first), every link the run finds deleted on a side,
@@ -8,19 +9,18 @@ and the run before and after both sides are read and after the retries:
         def after_page(self, engine, side, records): ...  # Record.associations -> write_associations
         def after_sides(self, engine): ...  # association changes the record reads missed
 
-    EXTENSIONS["contacts"].append(Associations)
+Each receives the run as a RunContext (engine.context), never the engine itself.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from connectors.base import Record
 
 if TYPE_CHECKING:
-    from syncrules.engine.runner import Engine
+    from syncrules.engine.context import RunContext as Engine
     from syncrules.models import RecordLink
 
 
@@ -44,5 +44,6 @@ class Extension:
         return None
 
 
-# canonical object type -> extension factories, instantiated once per run
-EXTENSIONS: defaultdict[str, list[Callable[[], Extension]]] = defaultdict(list)
+# canonical object type -> step factories, instantiated once per run. The table itself is written
+# out in engine.steps (which imports the steps); it lives here so a test may swap a type's steps.
+EXTENSIONS: dict[str, list[Callable[[], Extension]]] = {}

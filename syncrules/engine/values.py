@@ -15,15 +15,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from connectors.base import COMPANIES, CONTACTS, DEALS, Option
+from connectors.base import Option
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
-from syncrules.engine.extensions import EXTENSIONS, Extension
+from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, FieldPair, Plan
 from syncrules.models import LinkStatus, RecordLink, RecordOutcome
 
 if TYPE_CHECKING:
-    from syncrules.engine.runner import Engine, Pending
+    from syncrules.engine.context import Pending
+    from syncrules.engine.context import RunContext as Engine
     from syncrules.engine.store import LinkChange
 
 # Failing links of these categories may sync once a mapping's value map or policy changes.
@@ -158,7 +159,3 @@ class Reevaluate(Extension):
             cursors = dict(engine.sync.extra_cursors or {})
             cursors[FINGERPRINTS] = self.current
             store.save_extra_cursors(engine.sync, cursors)
-
-
-for _kind in (CONTACTS, COMPANIES, DEALS):
-    EXTENSIONS[_kind].append(Reevaluate)

@@ -122,3 +122,23 @@ def test_a_transient_dependency_failure_waits_with_one_outcome_and_ends_with_one
     assert len(ended) == 1 and ended[0].action == RecordOutcome.Action.ASSOCIATED
     assert "No longer waiting" in ended[0].message
     assert world.apps.b.associations(CONTACTS, link.id_b, COMPANIES) == [world.other_id(COMPANIES, "a", acme)]
+
+
+def test_the_records_story_page_shows_why_its_company_is_not_associated(memory_connections, client):
+    import re
+
+    from django.urls import reverse
+
+    from syncrules.tests.health_helpers import user_in
+
+    world = make_world()
+    refuse_companies(world, DUPLICATE)
+    acme = world.company("a", "Acme")
+    ann = world.contact("a", "ann@acme.example", acme)
+    world.run(COMPANIES, CONTACTS)
+    client.force_login(user_in("Support"))
+    html = client.get(reverse("health:story", args=[contact_link(world, ann).pk])).content.decode()
+    page = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "In sync with warnings" in page
+    assert "Not associated with its company in" in page
+    assert "company Acme (acme.example) could not sync: Duplicate record - fix it there" in page
