@@ -498,6 +498,11 @@ class RecordLink(models.Model):
             wait = backoff(tries - 1, problem.retry_after) if tries > 1 else timedelta(seconds=problem.retry_after)
             self.next_retry_at = now + wait
 
+    @property
+    def field_warnings(self) -> bool:
+        """Some warning is about a field value (not an association): a mapping can fix it."""
+        return any(isinstance(w, dict) and not w.get("association") for w in self.warnings or [])
+
     def set_warnings(self, warnings: list[dict]) -> None:
         """Replace the fields not carried, keeping has_warnings in step."""
         self.warnings = list(warnings)

@@ -16,7 +16,7 @@ from syncrules.engine.convert import policies_for
 from syncrules.engine.mappings import build_pairs
 from syncrules.engine.merge import FieldPair, other, plan_create, plan_link
 from syncrules.engine.runner import Engine
-from syncrules.models import Direction, LinkStatus, ObjectSync, RecordLink, SyncRun, ValuePolicy
+from syncrules.models import Direction, LinkStatus, ObjectSync, RecordLink, Side, SyncRun, ValuePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -150,17 +150,16 @@ def record_urls(link: RecordLink, cache: dict[int, Connector] | None = None) -> 
     from connectors.registry import UnknownConnectorKind
 
     sync = link.object_sync
-    gone = {LinkStatus.DELETED_A: "a", LinkStatus.DELETED_B: "b"}.get(link.status)
-    urls = {"a": "", "b": ""}
+    urls = {Side.A: "", Side.B: ""}
     for side in urls:
-        record_id = getattr(link, f"id_{side}")
-        if not record_id or side == gone:
+        record_id = link.id_on(side)
+        if not record_id or link.status == LinkStatus.deleted_on(side):
             continue
         try:
             urls[side] = _connector(sync.connection(side), cache).record_url(sync.object_type, record_id)
         except (UnknownConnectorKind, ConnectorError, ValueError):
             logger.warning("no record link for %s on side %s of link %s", record_id, side, link.pk, exc_info=True)
-    return urls["a"], urls["b"]
+    return urls[Side.A], urls[Side.B]
 
 
 def _connector(connection, cache: dict[int, Connector] | None) -> Connector:
@@ -221,7 +220,7 @@ def value_pairs(
     """The sync's enabled mappings as the run evaluates them (policy, value map, fallback, and
     where options may be added, asked of `connectors` when given). Pure but for the ORM read."""
     addable = {}
-    for side, specs in (("a", specs_a), ("b", specs_b)):
+    for side, specs in ((Side.A, specs_a), (Side.B, specs_b)):
         connector = (connectors or {}).get(side)
         addable[side] = {name for name, spec in specs.items() if connector is not None
                          and spec.type is FieldType.ENUMERATION and connector.can_add_options(sync.object_type, spec)}
@@ -245,7 +244,7 @@ def evaluate_record(
         plan = plan_create(pairs, values, source)
     else:
         sides = {source: values, target: target_values}
-        plan = plan_link(pairs, last_values or {}, sides["a"], sides["b"])
+        plan = plan_link(pairs, last_values or {}, sides[Side.A], sides[Side.B])
     error = plan.errors.get(target)
     return RecordEvaluation(
         writes=dict(plan.writes[target]), warnings=list(plan.warnings[target]),
@@ -269,7 +268,7 @@ def mapping_policies(
     Salesforce picklist). A two-way mapping offers what either direction allows."""
     offered: list[str] = []
     for target, source_spec, target_spec, connector in (
-        ("b", spec_a, spec_b, connector_b), ("a", spec_b, spec_a, connector_a),
+        (Side.B, spec_a, spec_b, connector_b), (Side.A, spec_b, spec_a, connector_a),
     ):
         if direction not in (Direction.TWO_WAY, f"to_{target}"):
             continue

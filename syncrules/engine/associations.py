@@ -38,7 +38,7 @@ from django.conf import settings
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
-from syncrules.engine import details, store, values
+from syncrules.engine import details, store
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
@@ -449,7 +449,8 @@ class Associations(Extension):
                 outcome = Outcome(RecordOutcome.Action.ASSOCIATED, "", None, "", details.associations(to, [], []))
                 change.outcomes.append(outcome)
             outcome.warnings = [*outcome.warnings, *fresh]
-            outcome.message = f"{outcome.message} {values.describe(fresh)}".strip()
+            reasons = "; ".join(w["reason"] for w in fresh)
+            outcome.message = f"{outcome.message} Not associated: {reasons}.".strip()
 
     def after_retries(self, engine: Engine) -> None:
         """Re-check links carrying a blocked association: once the associated record's link
