@@ -96,13 +96,14 @@ class RedisWindow:
     """At most `max_calls` acquisitions in any `period` seconds, across every process that
     shares the Redis server; the same interface as http.RateLimiter."""
 
-    def __init__(self, client, key: str, max_calls: int, period: float, *, sleep=time.sleep) -> None:
+    def __init__(self, client, key: str, max_calls: int, period: float, *, sleep=time.sleep,
+                 prefix: str | None = None) -> None:
         self.key = key
         self.max_calls = max_calls
         self.period = period
         self._client = client
         self._script = client.register_script(_SCRIPT)
-        base = f"{namespace()}:rl:{key}"
+        base = f"{prefix or namespace()}:rl:{key}"
         self._keys = [f"{base}:{max_calls}:{period:g}", f"{base}:blocked", f"{base}:{max_calls}:{period:g}:seq"]
         self._sleep = sleep
 
