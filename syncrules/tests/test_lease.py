@@ -152,3 +152,17 @@ def test_a_run_closes_the_runs_of_earlier_leases_but_not_its_own(apps):
     assert SyncRun.objects.get(pk=old.pk).status == SyncRun.Status.INTERRUPTED
     assert run.status == SyncRun.Status.SUCCEEDED and run.lease_token
 
+
+
+def test_the_health_overview_tells_a_stopped_worker_from_a_running_one(admin_client):
+    from django.urls import reverse
+
+    running, stopped = make_sync(), make_sync()
+    assert running.claim() and stopped.claim()
+    ObjectSync.objects.filter(pk__in=[running.pk, stopped.pk]).update(state=ObjectSync.State.ACTIVE)
+    expire(stopped)
+    SyncRun.objects.create(object_sync=running, kind=SyncRun.Kind.INCREMENTAL, lease_token=running.lease_token,
+                           waiting_for="Waiting for API budget (rate limit: 190 requests per 10.55 s)")
+    page = admin_client.get(reverse("health:overview")).content.decode()
+    assert page.count("Worker stopped") == 1 and "runs again at its next due time" in page
+    assert f'id="waiting-{running.pk}">Waiting for API budget (rate limit: 190 requests per 10.55 s)' in page
