@@ -161,3 +161,117 @@ def namespace() -> str:
     from django.conf import settings
 
     return getattr(settings, "RATE_LIMIT_NAMESPACE", "syncsite")
+
+
+# --- daily allocations -------------------------------------------------------------------------
+# An app's own count of the calls made today (Salesforce's Sforce-Limit-Info, HubSpot's
+# X-HubSpot-RateLimit-Daily*) is the truth; between two answers every process adds the calls it
+# sends, so several workers stop together at the connection's share instead of each thinking
+# it has the whole allocation.
+_TAKE = """
+local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '')
+local allowed = tonumber(redis.call('HGET', KEYS[1], 'allowed') or '')
+if used and allowed and allowed > 0 and used / allowed >= tonumber(ARGV[1]) then
+  return {0, used, allowed}
+end
+if used then
+  used = redis.call('HINCRBY', KEYS[1], 'used', 1) - 1
+end
+return {1, used or -1, allowed or -1}
+"""
+USAGE_KEPT = 2 * 24 * 3600  # a stale count is forgotten after two days: the next answer sets it
+
+
+class LocalUsage:
+    """A daily usage count kept in this process."""
+
+    def __init__(self) -> None:
+        self.used: int | None = None
+        self.allowed: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[int | None, int | None]:
+        return self.used, self.allowed
+
+    def set(self, name: str, value: int | None) -> None:
+        setattr(self, name, value)
+
+    def take(self, share: float) -> tuple[bool, int | None, int | None]:
+        """Count one call unless usage reached `share`; (sent, used before, allowed)."""
+        with self._lock:
+            used, allowed = self.used, self.allowed
+            if used is not None and allowed and used / allowed >= share:
+                return False, used, allowed
+            if used is not None:
+                self.used = used + 1
+            return True, used, allowed
+
+
+class RedisUsage:
+    """A daily usage count shared by every process through Redis."""
+
+    def __init__(self, client, key: str, prefix: str | None = None) -> None:
+        self._client = client
+        self._key = f"{prefix or usage_namespace()}:usage:{key}"
+        self._take = client.register_script(_TAKE)
+
+    def get(self) -> tuple[int | None, int | None]:
+        used, allowed = self._client.hmget(self._key, ["used", "allowed"])
+        return (int(used) if used is not None else None), (int(allowed) if allowed is not None else None)
+
+    def set(self, name: str, value: int | None) -> None:
+        if value is None:
+            self._client.hdel(self._key, name)
+        else:
+            pipe = self._client.pipeline()
+            pipe.hset(self._key, name, int(value))
+            pipe.expire(self._key, USAGE_KEPT)
+            pipe.execute()
+
+    def take(self, share: float) -> tuple[bool, int | None, int | None]:
+        sent, used, allowed = self._take(keys=[self._key], args=[repr(float(share))])
+        return bool(sent), (None if used < 0 else int(used)), (None if allowed < 0 else int(allowed))
+
+
+def usage_store(key: str) -> LocalUsage | RedisUsage:
+    """Where the daily usage of `key` (an org, a HubSpot account) is counted: Redis when
+    configured, else the client itself."""
+    url = redis_url()
+    # Without Redis each client keeps its own count, as before: the app's answers correct it.
+    return RedisUsage(redis_client(url), key) if url else LocalUsage()
+
+
+class DailyBudget:
+    """Refuses to send once an account's calls today reach `share` of its daily allocation
+    (a limiter: consulted before every attempt, never waiting: the window moves in hours)."""
+
+    def __init__(self, key: str, share: float = 1.0, *, account: str = "the account's") -> None:
+        self.share = share
+        self.account = account
+        self.usage = usage_store(key)
+
+    def observe(self, used: int, allowed: int) -> None:
+        """The app's own count, from a response."""
+        self.usage.set("allowed", allowed)
+        self.usage.set("used", used)
+
+    def acquire(self) -> float:
+        from connectors.errors import ConnectorError, ErrorCategory
+
+        sent, used, allowed = self.usage.take(self.share)
+        if not sent:
+            raise ConnectorError(
+                ErrorCategory.API_LIMIT_REACHED,
+                f"Stopped before sending: {used} of {self.account} {allowed} daily API calls are used, "
+                f"which reaches the {self.share:.0%} share allocated to this connection.",
+                vendor_code="API_BUDGET",
+            )
+        return 0.0
+
+    def penalise(self, seconds: float) -> None:  # noqa: ARG002 (the limiter interface)
+        return None
+
+
+def usage_namespace() -> str:
+    """The prefix of the daily usage keys (the tests give each test its own)."""
+    return namespace()

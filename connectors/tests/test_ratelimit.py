@@ -100,3 +100,45 @@ def test_the_per_process_limiter_shows_its_waits_too():
         ratelimit.run_hooks.reset(token)
     assert seen[0][0] == "Waiting for API budget (search limit: 1 requests per 10 s)" and seen[0][1] > 9.9
     assert seen[-1] == ("", 0.0)
+
+
+def test_two_workers_stop_together_at_the_daily_share(settings, redis_client):
+    from connectors.errors import ConnectorError, ErrorCategory
+    from connectors.salesforce.client import ApiBudget
+
+    settings.REDIS_URL = REDIS_URL
+    key = f"salesforce:test:{uuid.uuid4().hex}"
+    one, two = ApiBudget(0.75, key=key), ApiBudget(0.75, key=key)
+    one.used, one.allowed = 73, 100  # the org's own count, from one worker's last answer
+    assert two.used == 73 and two.allowed == 100
+    one.acquire()  # the 74th call
+    two.acquire()  # the 75th: the share is reached for both
+    for budget in (one, two):
+        with pytest.raises(ConnectorError) as info:
+            budget.acquire()
+        assert info.value.category is ErrorCategory.API_LIMIT_REACHED
+        assert "75 of the org's 100 daily API calls" in info.value.message
+
+
+def test_hubspots_daily_allocation_is_counted_across_workers(settings, redis_client):
+    from connectors.errors import ConnectorError
+
+    settings.REDIS_URL = REDIS_URL
+    key = f"hubspot:test:{uuid.uuid4().hex}:daily"
+    one, two = ratelimit.DailyBudget(key, account="the HubSpot account's"), ratelimit.DailyBudget(key)
+    one.observe(used=998, allowed=1000)
+    one.acquire()
+    two.acquire()
+    with pytest.raises(ConnectorError, match="1000 of the HubSpot account's 1000 daily API calls"):
+        one.acquire()
+
+
+def test_without_redis_a_daily_budget_counts_its_own_calls():
+    from connectors.errors import ConnectorError
+
+    budget = ratelimit.DailyBudget("hubspot:local:daily")
+    budget.acquire()  # nothing known yet: no reason to stop
+    budget.observe(used=9, allowed=10)
+    budget.acquire()
+    with pytest.raises(ConnectorError):
+        budget.acquire()
