@@ -19,6 +19,18 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.fixture(autouse=True)
+def _own_shared_api_usage(monkeypatch):
+    """Daily API usage shared through Redis (REDIS_URL) starts empty in each test: sandbox orgs
+    seeded alike would otherwise inherit one another's count."""
+    import uuid
+
+    from connectors import ratelimit
+
+    name = f"syncsite-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(ratelimit, "usage_namespace", lambda: name)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium driven by Playwright; never a browser Playwright downloads itself."""

@@ -21,6 +21,7 @@ from urllib.parse import quote, quote_plus
 
 import requests
 
+from connectors import ratelimit
 from connectors.errors import ConnectorError, ErrorCategory
 
 log = logging.getLogger(__name__)
@@ -104,20 +105,27 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
 
+    key = ""
+
     def acquire(self) -> float:
-        """Take a slot; returns the seconds waited."""
+        """Take a slot; returns the seconds waited (shown on the current run while it waits)."""
         waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and now - self._calls[0] >= self.period:
-                    self._calls.popleft()
-                if len(self._calls) < self.max_calls:
-                    self._calls.append(now)
-                    return waited
-                wait = self.period - (now - self._calls[0]) + 0.001
-            self._sleep(wait)
-            waited += wait
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    while self._calls and now - self._calls[0] >= self.period:
+                        self._calls.popleft()
+                    if len(self._calls) < self.max_calls:
+                        self._calls.append(now)
+                        return waited
+                    wait = self.period - (now - self._calls[0]) + 0.001
+                ratelimit.notify_wait(ratelimit.describe(self.key, self.max_calls, self.period), wait)
+                self._sleep(wait)
+                waited += wait
+        finally:
+            if waited:
+                ratelimit.notify_wait("", 0.0)
 
     def penalise(self, seconds: float) -> None:
         """Block new acquisitions for `seconds` (after the server said we went too fast)."""
@@ -126,17 +134,25 @@ class RateLimiter:
             self._calls.extend([until] * max(0, self.max_calls - len(self._calls)))
 
 
-_limiters: dict[str, RateLimiter] = {}
+_limiters: dict[str, RateLimiter | ratelimit.RedisWindow] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter:
-    """The process-wide limiter for `key` (e.g. one per HubSpot portal and policy), so every
-    connector instance talking to the same account shares one budget."""
+def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter | ratelimit.RedisWindow:
+    """The limiter for `key` (e.g. one per HubSpot portal and policy) that every connector
+    talking to the same account shares: across all workers and processes through Redis when
+    REDIS_URL is set (connectors.ratelimit), else within this process."""
+    url = ratelimit.redis_url()
     with _limiters_lock:
         limiter = _limiters.get(key)
-        if limiter is None or (limiter.max_calls, limiter.period) != (max_calls, period):
-            limiter = _limiters[key] = RateLimiter(max_calls, period)
+        shared = isinstance(limiter, ratelimit.RedisWindow)
+        if limiter is None or (limiter.max_calls, limiter.period) != (max_calls, period) or shared != bool(url):
+            if url:
+                limiter = ratelimit.RedisWindow(ratelimit.redis_client(url), key, max_calls, period)
+            else:
+                limiter = RateLimiter(max_calls, period)
+                limiter.key = key
+            _limiters[key] = limiter
         return limiter
 
 
@@ -284,6 +300,7 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            ratelimit.checkpoint()  # a run that lost its claim stops before sending more
             for limiter in limiters:
                 limiter.acquire()
             self._last_auth_headers = self.auth_headers()

@@ -71,7 +71,7 @@ class ObjectSyncAdmin(admin.ModelAdmin):
     readonly_fields = [
         "state", "wizard_step", "options", "interval_seconds", "next_run_at", "created_by",
         "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b",
-        "running_since", "created_at", "updated_at", "extra_cursors",
+        "running_since", "lease_expires_at", "created_at", "updated_at", "extra_cursors",
     ]
     fieldsets = [
         (None, {"fields": ["name", "connection_a", "connection_b", "object_type", "direction", "conflict_winner",
@@ -79,7 +79,7 @@ class ObjectSyncAdmin(admin.ModelAdmin):
         ("Internals (read-only)", {"classes": ["collapse"], "fields": [
             "state", "wizard_step", "options", "interval_seconds", "next_run_at", "created_by",
             "initial_sync_done_at", "initial_processed", "initial_total", "cursor_a", "cursor_b", "extra_cursors",
-            "running_since", "created_at", "updated_at"]}),
+            "running_since", "lease_expires_at", "created_at", "updated_at"]}),
     ]
     inlines = [FieldMappingInline, SyncFilterInline, PipelineMappingInline]
 
@@ -136,8 +136,11 @@ class ObjectSyncAdmin(admin.ModelAdmin):
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, obj: ObjectSync) -> str:
-        if obj.running_since:
+        if obj.is_running:
             return format_html('<strong style="color:#2471a3">Running</strong>')
+        if obj.running_since:  # the worker stopped renewing its lease (killed): free at the next due run
+            return format_html('<strong style="color:#b9770e" title="{}">Worker stopped</strong>',
+                               "Its run was interrupted; the sync runs again at its next due time.")
         colour = {"active": "#1e8449", "off": "#7f8c8d", "draft": "#b7950b"}[obj.state]
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_state_display())
 
@@ -376,11 +379,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: SyncRun) -> str:
+        waiting = format_html("<br><small>{}</small>", obj.waiting_for) if obj.waiting_for else ""
         if not obj.estimated_total:
-            return str(obj.processed)
+            return format_html("{}{}", obj.processed, waiting)
         return format_html(
-            '<progress max="{}" value="{}"></progress> {} / {}',
-            obj.estimated_total, obj.processed, obj.processed, obj.estimated_total,
+            '<progress max="{}" value="{}"></progress> {} / {}{}',
+            obj.estimated_total, obj.processed, obj.processed, obj.estimated_total, waiting,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,11 @@ class ObjectSync(models.Model):
     interval_seconds = models.PositiveIntegerField(default=default_interval, validators=[MinValueValidator(10)])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     running_since = models.DateTimeField(null=True, blank=True)
+    # The running worker's lease: it renews lease_expires_at while it works (syncrules.lease);
+    # once that passes the claim is free. The token tells one claim from the next, so a worker
+    # that lost its lease can neither renew nor release the claim another worker took.
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Outcomes older than this were pruned (OUTCOME_RETENTION_DAYS): a record's story is
     # incomplete before it.
     history_pruned_before = models.DateTimeField(null=True, blank=True)
@@ -145,21 +151,66 @@ class ObjectSync(models.Model):
         self.next_run_at = None
         self.save(update_fields=["state", "next_run_at", "updated_at"])
 
-    def claim(self, stale_after: timedelta = timedelta(hours=2)) -> bool:
-        """Mark this sync as running unless another worker holds it (a conditional UPDATE)."""
+    @staticmethod
+    def lease_length() -> timedelta:
+        return timedelta(seconds=settings.SYNC_LEASE_SECONDS)
+
+    @classmethod
+    def claim_is_free(cls, now=None) -> Q:
+        """Syncs nobody runs: no claim, or a lease that expired without a heartbeat (a claim
+        from before leases counts its start as its last heartbeat)."""
+        now = now or timezone.now()
+        return (Q(running_since__isnull=True) | Q(lease_expires_at__lt=now)
+                | Q(lease_expires_at__isnull=True, running_since__lt=now - cls.lease_length()))
+
+    @property
+    def lease_expired(self) -> bool:
+        """Claimed, but the worker stopped renewing its lease (it died): the claim is free."""
+        if not self.running_since:
+            return False
+        expires = self.lease_expires_at or self.running_since + self.lease_length()
+        return expires < timezone.now()
+
+    @property
+    def is_running(self) -> bool:
+        """A worker holds the claim and renews its lease."""
+        return bool(self.running_since) and not self.lease_expired
+
+    def claim(self) -> bool:
+        """Take this sync for one run unless a live worker holds it (a conditional UPDATE).
+
+        The claim is a lease of SYNC_LEASE_SECONDS that the run renews (`renew`) while it works."""
         now = timezone.now()
-        free = Q(running_since__isnull=True) | Q(running_since__lt=now - stale_after)
-        claimed = ObjectSync.objects.filter(free, pk=self.pk).update(running_since=now)
+        token = secrets.token_hex(16)
+        expires = now + self.lease_length()
+        claimed = ObjectSync.objects.filter(self.claim_is_free(now), pk=self.pk).update(
+            running_since=now, lease_token=token, lease_expires_at=expires
+        )
         if claimed:
-            self.running_since = now
+            self.running_since, self.lease_token, self.lease_expires_at = now, token, expires
         return bool(claimed)
 
-    def release(self) -> None:
-        """Give the claim back, unless it went stale and another worker has taken it over."""
-        ObjectSync.objects.filter(pk=self.pk, running_since=self.running_since).update(
-            running_since=None, next_run_at=timezone.now() + timedelta(seconds=self.interval_seconds)
+    def renew(self) -> bool:
+        """Extend this worker's lease; False when the claim is no longer its own."""
+        if not self.lease_token:
+            return False
+        expires = timezone.now() + self.lease_length()
+        renewed = ObjectSync.objects.filter(pk=self.pk, lease_token=self.lease_token).update(lease_expires_at=expires)
+        if renewed:
+            self.lease_expires_at = expires
+        return bool(renewed)
+
+    def release(self) -> bool:
+        """Give the claim back and schedule the next run; refused (False) when the lease expired
+        and another worker has taken the sync over since."""
+        if not self.lease_token:
+            return False
+        released = ObjectSync.objects.filter(pk=self.pk, lease_token=self.lease_token).update(
+            running_since=None, lease_token="", lease_expires_at=None,
+            next_run_at=timezone.now() + timedelta(seconds=self.interval_seconds),
         )
-        self.running_since = None
+        self.running_since, self.lease_token, self.lease_expires_at = None, "", None
+        return bool(released)
 
 
 class ValuePolicy(models.TextChoices):
@@ -527,6 +578,7 @@ class SyncRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         PARTIAL = "partial", "Finished with failures"
         FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
 
     object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -548,6 +600,11 @@ class SyncRun(models.Model):
     warned = models.PositiveIntegerField(default=0, help_text="Records synced with warnings (fields not carried).")
     http_calls = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The claim's lease token (ObjectSync.lease_token) the run ran under: a run still "running"
+    # under another token lost its worker.
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # What the run is waiting for right now ("Waiting for API budget: ..."), empty when working.
+    waiting_for = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]
@@ -570,6 +627,22 @@ class SyncRun(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return (self.finished_at - self.started_at) if self.finished_at else None
+
+    @classmethod
+    def close_interrupted(cls, runs: models.QuerySet) -> int:
+        """Close those of `runs` still marked running, whose worker stopped (killed, out of
+        memory, a deploy), as Interrupted with the counts they had saved; the number closed."""
+        now, closed = timezone.now(), 0
+        for run in runs.filter(status=cls.Status.RUNNING):
+            error = (
+                f"Interrupted: the worker stopped after {run.processed} records (created {run.created}, "
+                f"updated {run.updated}, matched {run.matched}, failed {run.failed}). The next run resumed "
+                "from the last saved page."
+            )
+            closed += cls.objects.filter(pk=run.pk, status=cls.Status.RUNNING).update(
+                status=cls.Status.INTERRUPTED, finished_at=now, error=error, waiting_for=""
+            )
+        return closed
 
 
 class RecordOutcome(models.Model):

@@ -22,7 +22,6 @@ DISPATCH_TASK = "syncrules.tasks.dispatch_due_syncs"
 SCHEDULE_NAME = "syncrules: dispatch due object syncs"
 PRUNE_TASK = "syncrules.tasks.prune_outcomes"
 PRUNE_SCHEDULE_NAME = "syncrules: prune old record outcomes"  # also made by migration 0006
-STALE_CLAIM = timedelta(hours=2)  # ObjectSync.claim's default
 PREVIEW_TASK = "syncrules.tasks.run_preview"
 STALE_PREVIEW = timedelta(hours=1)  # a preview running this long lost its worker
 
@@ -75,11 +74,14 @@ def dispatch_due_syncs() -> list[int]:
     two dispatchers running at once queue it once; a run queued twice anyway is harmless
     (ObjectSync.claim lets one through).
     """
+    from syncrules.lease import reap_expired_claims
+
     now = timezone.now()
     queued = []
-    # A claim older than ObjectSync.claim's staleness limit belongs to a worker that died.
-    free = Q(running_since__isnull=True) | Q(running_since__lt=now - STALE_CLAIM)
-    due = ObjectSync.objects.filter(free, state=ObjectSync.State.ACTIVE, next_run_at__lte=now)
+    # A claim whose lease expired belongs to a worker that died: free it (its run is closed as
+    # Interrupted) so the sync runs again at its next due time.
+    reap_expired_claims(now)
+    due = ObjectSync.objects.filter(ObjectSync.claim_is_free(now), state=ObjectSync.State.ACTIVE, next_run_at__lte=now)
     rows = sorted(due.values_list("pk", "next_run_at", "interval_seconds", "object_type"),
                   key=lambda row: (DEPENDENCY_ORDER.get(row[3], 9), row[0]))
     for sync_id, next_run_at, interval, _kind in rows:

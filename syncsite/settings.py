@@ -154,6 +154,10 @@ else:
 # How often the dispatcher looks for object syncs that are due, and the default interval
 # between incremental runs of one object sync.
 SYNC_INTERVAL_SECONDS = read_int("SYNC_INTERVAL_SECONDS", 300, minimum=10)
+# A run holds its sync under a lease that it renews every quarter of this while it works; a
+# worker that dies (killed, out of memory, a deploy) frees its sync this long after its last
+# renewal, and the sync runs again at its next due time.
+SYNC_LEASE_SECONDS = read_int("SYNC_LEASE_SECONDS", 120, minimum=2)
 # How often a run compares the associations of every linked record, for apps whose reads miss
 # association-only changes (HubSpot); an object sync's options may override it.
 ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0)

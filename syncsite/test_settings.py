@@ -1,5 +1,7 @@
 """Test settings: the normal settings with django-q2 in sync mode and fast password hashing."""
 
+import os
+
 from syncsite.settings import *  # noqa: F403
 from syncsite.settings import Q_CLUSTER
 
@@ -7,3 +9,5 @@ from syncsite.settings import Q_CLUSTER
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SANDBOX_ENABLED = True
+# Rate limits shared through Redis (REDIS_URL) start empty in each test process.
+RATE_LIMIT_NAMESPACE = f"syncsite-test-{os.getpid()}"

@@ -25,6 +25,7 @@ from connectors.http import (
     secret_values,
     shared_limiter,
 )
+from connectors.ratelimit import DailyBudget
 
 PUBLIC_API = "https://api.hubapi.com"
 PUBLIC_AUTHORIZE = "https://app.hubspot.com/oauth/authorize"
@@ -176,6 +177,10 @@ class HubSpotClient:
         self.ten = shared_limiter(f"{self.limiter_key}:ten", int(options.get("rate_limit_per_10s", 190)), _window(10.0))
         self.search_limiter = shared_limiter(f"{self.limiter_key}:search", int(options.get("search_per_second", 5)),
                                              _window(1.0))
+        # The daily allocation (private apps learn it from X-HubSpot-RateLimit-Daily*), shared by
+        # every worker: they stop together at it instead of each at its own count.
+        self.daily = DailyBudget(f"{self.limiter_key}:daily", float(options.get("daily_budget_share", 1.0)),
+                                 account="the HubSpot account's")
         self.http = _HubSpotHttp(
             self.base_url, classify=classify, auth_headers=self._auth_headers, refresh_auth=self._refresh_on_401,
             limiters=[self.ten] if self.limited else [], on_response=self._learn_limits,
@@ -190,7 +195,8 @@ class HubSpotClient:
         # Search has its own per-second limit and is not counted in the ten-secondly one
         # (reference 1.13); waiting on one limiter after taking another's slot would make the
         # first slot's timestamp early, so each call takes exactly one.
-        limiters = ([self.search_limiter] if search else [self.ten]) if self.limited else []
+        # The daily budget never waits (it refuses), so it may come before the ten-second window.
+        limiters = ([self.search_limiter] if search else [self.daily, self.ten]) if self.limited else []
         try:
             return self.http.request(method, path, limiters=limiters, **kwargs)
         except ConnectorError:
@@ -226,13 +232,16 @@ class HubSpotClient:
         self.ten = fresh
 
     def _report_usage(self, headers) -> None:
-        """Pass the daily allocation on (private apps get it in headers), at most twice a minute."""
-        if self.on_usage is None or time.monotonic() - self._usage_reported_at < USAGE_REPORT_INTERVAL:
-            return
+        """Pass the daily allocation on (private apps get it in headers) to the shared daily
+        budget, and to `on_usage` at most twice a minute."""
         try:
             allowed = int(headers["X-HubSpot-RateLimit-Daily"])
             remaining = int(headers["X-HubSpot-RateLimit-Daily-Remaining"])
         except (KeyError, ValueError):
+            return
+        if self.limited:
+            self.daily.observe(max(0, allowed - remaining), allowed)
+        if self.on_usage is None or time.monotonic() - self._usage_reported_at < USAGE_REPORT_INTERVAL:
             return
         self._usage_reported_at = time.monotonic()
         self.on_usage(max(0, allowed - remaining), allowed)

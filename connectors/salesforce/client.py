@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from connectors import ratelimit
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.http import HttpClient, describe_body, generic_classify, parse_json, redact, secret_values
 
@@ -101,11 +102,14 @@ class ApiBudget:
     included (HubSpot's own Salesforce integration stops at 75%).
     """
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float, key: str = "") -> None:
         self.share = share
-        self.used: int | None = None
-        self.allowed: int | None = None
         self.exhausted = False
+        # Shared by every worker through Redis when configured (connectors.ratelimit).
+        self.usage = ratelimit.usage_store(key) if key else ratelimit.LocalUsage()
+
+    used = property(lambda self: self.usage.get()[0], lambda self, value: self.usage.set("used", value))
+    allowed = property(lambda self: self.usage.get()[1], lambda self, value: self.usage.set("allowed", value))
 
     def acquire(self) -> float:
         if self.exhausted:
@@ -115,10 +119,11 @@ class ApiBudget:
                 vendor_code="REQUEST_LIMIT_EXCEEDED",
                 status=403,
             )
-        if self.allowed and self.used is not None and self.used / self.allowed >= self.share:
+        sent, used, allowed = self.usage.take(self.share)
+        if not sent:
             raise ConnectorError(
                 ErrorCategory.API_LIMIT_REACHED,
-                f"Stopped before sending: {self.used} of the org's {self.allowed} daily API calls are used, "
+                f"Stopped before sending: {used} of the org's {allowed} daily API calls are used, "
                 f"which reaches the {self.share:.0%} share allocated to this connection.",
                 vendor_code="API_BUDGET",
             )
@@ -148,7 +153,7 @@ class SalesforceClient:
         self.credentials = credentials
         self.save_credentials = save_credentials
         self.on_api_usage = on_api_usage
-        self.budget = ApiBudget(budget_share)
+        self.budget = ApiBudget(budget_share, key=f"salesforce:{self.instance_url}:{_org_key(credentials)}")
         self.timeout = timeout or (5.0, 60.0)
         self.token_calls = 0
         self.server_time: datetime | None = None  # from the last response's Date header
@@ -330,3 +335,16 @@ class SalesforceClient:
                 f"Expected {expected} collection results, got {str(results)[:200]}",
             )
         return results
+
+
+def _org_key(credentials: Mapping[str, Any]) -> str:
+    """The org the credentials reach (from the identity URL .../id/<org id>/<user id>), else a
+    digest of the token: the key of its shared daily usage."""
+    import hashlib
+
+    identity = str(credentials.get("id") or "")
+    match = re.search(r"/id/([^/]+)/", identity)
+    if match:
+        return match.group(1)
+    token = str(credentials.get("refresh_token") or credentials.get("access_token") or "")
+    return hashlib.sha256(token.encode()).hexdigest()[:16]

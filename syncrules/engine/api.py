@@ -16,6 +16,7 @@ from syncrules.engine.convert import policies_for
 from syncrules.engine.mappings import build_pairs
 from syncrules.engine.merge import FieldPair, other, plan_create, plan_link
 from syncrules.engine.runner import Engine
+from syncrules.lease import LeaseLost, RunLease
 from syncrules.models import Direction, LinkStatus, ObjectSync, RecordLink, Side, SyncRun, ValuePolicy
 
 logger = logging.getLogger(__name__)
@@ -39,21 +40,24 @@ def run_sync(
         logger.info("object sync %s is already running; skipped", sync.pk)
         return None
     try:
-        _close_interrupted_runs(sync)
-        if initial:
-            sync.cursor_a = sync.cursor_b = sync.initial_sync_done_at = None
-            ObjectSync.objects.filter(pk=sync.pk).update(cursor_a=None, cursor_b=None, initial_sync_done_at=None)
-        kind = SyncRun.Kind.INITIAL if sync.initial_sync_done_at is None else SyncRun.Kind.INCREMENTAL
-        run = SyncRun.objects.create(object_sync=sync, kind=kind, trigger=trigger)
-        if _run_engine(sync, run, connectors, lambda engine: engine.execute()):
-            if kind == SyncRun.Kind.INITIAL:
-                sync.initial_sync_done_at = timezone.now()
-                ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=sync.initial_sync_done_at)
-            if run.created or run.matched:  # new links: records waiting for them can go on
-                wake_dependents(sync)
+        with RunLease(sync) as lease:
+            _close_interrupted_runs(sync)
+            if initial:
+                sync.cursor_a = sync.cursor_b = sync.initial_sync_done_at = None
+                ObjectSync.objects.filter(pk=sync.pk).update(cursor_a=None, cursor_b=None, initial_sync_done_at=None)
+            kind = SyncRun.Kind.INITIAL if sync.initial_sync_done_at is None else SyncRun.Kind.INCREMENTAL
+            run = SyncRun.objects.create(object_sync=sync, kind=kind, trigger=trigger, lease_token=sync.lease_token)
+            lease.attach(run)
+            if _run_engine(sync, run, connectors, lambda engine: engine.execute()):
+                if kind == SyncRun.Kind.INITIAL:
+                    sync.initial_sync_done_at = timezone.now()
+                    ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=sync.initial_sync_done_at)
+                if run.created or run.matched:  # new links: records waiting for them can go on
+                    wake_dependents(sync)
         return run
     finally:
-        sync.release()
+        if not sync.release():
+            logger.warning("object sync %s was taken over by another worker before this run released it", sync.pk)
 
 
 def resync_deleted(
@@ -71,16 +75,21 @@ def resync_deleted(
     if not sync.claim():
         return None
     try:
-        status = LinkStatus.DELETED_A if side == "a" else LinkStatus.DELETED_B
-        links = RecordLink.objects.filter(object_sync=sync, status=status).order_by("pk")
-        if link_ids is not None:
-            links = links.filter(pk__in=list(link_ids))
-        run = SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.RESYNC, trigger=trigger)
-        chosen = list(links)
-        _run_engine(sync, run, connectors, lambda engine: engine.resync_deleted(side, chosen))
+        with RunLease(sync) as lease:
+            _close_interrupted_runs(sync)
+            status = LinkStatus.deleted_on(Side(side))
+            links = RecordLink.objects.filter(object_sync=sync, status=status).order_by("pk")
+            if link_ids is not None:
+                links = links.filter(pk__in=list(link_ids))
+            run = SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.RESYNC, trigger=trigger,
+                                         lease_token=sync.lease_token)
+            lease.attach(run)
+            chosen = list(links)
+            _run_engine(sync, run, connectors, lambda engine: engine.resync_deleted(side, chosen))
         return run
     finally:
-        sync.release()
+        if not sync.release():
+            logger.warning("object sync %s was taken over by another worker before this run released it", sync.pk)
 
 
 def _run_engine(sync: ObjectSync, run: SyncRun, connectors, work: Callable[[Engine], None]) -> bool:
@@ -89,6 +98,10 @@ def _run_engine(sync: ObjectSync, run: SyncRun, connectors, work: Callable[[Engi
     try:
         engine.prepare(dict(connectors or {}))
         work(engine)
+    except LeaseLost as exc:  # another worker runs the sync now: leave its run and cursors alone
+        logger.error("run %s of object sync %s stopped: %s", run.pk, sync.pk, exc)
+        SyncRun.close_interrupted(SyncRun.objects.filter(pk=run.pk))
+        return False
     except Exception as exc:  # the run is recorded as failed; the cursors stay where saved
         logger.exception("run %s of object sync %s failed", run.pk, sync.pk)
         _safe_progress(engine)
@@ -125,12 +138,9 @@ def wake_dependents(sync: ObjectSync) -> int:
 
 
 def _close_interrupted_runs(sync: ObjectSync) -> None:
-    """Runs still marked running once we hold the claim died with their worker: say so."""
-    SyncRun.objects.filter(object_sync=sync, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error="Interrupted: the worker stopped before the run finished. The next run resumed from the last saved page.",
-    )
+    """Runs still marked running under another lease than ours died with their worker: close
+    them as Interrupted, with the counts they had saved."""
+    SyncRun.close_interrupted(SyncRun.objects.filter(object_sync=sync).exclude(lease_token=sync.lease_token))
 
 
 def _safe_progress(engine: Engine) -> None:

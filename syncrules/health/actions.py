@@ -92,7 +92,7 @@ def _queue_resync(request: HttpRequest, sync: ObjectSync, side: str, count: int)
     from syncrules.tasks import enqueue_resync
 
     app = sync.connection(side).name
-    if sync.running_since:
+    if sync.is_running:
         messages.warning(request, f"{sync} is running now; resync the deleted records once the run is done.")
     elif not count:
         messages.warning(request, f"No record of {sync} is deleted in {app}: nothing to resync.")

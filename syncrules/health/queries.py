@@ -184,7 +184,7 @@ def api_usage(connection: Connection) -> dict | None:
 
 def progress(sync: ObjectSync, run: SyncRun | None, now: datetime) -> Progress | None:
     """How far a running initial sync is, and when it should end at its pace so far."""
-    if not sync.running_since or run is None or run.status != SyncRun.Status.RUNNING:
+    if not sync.is_running or run is None or run.status != SyncRun.Status.RUNNING:
         return None
     total = run.estimated_total or sync.initial_total
     if not total:
@@ -198,8 +198,10 @@ def progress(sync: ObjectSync, run: SyncRun | None, now: datetime) -> Progress |
 def badge(sync: ObjectSync, run: SyncRun | None) -> str:
     if sync.state == ObjectSync.State.DRAFT:
         return "draft"
-    if sync.running_since:
+    if sync.is_running:
         return "running"
+    if sync.running_since:  # its worker stopped renewing the lease: the next due run takes over
+        return "stalled"
     if run is not None and run.status == SyncRun.Status.FAILED:
         return "failing"
     return "on" if sync.state == ObjectSync.State.ACTIVE else "off"

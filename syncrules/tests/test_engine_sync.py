@@ -399,7 +399,7 @@ def test_a_run_left_running_by_a_dead_worker_is_closed_by_the_next_one(apps):
     dead = SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.INITIAL)
     run_sync(sync.pk)
     dead.refresh_from_db()
-    assert dead.status == SyncRun.Status.FAILED and "Interrupted" in dead.error
+    assert dead.status == SyncRun.Status.INTERRUPTED and "Interrupted" in dead.error
 
 
 def test_an_extension_sees_every_page_before_its_cursor_moves_and_the_end_of_the_sides(apps, monkeypatch):

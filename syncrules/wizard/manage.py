@@ -38,7 +38,7 @@ def sync_page(request: HttpRequest, pk: int) -> HttpResponse:
     # The page refreshes itself while a run goes on: the apps' labels are read once in a while.
     data = read_apps(sync, cache_seconds=LABELS_KEPT) if sync.field_mappings.exists() else AppData(sync)
     run = sync.runs.order_by("-started_at").first()
-    running = bool(sync.running_since) or (run is not None and run.status == SyncRun.Status.RUNNING)
+    running = sync.is_running or (run is not None and run.status == SyncRun.Status.RUNNING and not sync.lease_expired)
     user = request.user
     return _render(request, sync, "sync_page.html", {
         "sections": summarize(sync, data, pair_syncs(sync.connection_a_id, sync.connection_b_id)),
