@@ -318,14 +318,14 @@ class FaultMiddleware:
 
 @csrf_exempt
 def control(request: HttpRequest) -> HttpResponse:
-    """GET: the configuration and counters. POST a JSON object: configure (counters zeroed).
-    DELETE: every fault off, counters zeroed."""
+    """GET: the configuration and counters. POST a JSON object: configure (counters zeroed,
+    unless ?keep_counters=1). DELETE: every fault off, counters zeroed."""
     if request.method == "POST":
         try:
             config = json.loads(request.body or b"{}")
             if not isinstance(config, dict):
                 raise FaultConfigError("Expected a JSON object of fault shares and options")
-            configure(config)
+            configure(config, reset_counters=request.GET.get("keep_counters") != "1")
         except (ValueError, FaultConfigError) as exc:  # JSONDecodeError is a ValueError
             return JsonResponse({"error": str(exc)}, status=400)
     elif request.method == "DELETE":

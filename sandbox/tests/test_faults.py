@@ -158,6 +158,8 @@ def test_the_control_url_configures_reports_and_clears_faults(call):
     assert call("hubspot").status_code == 502
     assert client.get("/sandbox/faults/").json()["injected"]["hubspot"] == {"http_502": 1}
     assert client.post("/sandbox/faults/", b"[1]", content_type="application/json").status_code == 400
+    paused = client.post("/sandbox/faults/?keep_counters=1", b"{}", content_type="application/json").json()
+    assert paused["injected"]["hubspot"] == {"http_502": 1} and call("hubspot").status_code == 200
     assert client.delete("/sandbox/faults/").json()["injected_total"] == 0
     assert call("hubspot").status_code == 200
 
