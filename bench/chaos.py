@@ -1,6 +1,7 @@
 """Chaos benchmark: contact and company syncs between the HubSpot and Salesforce sandboxes with
 every fault injected, the worker SIGKILLed at random moments, records edited on both sides
-between runs; then runs until quiet and checks record by record.
+between runs; then runs to the end with the faults still on, then until quiet with the faults
+off, and checks record by record.
 
     .venv/bin/python bench/chaos.py [--contacts 5000] [--companies 1000] [--kills 10] [--fault-share 0.005]
     DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2
@@ -47,6 +48,8 @@ from harness import MANAGE, ROOT, bench_database, sandbox_connections, wait_unti
 
 CONTACT_FIELDS = (("email", "Email"), ("firstname", "FirstName"), ("lastname", "LastName"), ("jobtitle", "Title"))
 COMPANY_FIELDS = (("name", "Name"), ("city", "BillingCity"))
+READ_TIMEOUT = 15.0
+TIMEOUT_HOLD = 17
 
 
 def main() -> None:
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument("--unsafe-clear-claims-after-kill", action="store_true",
                         help="clear a killed worker's claim at once (stands in for an expired lease)")
+    parser.add_argument("--faulty-runs", type=int, default=2,
+                        help="runs per sync to the end with faults still on, after the kills")
     parser.add_argument("--quiet-runs", type=int, default=8, help="most final runs per sync, faults off")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=18781)
@@ -85,7 +90,7 @@ def main() -> None:
                 raise SystemExit(f"port {args.port} is taken by another server: choose another with --port")
         server = subprocess.Popen(
             [*MANAGE, "sandbox_serve", "--port", str(args.port), "--fault-seed", str(args.seed),
-             "--timeout-seconds", "4", "--slow-seconds", "0.5", "--retry-after", "1"],
+             "--timeout-seconds", str(TIMEOUT_HOLD), "--slow-seconds", "0.5", "--retry-after", "1"],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{args.port}/sandbox"
         try:
@@ -157,9 +162,10 @@ class Chaos:
         self.rng = random.Random(args.seed)
         self.hubspot, self.salesforce = sandbox_connections(base, portal, org, rate_limits=True)
         for connection in (self.hubspot, self.salesforce):
-            # Short read timeouts, so an injected timeout (the sandbox holds the answer 4 s) costs seconds.
-            connection.options = {**connection.options, "read_timeout": 2.0, "timeout": 2.0, "backoff_base": 0.2,
-                                  "max_attempts": 6}
+            # Read timeouts shorter than the default 60 s, so an injected timeout (the sandbox holds
+            # the answer TIMEOUT_HOLD s) costs seconds, yet long enough for a 2,000-record query under load.
+            connection.options = {**connection.options, "read_timeout": READ_TIMEOUT, "timeout": READ_TIMEOUT,
+                                  "backoff_base": 0.2, "max_attempts": 6}
             connection.save()
         self.syncs = {}
         for object_type in (COMPANIES, CONTACTS):  # companies first, as the dispatcher orders them
@@ -188,7 +194,7 @@ class Chaos:
     def faults_on(self) -> None:
         from sandbox.faults import KINDS
 
-        self.faults({"seed": self.args.seed + self.round, "timeout_seconds": 4, "slow_seconds": 0.5,
+        self.faults({"seed": self.args.seed + self.round, "timeout_seconds": TIMEOUT_HOLD, "slow_seconds": 0.5,
                      "retry_after": 1, **dict.fromkeys(KINDS, self.args.fault_share)})
 
     def faults_off(self) -> None:
@@ -202,6 +208,7 @@ class Chaos:
         else:
             self.two_workers()
         print(f"chaos phase: {time.perf_counter() - started:.0f}s, {self.kills} kills, {self.round} edit rounds")
+        self.faulty_runs()
         self.faults_off()
         self.until_quiet()
         self.report()
@@ -234,6 +241,19 @@ class Chaos:
                 self.edit_round()
                 if self.kills >= self.args.kills:
                     break
+
+    def faulty_runs(self) -> None:
+        """Runs to the end with every fault still on (the kills mostly cut runs short)."""
+        for n in range(self.args.faulty_runs):
+            for sync in self.syncs.values():
+                started = time.monotonic()
+                done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
+                                      capture_output=True, text=True)
+                tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+                print(f"  run {n + 1} under faults, {sync.object_type}: {time.monotonic() - started:.0f}s "
+                      f"({done.returncode}) {tail[0][:160]}")
+                if done.returncode == 0 and sync.pk in self.kill_times:
+                    self.recoveries.append(time.monotonic() - self.kill_times.pop(sync.pk))
 
     # --- two workers: qcluster processes on the same syncs ------------------------------------
     def two_workers(self) -> None:
@@ -345,13 +365,20 @@ class Chaos:
     def snapshot(self) -> dict:
         """Every record of both apps, read through the connectors (faults off), by type and side."""
         from connectors.base import COMPANIES, CONTACTS
+        from connectors.errors import ConnectorError
 
         state = {}
         for object_type in (CONTACTS, COMPANIES):
             for side, connection in (("a", self.hubspot), ("b", self.salesforce)):
-                records = {}
-                for page in connection.connector().read_changes(object_type, None):
-                    records.update((r.id, r.values) for r in page.records)
+                for attempt in range(3):  # a machine under load may still time a read out
+                    try:
+                        records = {}
+                        for page in connection.connector().read_changes(object_type, None):
+                            records.update((r.id, r.values) for r in page.records)
+                        break
+                    except ConnectorError:
+                        if attempt == 2:
+                            raise
                 state[(object_type, side)] = records
         return state
 
