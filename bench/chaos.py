@@ -294,6 +294,8 @@ class Chaos:
                     worker.wait(timeout=20)
                 except (ProcessLookupError, subprocess.TimeoutExpired):
                     os.killpg(worker.pid, signal.SIGKILL)
+            if self.args.unsafe_clear_claims_after_kill:  # a run cut short by stopping its worker
+                ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).update(running_since=None)
 
     # --- people editing both apps between runs --------------------------------------------------
     def edit_round(self) -> None:
