@@ -158,6 +158,13 @@ def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter | rat
 
 Classifier = Callable[[requests.Response], ConnectorError]
 
+
+def replay_safe(method: str, path: str) -> bool:  # noqa: ARG001 (connectors pass their own, by path)
+    """Whether sending a request twice does no more than sending it once. A POST may create a
+    record: after its answer was lost (read timeout, connection cut mid-answer) it may have been
+    carried out, so it is not resent; the next run finds the record by its match keys instead."""
+    return method.upper() != "POST"
+
 # Transient categories worth retrying within the same call. Expired authentication is handled
 # by refresh_auth instead, and a spent API allocation frees up in hours, not seconds: both are
 # retried by later runs, not by waiting here.
@@ -238,6 +245,7 @@ class HttpClient:
         on_response: Callable[[requests.Response], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         secrets: Callable[[], Iterable[str]] = tuple,
+        replay_safe: Callable[[str, str], bool] = replay_safe,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.classify = classify
@@ -251,6 +259,7 @@ class HttpClient:
         self.on_response = on_response
         self.sleep = sleep
         self.secrets = secrets  # credential values to scrub from every message, besides the request's own
+        self.replay_safe = replay_safe
         self._last_auth_headers: dict[str, str] = {}
         self.session = requests.Session()
         self.calls = 0  # HTTP requests actually sent, retries included
@@ -318,6 +327,10 @@ class HttpClient:
                     continue
             if error.category not in RETRY_NOW or attempt >= self.max_attempts:
                 raise error
+            if getattr(error, "answer_lost", False) and not self.replay_safe(method, path):
+                error.message += " (the request may have been carried out; not resent, to create nothing twice)"
+                error.args = (error.message,)
+                raise error
             wait = error.retry_after if error.retry_after is not None else self._backoff(attempt)
             if error.category is ErrorCategory.RATE_LIMITED:
                 for limiter in limiters:
@@ -329,15 +342,20 @@ class HttpClient:
     def _send(self, method: str, path: str, kwargs: dict) -> requests.Response | ConnectorError:
         try:
             response = self.session.request(method, self.url(path), **kwargs)
-        except requests.Timeout:
+        except requests.Timeout as exc:
             self.calls += 1
-            return ConnectorError(ErrorCategory.APP_UNAVAILABLE, f"{method} {path} timed out")
+            error = ConnectorError(ErrorCategory.APP_UNAVAILABLE, f"{method} {path} timed out")
+            error.answer_lost = not isinstance(exc, requests.exceptions.ConnectTimeout)  # sent, then no answer
+            return error
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             # ChunkedEncodingError: the connection dropped after the headers, mid-body.
             self.calls += 1
-            return ConnectorError(
+            error = ConnectorError(
                 ErrorCategory.APP_UNAVAILABLE, f"{method} {path} failed: connection error ({type(exc).__name__})"
             )
+            # Refused before anything was sent: safe to resend; anything else may have been served.
+            error.answer_lost = "NewConnectionError" not in repr(exc)
+            return error
         except requests.RequestException as exc:
             self.calls += 1
             return ConnectorError(ErrorCategory.UNKNOWN, f"{method} {path} failed: {type(exc).__name__}: {exc}")
@@ -353,4 +371,22 @@ class HttpClient:
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request and return its parsed JSON body (None for an empty body)."""
-        return parse_json(self.request(method, path, **kwargs))
+        return self.parsed(method, path, lambda: self.request(method, path, **kwargs))
+
+    def parsed(self, method: str, path: str, send: Callable[[], requests.Response]) -> Any:
+        """`send()`'s JSON body. An unreadable answer (an HTML page, JSON cut short) to a
+        request that is safe to resend is fetched again with backoff, like a 5xx; to one that
+        may have created something, it is a MALFORMED_RESPONSE error at once."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return parse_json(send())
+            except ConnectorError as exc:
+                if (exc.category is not ErrorCategory.MALFORMED_RESPONSE or attempt >= self.max_attempts
+                        or not self.replay_safe(method, path)):
+                    raise
+                wait = self._backoff(attempt)
+                log.info("refetching %s %s in %.2fs after an unreadable answer", method, self.redact(path), wait)
+                self.retries += 1
+                self.sleep(wait)

@@ -47,6 +47,9 @@ if not DEBUG and _dev_fernet in FIELD_ENCRYPTION_KEYS:
 
 # The sandboxes emulate vendor APIs with no real authentication behind them: never on by accident.
 SANDBOX_ENABLED = read_bool("SANDBOX_ENABLED", DEBUG)
+# Faults the sandboxes inject, per request with a seeded probability (sandbox/faults.py), e.g.
+# {"seed": 1, "http_429": 0.02, "http_503": 0.01}. Off by default; `sandbox_serve --fault` sets them too.
+SANDBOX_FAULTS: dict = {}
 # Public base URL of this site, used for OAuth redirect URIs and webhook targets.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -68,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Injects faults into the sandboxes' API answers when SANDBOX_FAULTS asks for them (a no-op otherwise).
+    "sandbox.faults.FaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -21,7 +21,6 @@ from connectors.http import (
     RateLimiter,
     describe_body,
     generic_classify,
-    parse_json,
     secret_values,
     shared_limiter,
 )
@@ -159,6 +158,16 @@ def _retry_after(response: requests.Response, body: Mapping, category: ErrorCate
     return None
 
 
+def replay_safe(method: str, path: str) -> bool:
+    """Whether resending a request whose answer was lost cannot create a record twice: every
+    method but POST, and the POSTs that only read, update or associate (search, batch
+    read/update/upsert, association batches)."""
+    if method.upper() != "POST":
+        return True
+    path = path.split("?", 1)[0].rstrip("/")
+    return path.endswith(("/search", "/batch/read", "/batch/update", "/batch/upsert")) or "/associations/" in path
+
+
 class HubSpotClient:
     """One HubSpot account: an HttpClient with auth, refresh and the portal's rate limits."""
 
@@ -187,6 +196,7 @@ class HubSpotClient:
             max_attempts=int(options.get("max_attempts", 6)),
             timeout=(5.0, float(options.get("read_timeout", 60.0))),
             secrets=lambda: secret_values(self.credentials),
+            replay_safe=replay_safe,
         )
         self.http.can_refresh = lambda: self.oauth
 
@@ -208,7 +218,7 @@ class HubSpotClient:
                                  f"{method} {path} failed: {type(exc).__name__}: {exc}") from None
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return parse_json(self.call(method, path, **kwargs))
+        return self.http.parsed(method, path, lambda: self.call(method, path, **kwargs))
 
     @property
     def calls(self) -> int:

@@ -133,6 +133,14 @@ class ApiBudget:
         return None
 
 
+def replay_safe(method: str, path: str) -> bool:
+    """Whether resending a request whose answer was lost cannot create a record twice: every
+    method but POST, and the POST that reads a collection (composite/sobjects/<type>)."""
+    if method.upper() != "POST":
+        return True
+    return bool(re.search(r"/composite/sobjects/\w+/?(\?|$)", path))
+
+
 class SalesforceClient:
     """One org: data calls on the instance, token calls on the login host."""
 
@@ -172,6 +180,7 @@ class SalesforceClient:
             timeout=self.timeout,
             on_response=self._on_response,
             secrets=lambda: secret_values(self.credentials),
+            replay_safe=replay_safe,
         )
 
     @property
@@ -199,6 +208,11 @@ class SalesforceClient:
             message = str(body.get("error_description") or body["error"])
         else:
             return generic_classify(response)
+        if code == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in message.lower():
+            # Too many long-running requests at once (reference 2.10): it passes in seconds,
+            # unlike the daily allocation, so wait and retry rather than stop the connection.
+            return ConnectorError(ErrorCategory.RATE_LIMITED, message, vendor_code=code,
+                                  status=response.status_code)
         if code == "REQUEST_LIMIT_EXCEEDED":
             self.budget.exhausted = True  # no retry can succeed before the 24-hour window moves
         category = category_of(code, fields, response.status_code)

@@ -68,10 +68,13 @@ def test_it_reports_an_html_error_page_as_app_unavailable(portal, connect):
     assert "HTML page" in info.value.message
 
 
-def test_it_reports_malformed_json_as_a_malformed_response(portal, hubspot):
-    Portal.objects.filter(pk=portal.pk).update(faults={"bad_json": 1.0}, fault_budget=1)
+def test_it_reports_malformed_json_as_a_malformed_response(portal, connect):
+    # A read is fetched again after an unreadable answer; one that stays unreadable is reported.
+    Portal.objects.filter(pk=portal.pk).update(faults={"bad_json": 1.0}, fault_budget=2)
+    conn = connect(portal, max_attempts=2)
+    conn.client.http.sleep = lambda seconds: None
     with pytest.raises(ConnectorError) as info:
-        hubspot.pipelines("deals")
+        conn.pipelines("deals")
     assert info.value.category is ErrorCategory.MALFORMED_RESPONSE
     assert info.value.category.transient
 

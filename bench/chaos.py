@@ -1,0 +1,477 @@
+"""Chaos benchmark: contact and company syncs between the HubSpot and Salesforce sandboxes with
+every fault injected, the worker SIGKILLed at random moments, records edited on both sides
+between runs; then runs to the end with the faults still on, then until quiet with the faults
+off, and checks record by record.
+
+    .venv/bin/python bench/chaos.py [--contacts 5000] [--companies 1000] [--kills 10] [--fault-share 0.005]
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2
+
+One worker (default): each run is a `manage.py sync_run` subprocess, SIGKILLed after a random
+delay (uniform in [0.5, --kill-window] s) if still running. Two workers (`--workers 2`, needs
+PostgreSQL and Redis): two `manage.py qcluster` processes take the runs the bench queues for both
+syncs every few seconds; one of them, chosen at random, is SIGKILLed (with its children) and
+restarted at each kill. Reports double runs (two runs of one sync overlapping in time) and the
+requests the sandboxes refused for a real vendor limit, and the most requests one account sent
+in any 10 seconds (from the sandboxes' own counters, sandbox/faults.py).
+
+Seeding: both apps get --contacts contacts and --companies companies; --overlap of them share an
+email (contacts) or a name and domain (companies) with the other app; 1% of each app's contacts
+duplicate another's email, 1% have an invalid email, 1% of companies share a name.
+
+A killed worker keeps its sync claimed until the claim is stale (ObjectSync.claim: 2 h before the
+lease work lands); its sync then counts as stuck. `--unsafe-clear-claims-after-kill` clears the
+claim right after each kill instead (a stand-in for an expired lease, for measuring the rest):
+the bench's default does not.
+
+Prints figures and asserts nothing. Last line:
+chaos: N records, K kills, F faults injected, lost L, duplicated D, disagreeing X, unexplained failures U, stuck S
+where lost/duplicated/disagreeing count records and fields (an edit not carried is a lost field),
+unexplained failures count failing links whose category is transient after the final quiet runs,
+and stuck counts syncs still claimed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections import Counter
+from datetime import timedelta
+
+from harness import MANAGE, ROOT, bench_database, sandbox_connections, wait_until_up
+
+CONTACT_FIELDS = (("email", "Email"), ("firstname", "FirstName"), ("lastname", "LastName"), ("jobtitle", "Title"))
+COMPANY_FIELDS = (("name", "Name"), ("city", "BillingCity"))
+READ_TIMEOUT = 15.0
+TIMEOUT_HOLD = 17
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=5000, help="contacts seeded in each app")
+    parser.add_argument("--companies", type=int, default=1000, help="companies (accounts) seeded in each app")
+    parser.add_argument("--overlap", type=float, default=0.3, help="share of records that exist in both apps")
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of a worker")
+    parser.add_argument("--kill-window", type=float, default=20.0, help="a kill comes 0.5 to this many s into a run")
+    parser.add_argument("--fault-share", type=float, default=0.005,
+                        help="share of API requests given each of the 10 kinds of fault")
+    parser.add_argument("--edits", type=int, default=10, help="records edited on each side between runs")
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--unsafe-clear-claims-after-kill", action="store_true",
+                        help="clear a killed worker's claim at once (stands in for an expired lease)")
+    parser.add_argument("--faulty-runs", type=int, default=2,
+                        help="runs per sync to the end with faults still on, after the kills")
+    parser.add_argument("--quiet-runs", type=int, default=8, help="most final runs per sync, faults off")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--port", type=int, default=18781)
+    args = parser.parse_args()
+    if args.workers == 2 and not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith("post")):
+        raise SystemExit("--workers 2 needs DATABASE_URL=postgres://... and REDIS_URL=redis://...")
+
+    with bench_database("chaos-bench-") as env:
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        started = time.perf_counter()
+        portal, org = seed(args)
+        print(f"seeded {args.contacts} contacts and {args.companies} companies per app in "
+              f"{time.perf_counter() - started:.0f}s ({env['DATABASE_URL'].split('@')[-1]})")
+        connection.close()
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", args.port)) == 0:
+                raise SystemExit(f"port {args.port} is taken by another server: choose another with --port")
+        server = subprocess.Popen(
+            [*MANAGE, "sandbox_serve", "--port", str(args.port), "--fault-seed", str(args.seed),
+             "--timeout-seconds", str(TIMEOUT_HOLD), "--slow-seconds", "0.5", "--retry-after", "1"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{args.port}/sandbox"
+        try:
+            wait_until_up(base + "/salesforce/services/data/")
+            Chaos(args, env, base, portal, org).run()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+# --- seeding ---------------------------------------------------------------------------------
+def seed(args):
+    from django.utils import timezone
+
+    from sandbox.hubspot.models import CrmObject
+    from sandbox.hubspot.seed import ensure_portal, seed_records
+    from sandbox.salesforce.models import Record
+    from sandbox.salesforce.seed import seed_org
+
+    rng = random.Random(args.seed)
+    portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=True)
+    seed_records(portal, contacts=args.contacts, companies=args.companies, seed=args.seed)
+    org = seed_org(f"chaos{int(time.time())}", contacts=args.contacts, accounts=args.companies, api_max=10_000_000)
+
+    hub_contacts = list(CrmObject.objects.filter(portal=portal, object_type="contacts").order_by("pk"))
+    sf_contacts = list(Record.objects.filter(org=org.org, sobject="Contact").order_by("pk"))
+    shared = int(args.overlap * min(len(hub_contacts), len(sf_contacts)))
+    for source, target in zip(hub_contacts[:shared], sf_contacts[:shared], strict=False):
+        props = source.properties
+        if props.get("email"):
+            target.data = {**target.data, "Email": props["email"].upper(), "FirstName": props.get("firstname"),
+                           "LastName": props.get("lastname") or "Unknown"}
+    one_percent = max(1, len(sf_contacts) // 100)
+    tail = sf_contacts[shared:]
+    for record in rng.sample(tail, min(len(tail), one_percent)):  # invalid values
+        record.data = {**record.data, "Email": "not-an-email"}
+    for record in rng.sample(tail, min(len(tail), one_percent)):  # deliberate duplicates
+        record.data = {**record.data, "Email": rng.choice(sf_contacts[:shared] or sf_contacts).data.get("Email")}
+    Record.objects.bulk_update(sf_contacts, ["data"], batch_size=500)
+    hub_tail = hub_contacts[shared:]
+    for record in rng.sample(hub_tail, min(len(hub_tail), one_percent)):
+        record.properties = {**record.properties, "email": "still not an email"}
+        record.email = ""
+    CrmObject.objects.bulk_update(hub_contacts, ["properties", "email"], batch_size=500)
+
+    hub_companies = list(CrmObject.objects.filter(portal=portal, object_type="companies").order_by("pk"))
+    accounts = list(Record.objects.filter(org=org.org, sobject="Account").order_by("pk"))
+    shared = int(args.overlap * min(len(hub_companies), len(accounts)))
+    for source, target in zip(hub_companies[:shared], accounts[:shared], strict=False):
+        props = source.properties
+        target.data = {**target.data, "Name": props.get("name"), "Website": props.get("domain")}
+    for record in rng.sample(accounts[shared:], min(len(accounts) - shared, max(1, len(accounts) // 100))):
+        record.data = {**record.data, "Name": accounts[0].data.get("Name")}  # a duplicate name
+    Record.objects.bulk_update(accounts, ["data"], batch_size=500)
+    # Existing data is older than the syncs: age it so the first cursors are exact.
+    hour_ago = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    Record.objects.filter(org=org.org).update(system_modstamp=hour_ago)
+    return portal, org
+
+
+# --- the bench -------------------------------------------------------------------------------
+class Chaos:
+    def __init__(self, args, env, base, portal, org) -> None:
+        from connectors.base import COMPANIES, CONTACTS
+        from syncrules.engine.mappings import create_default_mappings
+        from syncrules.models import ObjectSync
+
+        self.args, self.env, self.base = args, env, base
+        self.rng = random.Random(args.seed)
+        self.hubspot, self.salesforce = sandbox_connections(base, portal, org, rate_limits=True)
+        for connection in (self.hubspot, self.salesforce):
+            # Read timeouts shorter than the default 60 s, so an injected timeout (the sandbox holds
+            # the answer TIMEOUT_HOLD s) costs seconds, yet long enough for a 2,000-record query under load.
+            connection.options = {**connection.options, "read_timeout": READ_TIMEOUT, "timeout": READ_TIMEOUT,
+                                  "backoff_base": 0.2, "max_attempts": 6}
+            connection.save()
+        self.syncs = {}
+        for object_type in (COMPANIES, CONTACTS):  # companies first, as the dispatcher orders them
+            sync = ObjectSync.objects.create(connection_a=self.hubspot, connection_b=self.salesforce,
+                                             object_type=object_type, state=ObjectSync.State.ACTIVE)
+            create_default_mappings(sync)
+            self.syncs[object_type] = sync
+        self.portal_limit = portal.ten_second_limit
+        self.kills = 0
+        self.kill_times: dict[int, float] = {}
+        self.recoveries: list[float] = []
+        self.edits: dict[tuple[str, int], tuple[str, str, str]] = {}  # (type, link pk) -> (field a, field b, value)
+        self.created: dict[str, list[tuple[str, str]]] = {CONTACTS: []}  # (side, email)
+        self.round = 0
+        self.before = self.snapshot()
+
+    # --- the sandboxes' fault control ---------------------------------------------------------
+    def faults(self, config: dict | None = None) -> dict:
+        url = f"{self.base}/faults/?keep_counters=1"
+        data = None if config is None else json.dumps(config).encode()
+        request = urllib.request.Request(url, data=data, method="GET" if data is None else "POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our loopback server)
+            return json.loads(response.read())
+
+    def faults_on(self) -> None:
+        from sandbox.faults import KINDS
+
+        self.faults({"seed": self.args.seed + self.round, "timeout_seconds": TIMEOUT_HOLD, "slow_seconds": 0.5,
+                     "retry_after": 1, **dict.fromkeys(KINDS, self.args.fault_share)})
+
+    def faults_off(self) -> None:
+        self.faults({})
+
+    def run(self) -> None:
+        self.faults_on()
+        started = time.perf_counter()
+        if self.args.workers == 1:
+            self.one_worker()
+        else:
+            self.two_workers()
+        print(f"chaos phase: {time.perf_counter() - started:.0f}s, {self.kills} kills, {self.round} edit rounds")
+        self.faulty_runs()
+        self.faults_off()
+        self.until_quiet()
+        self.report()
+
+    # --- one worker: sync_run subprocesses, killed at random -----------------------------------
+    def one_worker(self) -> None:
+        from syncrules.models import ObjectSync
+
+        attempts = 0
+        while self.kills < self.args.kills and attempts < self.args.kills * 6:
+            attempts += 1
+            for sync in self.syncs.values():
+                process = subprocess.Popen([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                delay = self.rng.uniform(0.5, self.args.kill_window)
+                try:
+                    output, _ = process.communicate(timeout=delay)
+                    tail = output.decode(errors="replace").strip().splitlines()[-1:] if output else []
+                    print(f"  {sync.object_type} run ended ({process.returncode}) {tail[0][:160] if tail else ''}")
+                    if process.returncode == 0 and sync.pk in self.kill_times:
+                        self.recoveries.append(time.monotonic() - self.kill_times.pop(sync.pk))
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.communicate()
+                    self.kills += 1
+                    self.kill_times.setdefault(sync.pk, time.monotonic())
+                    print(f"  kill {self.kills}: {sync.object_type} run SIGKILLed after {delay:.1f}s")
+                    if self.args.unsafe_clear_claims_after_kill:
+                        ObjectSync.objects.filter(pk=sync.pk).update(running_since=None)
+                self.edit_round()
+                if self.kills >= self.args.kills:
+                    break
+
+    def faulty_runs(self) -> None:
+        """Runs to the end with every fault still on (the kills mostly cut runs short)."""
+        for n in range(self.args.faulty_runs):
+            for sync in self.syncs.values():
+                started = time.monotonic()
+                done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
+                                      capture_output=True, text=True)
+                tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+                print(f"  run {n + 1} under faults, {sync.object_type}: {time.monotonic() - started:.0f}s "
+                      f"({done.returncode}) {tail[0][:160]}")
+                if done.returncode == 0 and sync.pk in self.kill_times:
+                    self.recoveries.append(time.monotonic() - self.kill_times.pop(sync.pk))
+
+    # --- two workers: qcluster processes on the same syncs ------------------------------------
+    def two_workers(self) -> None:
+        from django.db import transaction
+
+        from syncrules.models import ObjectSync
+        from syncrules.tasks import enqueue_run
+
+        def start():
+            return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+        workers = [start(), start()]
+        try:
+            next_kill = time.monotonic() + self.rng.uniform(0.5, self.args.kill_window)
+            while self.kills < self.args.kills:
+                with transaction.atomic():
+                    for sync in self.syncs.values():
+                        enqueue_run(sync.pk)  # both workers may take one: the claim must let one through
+                        enqueue_run(sync.pk)
+                time.sleep(3)
+                if time.monotonic() >= next_kill:
+                    victim = self.rng.randrange(2)
+                    os.killpg(workers[victim].pid, signal.SIGKILL)
+                    workers[victim].wait()
+                    self.kills += 1
+                    print(f"  kill {self.kills}: worker {victim + 1} SIGKILLed")
+                    if self.args.unsafe_clear_claims_after_kill:
+                        ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).update(running_since=None)
+                    workers[victim] = start()
+                    next_kill = time.monotonic() + self.rng.uniform(0.5, self.args.kill_window)
+                self.edit_round()
+            time.sleep(5)
+        finally:
+            for worker in workers:
+                try:
+                    os.killpg(worker.pid, signal.SIGTERM)
+                    worker.wait(timeout=20)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(worker.pid, signal.SIGKILL)
+            if self.args.unsafe_clear_claims_after_kill:  # a run cut short by stopping its worker
+                ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).update(running_since=None)
+
+    # --- people editing both apps between runs --------------------------------------------------
+    def edit_round(self) -> None:
+        """Edit a few linked records on each side (each pair once in the whole bench, so no edit
+        meets a conflicting one) and create a contact on each side; faults paused meanwhile."""
+        from connectors.base import COMPANIES, CONTACTS
+        from syncrules.models import LinkStatus, RecordLink
+
+        self.round += 1
+        self.faults_off()
+        try:
+            for object_type, (field_a, field_b) in ((CONTACTS, ("jobtitle", "Title")),
+                                                    (COMPANIES, ("city", "BillingCity"))):
+                sync = self.syncs[object_type]
+                links = list(RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC)
+                             .exclude(pk__in=[pk for (t, pk) in self.edits if t == object_type])
+                             .order_by("?")[: 2 * self.args.edits])
+                on_a, on_b = links[: self.args.edits], links[self.args.edits:]
+                updates_a = {link.id_a: {field_a: f"Chaos A{self.round}.{n}"} for n, link in enumerate(on_a)}
+                updates_b = {link.id_b: {field_b: f"Chaos B{self.round}.{n}"} for n, link in enumerate(on_b)}
+                for connection, updates, side_links in ((self.hubspot, updates_a, on_a), (self.salesforce, updates_b, on_b)):
+                    if not updates:
+                        continue
+                    results = connection.connector().write(object_type, updates=updates)
+                    done = {r.ref for r in results if r.ok}
+                    for link in side_links:
+                        record_id = link.id_a if connection is self.hubspot else link.id_b
+                        if record_id in done:
+                            self.edits[(object_type, link.pk)] = (field_a, field_b, updates[record_id][
+                                field_a if connection is self.hubspot else field_b])
+            email = f"chaos-new-{self.round}@example.com"
+            made = self.hubspot.connector().write(CONTACTS, creates=[{"email": email, "lastname": "Chaos"}])
+            if made[0].ok:
+                self.created[CONTACTS].append(("a", email))
+            email_b = f"chaos-new-b-{self.round}@example.com"
+            made = self.salesforce.connector().write(CONTACTS, creates=[{"Email": email_b, "LastName": "Chaos"}])
+            if made[0].ok:
+                self.created[CONTACTS].append(("b", email_b))
+        finally:
+            self.faults_on()
+
+    # --- the end: quiet runs, then the record-by-record check ---------------------------------
+    def until_quiet(self) -> None:
+        from django.utils import timezone
+
+        from syncrules.engine import run_sync
+        from syncrules.models import ObjectSync, RecordLink
+
+        stuck_before = ObjectSync.objects.filter(running_since__isnull=False).count()
+        print(f"quiet phase (faults off): {stuck_before} syncs still claimed by a killed worker")
+        for n in range(self.args.quiet_runs):
+            busy = False
+            for sync in self.syncs.values():
+                # Time passes: every retry is due.
+                RecordLink.objects.filter(object_sync=sync).exclude(next_retry_at=None).update(
+                    next_retry_at=timezone.now() - timedelta(seconds=1))
+                run = run_sync(sync.pk)
+                if run is None:
+                    print(f"  quiet run {n + 1} {sync.object_type}: refused, the sync is still claimed")
+                    continue
+                if sync.pk in self.kill_times and run.status != "failed":
+                    self.recoveries.append(time.monotonic() - self.kill_times.pop(sync.pk))
+                print(f"  quiet run {n + 1} {sync.object_type}: {run.status} created {run.created} updated "
+                      f"{run.updated} matched {run.matched} failed {run.failed}")
+                busy |= bool(run.created or run.updated or run.matched)
+            if not busy:
+                break
+
+    def snapshot(self) -> dict:
+        """Every record of both apps, read through the connectors (faults off), by type and side."""
+        from connectors.base import COMPANIES, CONTACTS
+        from connectors.errors import ConnectorError
+
+        state = {}
+        for object_type in (CONTACTS, COMPANIES):
+            for side, connection in (("a", self.hubspot), ("b", self.salesforce)):
+                for attempt in range(3):  # a machine under load may still time a read out
+                    try:
+                        records = {}
+                        for page in connection.connector().read_changes(object_type, None):
+                            records.update((r.id, r.values) for r in page.records)
+                        break
+                    except ConnectorError:
+                        if attempt == 2:
+                            raise
+                state[(object_type, side)] = records
+        return state
+
+    def report(self) -> None:
+        from connectors.base import COMPANIES, CONTACTS
+        from connectors.errors import ErrorCategory
+        from syncrules.engine.filters import is_valid_email, normalize_email
+        from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
+
+        after = self.snapshot()
+        stats = self.faults()
+        transient = {c.code for c in ErrorCategory if c.transient}
+        lost = duplicated = disagreeing = explained = 0
+        keys = {CONTACTS: ("email", "Email"), COMPANIES: ("name", "Name")}
+
+        def norm(object_type, value):
+            if object_type == CONTACTS:
+                return normalize_email(value) if is_valid_email(value) else None
+            return (value or "").strip().lower() or None
+
+        for object_type, (key_a, key_b) in keys.items():
+            sync = self.syncs[object_type]
+            links = list(RecordLink.objects.filter(object_sync=sync))
+            status_of = {("a", link.id_a): link for link in links if link.id_a}
+            status_of.update({("b", link.id_b): link for link in links if link.id_b})
+            counts, before = {}, {}
+            for side, key in (("a", key_a), ("b", key_b)):
+                counts[side] = Counter(norm(object_type, v.get(key)) for v in after[(object_type, side)].values())
+                before[side] = Counter(norm(object_type, v.get(key)) for v in self.before[(object_type, side)].values())
+                counts[side].pop(None, None)
+                before[side].pop(None, None)
+            for side in ("a", "b"):
+                for value, n in counts[side].items():
+                    duplicated += max(0, n - max(1, before[side][value]))
+            wanted = set(before["a"]) | set(before["b"]) | {e for _, e in self.created.get(object_type, [])}
+            for value in wanted:
+                missing = [side for side in ("a", "b") if not counts[side][value]]
+                if not missing:
+                    continue
+                holders = [(side, rid) for side, key in (("a", key_a), ("b", key_b))
+                           for rid, v in after[(object_type, side)].items() if norm(object_type, v.get(key)) == value]
+                held = [status_of.get(h) for h in holders]
+                # Not lost: a record waiting for a person (duplicate, invalid value) or excluded by a filter.
+                if held and all(link is not None and (link.status == LinkStatus.EXCLUDED or (
+                        link.status == LinkStatus.FAILING and link.error_category not in transient)) for link in held):
+                    explained += 1
+                else:
+                    lost += 1
+            fields = CONTACT_FIELDS if object_type == CONTACTS else COMPANY_FIELDS
+            for link in links:
+                if link.status != LinkStatus.IN_SYNC:
+                    continue
+                a, b = after[(object_type, "a")].get(link.id_a), after[(object_type, "b")].get(link.id_b)
+                if a is None or b is None:
+                    lost += 1
+                    continue
+                for field_a, field_b in fields:
+                    value_a, value_b = (str(v or "").strip() for v in (a.get(field_a), b.get(field_b)))
+                    if field_a == "email":
+                        value_a, value_b = value_a.lower(), value_b.lower()
+                    if value_a != value_b:
+                        disagreeing += 1
+                edit = self.edits.get((object_type, link.pk))
+                if edit and (a.get(edit[0]) != edit[2] or b.get(edit[1]) != edit[2]):
+                    lost += 1  # an edit not carried (or overwritten)
+        failing = RecordLink.objects.filter(object_sync__in=self.syncs.values(), status=LinkStatus.FAILING)
+        unexplained = failing.filter(error_category__in=transient).count()
+        stuck = ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()], running_since__isnull=False).count()
+        by_category = Counter(failing.values_list("error_category", flat=True))
+        records = sum(len(v) for v in after.values())
+        runs = SyncRun.objects.filter(object_sync__in=self.syncs.values()).order_by("started_at")
+        double = 0
+        for sync in self.syncs.values():
+            spans = [(r.started_at, r.finished_at) for r in runs if r.object_sync_id == sync.pk
+                     and r.finished_at and "nterrupted" not in (r.error or "")]
+            double += sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:], strict=False) if s2 < f1)
+        print(f"runs: {runs.count()} ({Counter(runs.values_list('status', flat=True))}), double runs {double}")
+        print(f"failing links by category: {dict(by_category)}; not lost but waiting for a person: {explained}")
+        print(f"edits made: {len(self.edits)} fields, contacts created between runs: {len(self.created[CONTACTS])}")
+        print(f"faults injected: {stats['injected']}")
+        print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']}; "
+              f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit})")
+        if self.recoveries:
+            print(f"time from a kill to the sync's next successful run: median "
+                  f"{sorted(self.recoveries)[len(self.recoveries) // 2]:.0f}s, max {max(self.recoveries):.0f}s "
+                  f"({len(self.recoveries)} measured)")
+        if self.args.unsafe_clear_claims_after_kill:
+            print("note: --unsafe-clear-claims-after-kill cleared each killed worker's claim at once")
+        print(f"chaos: {records} records, {self.kills} kills, {stats['injected_total']} faults injected, lost {lost}, "
+              f"duplicated {duplicated}, disagreeing {disagreeing}, unexplained failures {unexplained}, stuck {stuck}")
+
+
+if __name__ == "__main__":
+    main()
