@@ -448,7 +448,7 @@ class Chaos:
                     lost += 1  # an edit not carried (or overwritten)
         failing = RecordLink.objects.filter(object_sync__in=self.syncs.values(), status=LinkStatus.FAILING)
         unexplained = failing.filter(error_category__in=transient).count()
-        stuck = ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()], running_since__isnull=False).count()
+        stuck = ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).exclude(ObjectSync.claim_is_free()).count()
         by_category = Counter(failing.values_list("error_category", flat=True))
         records = sum(len(v) for v in after.values())
         runs = SyncRun.objects.filter(object_sync__in=self.syncs.values()).order_by("started_at")

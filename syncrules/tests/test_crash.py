@@ -108,7 +108,7 @@ def killed_run(sync, kill, monkeypatch):
         with pytest.raises(Killed):
             run_sync(sync.pk)
     assert ObjectSync.objects.get(pk=sync.pk).running_since is not None  # still claimed by the dead
-    ObjectSync.objects.filter(pk=sync.pk).update(running_since=timezone.now() - timedelta(hours=3))
+    ObjectSync.objects.filter(pk=sync.pk).update(running_since=timezone.now() - timedelta(hours=3), lease_expires_at=timezone.now() - timedelta(hours=2))
 
 
 def run_until_quiet(sync, runs: int = 6) -> list[SyncRun]:

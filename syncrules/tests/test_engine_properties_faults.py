@@ -48,7 +48,7 @@ operations = st.lists(
 
 def expire_claim(sync) -> None:
     """A killed worker's claim goes stale (the time a lease takes to expire)."""
-    ObjectSync.objects.filter(pk=sync.pk).update(running_since=timezone.now() - timedelta(hours=3))
+    ObjectSync.objects.filter(pk=sync.pk).update(running_since=timezone.now() - timedelta(hours=3), lease_expires_at=timezone.now() - timedelta(hours=2))
 
 
 class FaultyWorld(World):
