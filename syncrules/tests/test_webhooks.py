@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -216,3 +217,24 @@ def test_a_failed_run_keeps_the_changed_ids_for_the_next(hubspot, queued):
 
     debounce.run_triggered(sync.pk, run_sync=failing)
     assert list(PendingChange.objects.values_list("record_id", flat=True)) == ["1"]
+
+
+# --- the poll loop's lease
+def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
+    from syncrules.webhooks import polling
+    from syncrules.webhooks.models import PollLease
+
+    polls: list[str] = []
+    monkeypatch.setattr(polling, "poll_once", lambda: polls.append("poll"))
+    monkeypatch.setattr(polling, "queue_waiting", lambda: [])
+    second: list[int] = []
+
+    def sleep(_seconds):
+        if not second:
+            second.append(polling.poll_loop(sleep=sleep))  # started meanwhile: the lease is held
+            PollLease.objects.update(started_at=timezone.now() - timedelta(seconds=60))
+            second.append(polling.poll_loop(sleep=lambda _s: PollLease.objects.update(holder="")))
+
+    assert polling.poll_loop(sleep=sleep) == 1  # taken over: stops at its next turn
+    assert second[0] == 0 and second[1] >= 1
+    assert len(polls) == 1 + second[1]

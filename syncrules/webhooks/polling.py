@@ -62,7 +62,8 @@ def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
     """One query: True when the side has records changed since the last poll."""
     trigger, _ = SyncTrigger.objects.get_or_create(object_sync=sync)
     cursor = dict((trigger.poll_cursor or {}).get(side) or {})
-    if not cursor.get("stamp"):  # first poll: from where the sync's own cursor stands
+    first = not cursor.get("stamp")
+    if first:  # from where the sync's own cursor stands: what it read there is no change
         sync_cursor = getattr(sync, f"cursor_{side}") or {}
         cursor = {"stamp": sync_cursor.get("modstamp") or "", "ids": []}
     sobject = connector.sobject(sync.object_type)
@@ -78,6 +79,8 @@ def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
         return False
     rows = [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
     seen = set(cursor.get("ids") or [])
+    if first:
+        seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
     new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
     fields = {"last_polled_at": timezone.now()}
     if rows:
