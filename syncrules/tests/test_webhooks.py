@@ -238,3 +238,19 @@ def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
     assert polling.poll_loop(sleep=sleep) == 1  # taken over: stops at its next turn
     assert second[0] == 0 and second[1] >= 1
     assert len(polls) == 1 + second[1]
+
+
+def test_a_migration_makes_the_poll_schedule_and_ensure_schedules_keeps_one():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from syncrules import tasks
+
+    assert Schedule.objects.filter(func=tasks.POLL_TASK).count() == 1
+    Schedule.objects.filter(func=tasks.POLL_TASK).delete()
+    call_command("ensure_schedules", stdout=StringIO())
+    assert tasks.ensure_change_schedules() is False
+    schedule = Schedule.objects.get(func=tasks.POLL_TASK)
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1 and schedule.repeats == -1
