@@ -254,3 +254,30 @@ def test_a_migration_makes_the_poll_schedule_and_ensure_schedules_keeps_one():
     assert tasks.ensure_change_schedules() is False
     schedule = Schedule.objects.get(func=tasks.POLL_TASK)
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1 and schedule.repeats == -1
+
+
+# --- where a user sees it
+def test_the_sync_page_says_how_changes_arrive_on_each_side(admin_client, hubspot, client, queued):
+    from django.urls import reverse
+
+    salesforce = make_connection("salesforce", "Acme org")
+    sync = _active("contacts", hubspot, connection_b=salesforce)
+    page = reverse("admin:syncrules_objectsync_page", args=[sync.pk])
+    text = admin_client.get(page).content.decode()
+    assert "Changes in HubSpot arrive by webhook: none received yet" in text
+    assert "http://testserver/webhooks/hubspot/" in text
+    assert "Changes in Acme org are polled every 15 s (no poll yet: is a worker running?)" in text
+    _post(client, [_event(11)])
+    SyncTrigger.objects.filter(pk=sync.pk).update(last_polled_at=timezone.now() - timedelta(seconds=4))
+    text = admin_client.get(page).content.decode()
+    assert "Changes in HubSpot arrive by webhook (last received 0 s ago)" in text
+    assert "(last poll 4 s ago)" in text
+
+
+def test_the_sync_page_says_a_connection_without_client_secret_gets_no_webhooks(admin_client):
+    connection = make_connection("hubspot", "Plain portal", credentials={"access_token": "pat-x"})
+    sync = _active("contacts", connection)
+    from django.urls import reverse
+
+    text = admin_client.get(reverse("admin:syncrules_objectsync_page", args=[sync.pk])).content.decode()
+    assert "set the app&#x27;s client secret on the connection" in text
