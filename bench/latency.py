@@ -17,6 +17,7 @@ import argparse
 import os
 import random
 import subprocess
+import sys
 import threading
 import time
 
@@ -24,6 +25,7 @@ from harness import MANAGE, ROOT, bench_database, sandbox_connections, wait_unti
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=300, help="contacts seeded on each side (no overlap)")
     parser.add_argument("--edits", type=int, default=100, help="records edited per side")
@@ -183,9 +185,30 @@ def report(arrived, waiting, args, poll, sync) -> None:
               f"max {times[-1]:.1f}s")
     runs = SyncRun.objects.filter(object_sync=sync)
     trigger = SyncTrigger.objects.filter(pk=sync.pk).first()
+    for direction, target, value in list(waiting)[:5]:
+        print(f"  missing {direction} {target}: wanted {value!r}, {where_is(sync, direction, target)}")
+    failed = runs.exclude(status=SyncRun.Status.SUCCEEDED).values_list("pk", "status", "error")[:3]
+    for pk, status, error in failed:
+        print(f"  run {pk} {status}: {(error or '')[:200]}")
     print(f"runs: {runs.filter(trigger=SyncRun.Trigger.CHANGE).count()} triggered by changes, "
           f"{runs.exclude(trigger=SyncRun.Trigger.CHANGE).count()} others; "
           f"webhook events received {trigger.webhook_events if trigger else 0}")
+
+
+def where_is(sync, direction: str, target: str) -> str:
+    """What a missing edit's two records hold now, and their link's state."""
+    from sandbox.hubspot.models import CrmObject
+    from sandbox.salesforce.models import Record
+    from syncrules.models import RecordLink
+
+    side = "id_b" if direction.startswith("HubSpot") else "id_a"
+    link = RecordLink.objects.filter(object_sync=sync, **{side: target}).first()
+    if link is None:
+        return "no link"
+    hs = CrmObject.objects.filter(pk=int(link.id_a)).values_list("properties", flat=True).first() or {}
+    sf = Record.objects.filter(sf_id=link.id_b).values_list("data", flat=True).first() or {}
+    return (f"HubSpot has {hs.get('lastname')!r}, Salesforce {sf.get('LastName')!r}; link {link.status} "
+            f"{link.error_category or ''}")
 
 
 def quantile(ordered: list[float], q: float) -> float:

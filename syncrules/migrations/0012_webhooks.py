@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('side', models.CharField(max_length=1)),
                 ('record_id', models.CharField(max_length=64)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ('received_at', models.DateTimeField()),
                 ('object_sync', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='syncrules.objectsync')),
             ],
             options={

@@ -281,3 +281,16 @@ def test_the_sync_page_says_a_connection_without_client_secret_gets_no_webhooks(
 
     text = admin_client.get(reverse("admin:syncrules_objectsync_page", args=[sync.pk])).content.decode()
     assert "set the app&#x27;s client secret on the connection" in text
+
+
+def test_an_id_changed_again_during_the_run_that_read_it_is_read_again_by_the_next(hubspot, queued, django_capture_on_commit_callbacks):
+    sync = _active("contacts", hubspot)
+    debounce.notify_changes({(sync.pk, "a"): ["1", "2"]})
+    runs = FakeRuns(during=lambda: debounce.notify_changes({(sync.pk, "a"): ["1"]}))
+    with django_capture_on_commit_callbacks(execute=True):
+        debounce.run_triggered(sync.pk, run_sync=runs)
+    assert list(PendingChange.objects.values_list("record_id", flat=True)) == ["1"]
+    assert queued[-1] == sync.pk
+    after = FakeRuns()
+    debounce.run_triggered(sync.pk, run_sync=after)
+    assert after.calls == [{"a": ["1"]}] and not PendingChange.objects.exists()

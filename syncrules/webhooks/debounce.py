@@ -50,10 +50,12 @@ def notify_changes(changes: Changes, *, webhook_events: int = 0, now=None) -> li
     sync_ids = sorted({sync_id for sync_id, _side in changes})
     for sync_id in sync_ids:
         SyncTrigger.objects.get_or_create(object_sync_id=sync_id)
-    rows = [PendingChange(object_sync_id=sync_id, side=side, record_id=str(record_id)[:64])
+    rows = [PendingChange(object_sync_id=sync_id, side=side, record_id=str(record_id)[:64], received_at=now)
             for (sync_id, side), ids in changes.items() for record_id in dict.fromkeys(ids)]
-    # A duplicate delivery names ids already pending: they stay one row each.
-    PendingChange.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    # An id already pending stays one row, received again now: a run that took it before this
+    # change leaves it for the next run (it may have read the record before this change).
+    PendingChange.objects.bulk_create(rows, update_conflicts=True, unique_fields=["object_sync", "side", "record_id"],
+                                      update_fields=["received_at"], batch_size=500)
     fields: dict[str, Any] = {"pending_at": Coalesce("pending_at", now), "last_change_at": now}
     if webhook_events:
         fields.update(last_webhook_at=now, webhook_events=F("webhook_events") + webhook_events)
@@ -104,7 +106,7 @@ def run_triggered(sync_id: int, run_sync=None) -> int | None:
         sync = ObjectSync.objects.select_related("connection_a", "connection_b").filter(pk=sync_id).first()
         if sync is None or sync.state != ObjectSync.State.ACTIVE:
             return None
-        taken = list(PendingChange.objects.filter(object_sync=sync_id).order_by("pk")
+        taken = list(PendingChange.objects.filter(object_sync=sync_id, received_at__lte=now).order_by("pk")
                      .values_list("pk", "side", "record_id")[:MAX_IDS_PER_RUN])
         run = _run_with_changes(sync, taken, run_sync)
         if run is None:  # busy with another run: wait for it (queue_waiting), keep the ids
@@ -112,7 +114,8 @@ def run_triggered(sync_id: int, run_sync=None) -> int | None:
             return None
         ran = True
         if run.status == SyncRun.Status.SUCCEEDED and taken:
-            PendingChange.objects.filter(pk__in=[pk for pk, _s, _r in taken]).delete()
+            # Only those not received again since the run took them.
+            PendingChange.objects.filter(pk__in=[pk for pk, _s, _r in taken], received_at__lte=now).delete()
         return run.pk
     finally:
         rows.filter(running_since=now).update(running_since=None)
@@ -124,7 +127,15 @@ def _run_with_changes(sync: ObjectSync, taken: Sequence[tuple[int, str, str]], r
     by_side: dict[str, list[str]] = {}
     for _pk, side, record_id in taken:
         by_side.setdefault(side, []).append(record_id)
-    connectors = {side: ChangedFirst(sync.connection(side).connector(), ids) for side, ids in by_side.items()}
+    connectors: dict[str, ChangedFirst] = {}
+    try:
+        for side, ids in by_side.items():
+            connectors[side] = ChangedFirst(sync.connection(side).connector(), ids)
+    except Exception:  # noqa: BLE001 - unreadable credentials...: the run itself records why
+        logger.warning("object sync %s: changed ids not read first", sync.pk, exc_info=True)
+        for connector in connectors.values():
+            connector.close()
+        connectors = {}
     try:
         return run_sync(sync.pk, trigger=SyncRun.Trigger.CHANGE, connectors=connectors)
     finally:

@@ -40,7 +40,7 @@ class PendingChange(models.Model):
     object_sync = models.ForeignKey("syncrules.ObjectSync", on_delete=models.CASCADE, related_name="+")
     side = models.CharField(max_length=1)
     record_id = models.CharField(max_length=64)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField()  # the last time the app said it changed
 
     class Meta:
         app_label = "syncrules"
