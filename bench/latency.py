@@ -43,8 +43,9 @@ def main() -> None:
         from django.db import connection
 
         site = f"http://127.0.0.1:{args.port}"
+        log = open(os.path.join(os.path.dirname(env["DATABASE_URL"].split("///")[-1]), "site.log"), "w")  # noqa: SIM115
         server = subprocess.Popen([*MANAGE, "runserver", f"127.0.0.1:{args.port}", "--noreload"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=log, stderr=log)
         worker = None
         try:
             wait_until_up(f"{site}/sandbox/salesforce/services/data/")
@@ -58,7 +59,11 @@ def main() -> None:
             for process in (worker, server):
                 if process is not None:
                     process.terminate()
-                    process.wait(timeout=30)
+                    try:
+                        process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        process.kill()  # runserver may linger on a thread still delivering webhooks
+                        process.wait(timeout=15)
 
 
 def prepare(site: str, args):

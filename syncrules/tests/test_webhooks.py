@@ -224,6 +224,7 @@ def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
     from syncrules.webhooks import polling
     from syncrules.webhooks.models import PollLease
 
+    make_sync("contacts", state=ObjectSync.State.ACTIVE, initial_sync_done_at=timezone.now())  # Salesforce on B
     polls: list[str] = []
     monkeypatch.setattr(polling, "poll_once", lambda: polls.append("poll"))
     monkeypatch.setattr(polling, "queue_waiting", lambda: [])
@@ -238,6 +239,15 @@ def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
     assert polling.poll_loop(sleep=sleep) == 1  # taken over: stops at its next turn
     assert second[0] == 0 and second[1] >= 1
     assert len(polls) == 1 + second[1]
+
+
+def test_the_poll_loop_holds_no_worker_when_no_sync_has_a_side_to_poll(hubspot):
+    from syncrules.webhooks import polling
+    from syncrules.webhooks.models import PollLease
+
+    _active("contacts", hubspot, connection_b=make_connection("hubspot", "Other portal"))
+    assert polling.poll_loop(sleep=lambda _s: pytest.fail("it slept")) == 0
+    assert not PollLease.objects.exclude(holder="").exists()
 
 
 def test_a_migration_makes_the_poll_schedule_and_ensure_schedules_keeps_one():

@@ -35,12 +35,16 @@ def poll_seconds() -> float:
     return float(getattr(settings, "CHANGE_POLL_SECONDS", 15))
 
 
-def poll_once() -> list[int]:
-    """Poll every polled side of every triggerable sync once; the ids of the syncs queued."""
-    syncs = ObjectSync.objects.filter(
+def polled_syncs():
+    return ObjectSync.objects.filter(
         Q(connection_a__kind__in=POLLED_KINDS) | Q(connection_b__kind__in=POLLED_KINDS),
         state=ObjectSync.State.ACTIVE, initial_sync_done_at__isnull=False,
-    ).select_related("connection_a", "connection_b")
+    )
+
+
+def poll_once() -> list[int]:
+    """Poll every polled side of every triggerable sync once; the ids of the syncs queued."""
+    syncs = polled_syncs().select_related("connection_a", "connection_b")
     connectors, changed = {}, {}
     try:
         for sync in syncs:
@@ -107,6 +111,9 @@ def poll_loop(*, max_seconds: float = 110, take_over_after: float = 50, sleep=ti
     takes over from one older than `take_over_after`, which stops at its next turn, so polling
     goes on without gaps while no worker is held longer than `max_seconds`.
     """
+    if not polled_syncs().exists():  # nothing to poll: hold no worker (the schedule looks again)
+        queue_waiting()
+        return 0
     me, start = uuid.uuid4().hex, timezone.now()
     PollLease.objects.get_or_create(name=LEASE)
     interval = poll_seconds()
