@@ -74,7 +74,7 @@ def prepare(site: str, args):
     from sandbox.salesforce.seed import seed_org
     from syncrules.engine import run_sync
     from syncrules.engine.mappings import create_default_mappings
-    from syncrules.models import ObjectSync, RecordLink
+    from syncrules.models import LinkStatus, ObjectSync, RecordLink
 
     portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=False)
     seed_records(portal, contacts=args.contacts)
@@ -91,7 +91,7 @@ def prepare(site: str, args):
     started = time.perf_counter()
     run = run_sync(sync.pk, initial=True)
     run_sync(sync.pk)  # reads the initial run's writes back
-    pairs = list(RecordLink.objects.filter(object_sync=sync).exclude(id_a="").exclude(id_b="")
+    pairs = list(RecordLink.objects.filter(object_sync=sync, id_a__gt="", id_b__gt="", status=LinkStatus.IN_SYNC)
                  .values_list("id_a", "id_b"))
     print(f"initial sync: {run.status}, {len(pairs)} linked pairs in {time.perf_counter() - started:.1f}s")
     return ObjectSync.objects.get(pk=sync.pk), pairs
