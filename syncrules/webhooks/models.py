@@ -28,6 +28,7 @@ class SyncTrigger(models.Model):
 
     class Meta:
         app_label = "syncrules"
+        default_permissions = ()  # internal state, never edited in the admin
 
     def __str__(self) -> str:
         return f"triggers of object sync {self.object_sync_id}"
@@ -44,6 +45,7 @@ class PendingChange(models.Model):
 
     class Meta:
         app_label = "syncrules"
+        default_permissions = ()  # internal state, never edited in the admin
         constraints = [
             models.UniqueConstraint(fields=["object_sync", "side", "record_id"], name="pendingchange_unique"),
         ]
@@ -62,6 +64,7 @@ class PollLease(models.Model):
 
     class Meta:
         app_label = "syncrules"
+        default_permissions = ()  # internal state, never edited in the admin
 
     def __str__(self) -> str:
         return f"poll lease {self.name}: {self.holder or 'free'}"
