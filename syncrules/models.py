@@ -572,6 +572,7 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Manual"
         WIZARD = "wizard", "Save and sync"
         COMMAND = "command", "Command line"
+        CHANGE = "change", "Change in an app"  # a webhook or a poll (syncrules.webhooks)
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -740,3 +741,7 @@ class LinkCount(models.Model):
 
     def __str__(self) -> str:
         return f"sync {self.object_sync_pk}: {self.n} {self.status} {self.error_category}".strip()
+
+
+# Change-triggered runs (webhooks, polling) keep their state in models of their own module.
+from syncrules.webhooks.models import PendingChange, PollLease, SyncTrigger  # noqa: E402, F401

@@ -162,3 +162,35 @@ def run_preview(preview_id: int) -> str | None:
 def _finish_preview(rows, status: str, **fields) -> str:
     rows.update(status=status, finished_at=timezone.now(), **fields)
     return status
+
+
+# --- changes in seconds (syncrules.webhooks): HubSpot webhooks and Salesforce polling
+TRIGGERED_TASK = "syncrules.tasks.run_triggered_sync"  # queued by syncrules.webhooks.debounce
+POLL_TASK = "syncrules.tasks.poll_for_changes"
+POLL_SCHEDULE_NAME = "syncrules: poll apps for changes"  # also made by migration 0012
+
+
+def run_triggered_sync(object_sync_id: int) -> int | None:
+    """A debounced run for changes an app reported; the SyncRun's id, or None if nothing ran."""
+    from syncrules.webhooks.debounce import run_triggered
+
+    return run_triggered(object_sync_id)
+
+
+def poll_for_changes() -> int:
+    """Poll Salesforce for changes every CHANGE_POLL_SECONDS for about two minutes (started every
+    minute; one loop at a time); the polls made."""
+    from syncrules.webhooks.polling import poll_loop
+
+    return poll_loop()
+
+
+def ensure_change_schedules() -> bool:
+    """Create the poll schedule (every minute); True if it was missing."""
+    from django_q.models import Schedule
+
+    _, created = Schedule.objects.update_or_create(
+        name=POLL_SCHEDULE_NAME,
+        defaults={"func": POLL_TASK, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
+    )
+    return created

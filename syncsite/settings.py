@@ -163,6 +163,9 @@ SYNC_INTERVAL_SECONDS = read_int("SYNC_INTERVAL_SECONDS", 300, minimum=10)
 # worker that dies (killed, out of memory, a deploy) frees its sync this long after its last
 # renewal, and the sync runs again at its next due time.
 SYNC_LEASE_SECONDS = read_int("SYNC_LEASE_SECONDS", 120, minimum=2)
+# How often Salesforce is polled for changed records (one query per object sync when nothing
+# changed); a change queues a run at once. HubSpot pushes its changes by webhook instead.
+CHANGE_POLL_SECONDS = read_int("CHANGE_POLL_SECONDS", 15, minimum=1)
 # How often a run compares the associations of every linked record, for apps whose reads miss
 # association-only changes (HubSpot); an object sync's options may override it.
 ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0)

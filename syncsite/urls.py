@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from syncrules.webhooks.hubspot import hubspot_webhook
+
 admin.site.site_header = "Syncsite"
 admin.site.site_title = "Syncsite"
 admin.site.index_title = "Data sync"
@@ -15,6 +17,8 @@ urlpatterns = [
     path("admin/health/", include("syncrules.health.urls")),
     path("admin/", admin.site.urls),
     path("connect/", include("connectors.urls")),
+    # Called by HubSpot, not a person: outside the admin login, the one CSRF-exempt view.
+    path("webhooks/hubspot/", hubspot_webhook, name="hubspot-webhook"),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -1,8 +1,8 @@
-"""Create the django-q2 schedules (sync dispatcher, outcome pruning) if missing (idempotent)."""
+"""Create the django-q2 schedules (sync dispatcher, outcome pruning, polling for changes) if missing (idempotent)."""
 
 from django.core.management.base import BaseCommand
 
-from syncrules.tasks import ensure_schedules
+from syncrules.tasks import ensure_change_schedules, ensure_schedules
 
 
 class Command(BaseCommand):
@@ -10,4 +10,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created = ensure_schedules()
+        created = ensure_change_schedules() or created
         self.stdout.write("Schedules created." if created else "Schedules already there.")

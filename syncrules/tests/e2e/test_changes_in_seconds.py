@@ -1,0 +1,84 @@
+"""Changes in seconds against the sandboxes: Salesforce polling costs one query when nothing
+changed, and a HubSpot webhook's change reaches Salesforce in a triggered run although search
+has not caught up with it yet."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connectors.models import Connection
+from connectors.salesforce.client import SalesforceClient
+from sandbox.hubspot.models import Portal
+from syncrules.engine import run_sync
+from syncrules.tests.e2e.helpers import every, new_sync
+from syncrules.webhooks import debounce, polling
+from syncrules.webhooks.models import SyncTrigger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setattr(debounce, "_enqueue", calls.append)
+    return calls
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """SOQL texts sent through the Salesforce client."""
+    sent: list[str] = []
+    original = SalesforceClient.query_pages
+
+    def counting(self, text, **kwargs):
+        sent.append(text)
+        return original(self, text, **kwargs)
+
+    monkeypatch.setattr(SalesforceClient, "query_pages", counting)
+    return sent
+
+
+def test_polling_costs_one_query_and_no_run_when_nothing_changed_and_one_run_on_a_change(pair, queued, queries):
+    hubspot, salesforce = pair(contacts=3, sf_contacts=3)
+    sync = new_sync(hubspot, salesforce, "contacts")
+    run_sync(sync.pk, initial=True)
+    queries.clear()
+
+    assert polling.poll_once() == []
+    assert polling.poll_once() == []
+    assert len(queries) == 2 and all("SystemModstamp" in q and "LIMIT" in q for q in queries)
+    assert queued == [] and SyncTrigger.objects.get(pk=sync.pk).last_polled_at is not None
+
+    contact_id = next(iter(every(salesforce, "contacts")))
+    salesforce.connector().write("contacts", [], {contact_id: {"LastName": "Polled"}})
+    queries.clear()
+    assert polling.poll_once() == [sync.pk]
+    assert len(queries) == 1 and queued == [sync.pk]
+    assert polling.poll_once() == []  # the cursor moved past it: not the same change twice
+
+
+def test_a_webhook_brings_a_hubspot_change_to_salesforce_before_search_sees_it(pair, queued, live_server):
+    hubspot, salesforce = pair(contacts=3)
+    sync = new_sync(hubspot, salesforce, "contacts")
+    run_sync(sync.pk, initial=True)
+    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
+    Portal.objects.filter(pk=portal.pk).update(webhook_url=f"{live_server.url}/webhooks/hubspot/")
+    connection = Connection.objects.get(pk=hubspot.pk)
+    connection.credentials = {**connection.credentials, "hub_id": portal.hub_id, "client_secret": portal.client_secret}
+    connection.options = {**connection.options, "search_lag_seconds": 60}  # search sees nothing this recent
+    connection.save()
+
+    contact_id = next(iter(every(hubspot, "contacts")))
+    connection.connector().write("contacts", [], {contact_id: {"lastname": "Webhooked"}})
+    for _ in range(100):  # the sandbox delivers from a background thread
+        if queued:
+            break
+        time.sleep(0.1)
+    assert queued == [sync.pk]
+
+    run_id = debounce.run_triggered(sync.pk)
+    assert run_id is not None
+    lastnames = {r.values.get("LastName") for r in every(salesforce, "contacts").values()}
+    assert "Webhooked" in lastnames

@@ -1,0 +1,138 @@
+"""Polling Salesforce for changes: one SOQL query per object sync and Salesforce side, every
+CHANGE_POLL_SECONDS (default 15), that returns nothing when nothing changed.
+
+The query asks for the rows stamped at or after the last stamp seen, newest first; the rows at
+that stamp already seen are not changes (SystemModstamp has one-second precision, so `>` could
+miss a write later in the same second). A change queues the sync's debounced run; the run reads
+Salesforce's changes from its own cursor (Salesforce's query has no search lag).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.errors import ConnectorError
+from connectors.salesforce import soql
+from syncrules.models import ObjectSync, Side
+from syncrules.webhooks.debounce import notify_changes, queue_waiting
+from syncrules.webhooks.models import PollLease, SyncTrigger
+
+logger = logging.getLogger(__name__)
+
+POLLED_KINDS = ("salesforce",)
+LEASE = "changes"
+PAGE = 200  # more than this many changes since the last poll: a run reads them all anyway
+
+
+def poll_seconds() -> float:
+    return float(getattr(settings, "CHANGE_POLL_SECONDS", 15))
+
+
+def polled_syncs():
+    return ObjectSync.objects.filter(
+        Q(connection_a__kind__in=POLLED_KINDS) | Q(connection_b__kind__in=POLLED_KINDS),
+        state=ObjectSync.State.ACTIVE, initial_sync_done_at__isnull=False,
+    )
+
+
+def poll_once() -> list[int]:
+    """Poll every polled side of every triggerable sync once; the ids of the syncs queued."""
+    syncs = polled_syncs().select_related("connection_a", "connection_b")
+    connectors, changed = {}, {}
+    try:
+        for sync in syncs:
+            for side in (Side.A, Side.B):
+                connection = sync.connection(side)
+                if connection.kind not in POLLED_KINDS:
+                    continue
+                if connection.pk not in connectors:
+                    connectors[connection.pk] = connection.connector()
+                if _poll_side(sync, side, connectors[connection.pk]):
+                    changed[(sync.pk, side)] = ()
+    finally:
+        for connector in connectors.values():
+            connector.close()
+    return notify_changes(changed) if changed else []
+
+
+def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
+    """One query: True when the side has records changed since the last poll."""
+    trigger, _ = SyncTrigger.objects.get_or_create(object_sync=sync)
+    cursor = dict((trigger.poll_cursor or {}).get(side) or {})
+    first = not cursor.get("stamp")
+    if first:  # from where the sync's own cursor stands: what it read there is no change
+        sync_cursor = getattr(sync, f"cursor_{side}") or {}
+        cursor = {"stamp": sync_cursor.get("modstamp") or "", "ids": []}
+    sobject = connector.sobject(sync.object_type)
+    where = ""
+    if cursor["stamp"]:
+        stamp = datetime.fromisoformat(str(cursor["stamp"]).replace("Z", "+00:00"))
+        where = f"SystemModstamp >= {soql.datetime_literal(stamp)}"
+    text = soql.select(["Id", "SystemModstamp"], sobject, where, "SystemModstamp DESC, Id DESC") + f" LIMIT {PAGE}"
+    try:
+        batch = next(iter(connector.client.query_pages(text)), {"records": []})
+    except ConnectorError as exc:
+        logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
+        return False
+    rows = [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
+    seen = set(cursor.get("ids") or [])
+    if first:
+        seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
+    new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
+    fields = {"last_polled_at": timezone.now()}
+    if rows:
+        newest = rows[0]["SystemModstamp"]
+        ids = [r["Id"] for r in rows if _same(r["SystemModstamp"], newest)]
+        if not _same(newest, cursor["stamp"]):
+            seen = set()
+        fields["poll_cursor"] = {**(trigger.poll_cursor or {}), side: {"stamp": newest, "ids": sorted(seen | set(ids))}}
+    SyncTrigger.objects.filter(pk=trigger.pk).update(**fields)
+    return bool(new) and bool(cursor["stamp"])
+
+
+def _same(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    parse = lambda v: datetime.fromisoformat(str(v).replace("Z", "+00:00"))  # noqa: E731
+    return parse(a) == parse(b)
+
+
+def poll_loop(*, max_seconds: float = 110, take_over_after: float = 50, sleep=time.sleep) -> int:
+    """Poll every CHANGE_POLL_SECONDS for up to `max_seconds`; the polls made.
+
+    The schedule starts it every minute; one loop polls at a time (a lease row): a newer loop
+    takes over from one older than `take_over_after`, which stops at its next turn, so polling
+    goes on without gaps while no worker is held longer than `max_seconds`.
+    """
+    if not polled_syncs().exists():  # nothing to poll: hold no worker (the schedule looks again)
+        queue_waiting()
+        return 0
+    me, start = uuid.uuid4().hex, timezone.now()
+    PollLease.objects.get_or_create(name=LEASE)
+    interval = poll_seconds()
+    stale = start - timedelta(seconds=max(3 * interval, 30))
+    free = Q(holder="") | Q(renewed_at__lt=stale) | Q(started_at__lt=start - timedelta(seconds=take_over_after))
+    if not PollLease.objects.filter(free, name=LEASE).update(holder=me, started_at=start, renewed_at=start):
+        return 0
+    polls = 0
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        if not PollLease.objects.filter(name=LEASE, holder=me).update(renewed_at=timezone.now()):
+            return polls  # a newer loop took over
+        try:
+            poll_once()
+            queue_waiting()
+        except Exception:  # one bad poll must not stop polling; the log keeps the traceback
+            logger.exception("polling for changes failed")
+        polls += 1
+        sleep(max(0.0, min(interval - (time.monotonic() - began), deadline - time.monotonic())))
+    PollLease.objects.filter(name=LEASE, holder=me).update(holder="")
+    return polls
