@@ -47,6 +47,9 @@ if not DEBUG and _dev_fernet in FIELD_ENCRYPTION_KEYS:
 
 # The sandboxes emulate vendor APIs with no real authentication behind them: never on by accident.
 SANDBOX_ENABLED = read_bool("SANDBOX_ENABLED", DEBUG)
+# `python3 dev.py run` seeds both sandboxes and connects them when the database has no connections
+# yet (syncrules/demo); off with DEMO_ENABLED=false or `dev.py run --no-demo`. Needs the sandboxes.
+DEMO_ENABLED = read_bool("DEMO_ENABLED", SANDBOX_ENABLED)
 # Public base URL of this site, used for OAuth redirect URIs and webhook targets.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
