@@ -36,7 +36,8 @@ def test_the_demo_seeds_both_sandboxes_with_overlapping_data_and_its_deliberate_
     # The problems a user meets on the health pages.
     names = [p["name"] for p in hub.filter(object_type="companies").values_list("properties", flat=True)]
     assert names.count(demo.DUPLICATE_COMPANY) == 2
-    assert hub.filter(object_type="contacts", email=demo.INVALID_EMAIL).exists()
+    assert hub.filter(object_type="contacts", email=demo.UNUSABLE_EMAIL).exists()
+    assert Record.objects.filter(org=org, sobject="Contact", data__Email=demo.INVALID_EMAIL).exists()
     assert hub.filter(object_type="contacts", properties__firstname=demo.LONG_FIRST_NAME).exists()
     assert len(demo.LONG_FIRST_NAME) > 40
     # Two connections to the sandboxes served by the site.
@@ -128,6 +129,10 @@ def test_getting_started_walks_a_sync_admin_through_the_three_steps(client, admi
     box = getting_started(client)
     assert f"Connected: {demo.HUBSPOT_NAME}, {demo.SALESFORCE_NAME}" in box
     assert box.count("(done)") == 1
+    hubspot, salesforce = Connection.objects.order_by("pk")
+    # The wizard opens with the two apps and contacts chosen.
+    wizard = reverse("admin:syncrules_objectsync_wizard") + f"?a={hubspot.pk}&amp;b={salesforce.pk}&amp;type=contacts"
+    assert wizard in box
     a, b = Connection.objects.order_by("kind")
     sync = ObjectSync.objects.create(connection_a=a, connection_b=b, object_type="contacts",
                                      state=ObjectSync.State.ACTIVE)

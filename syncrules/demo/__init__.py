@@ -28,7 +28,11 @@ PARTNER_PIPELINE = "partners"
 PARTNER_STAGES = [("partnerlead", "Partner lead", "0.2", False), ("partnerproposal", "Joint proposal", "0.6", False),
                   ("partnerwon", "Won with partner", "1.0", True), ("partnerlost", "Lost", "0.0", True)]
 # The deliberate problems (the README and the guide point at them).
-INVALID_EMAIL = "jordan.blake@@example"  # HubSpot holds it; Salesforce refuses it
+# A Salesforce contact whose address ends in "c0m" (a zero): Salesforce holds it, HubSpot refuses
+# it ("Invalid email address" on the errors page); and a HubSpot contact whose address has two @,
+# which no sync matches or copies ("excluded: no valid email").
+INVALID_EMAIL = "pat.quinn@gmail.c0m"
+UNUSABLE_EMAIL = "jordan.blake@@example"
 LONG_FIRST_NAME = "Maximiliana-Alexandrina Bartholomew-Fitzgerald"  # 46 characters: Salesforce takes 40
 DUPLICATE_COMPANY = "Northwind Traders"  # twice in HubSpot, once in Salesforce
 
@@ -144,8 +148,8 @@ def _seed_hubspot(scale: Scale):
     problems = [
         CrmObject(portal=portal, object_type="companies", email="", created_at=now, updated_at=now,
                   properties={"name": DUPLICATE_COMPANY, "domain": "northwind-traders.example", "city": "Seattle"}),
-        CrmObject(portal=portal, object_type="contacts", email=INVALID_EMAIL, created_at=now, updated_at=now,
-                  properties={"email": INVALID_EMAIL, "firstname": "Jordan", "lastname": "Blake",
+        CrmObject(portal=portal, object_type="contacts", email=UNUSABLE_EMAIL, created_at=now, updated_at=now,
+                  properties={"email": UNUSABLE_EMAIL, "firstname": "Jordan", "lastname": "Blake",
                               "lifecyclestage": "lead"}),
         CrmObject(portal=portal, object_type="contacts", email="maxi.bartholomew@example.com", created_at=now,
                   updated_at=now, properties={"email": "maxi.bartholomew@example.com", "firstname": LONG_FIRST_NAME,
@@ -157,7 +161,7 @@ def _seed_hubspot(scale: Scale):
         CrmObject.objects.filter(pk=first.pk).update(properties={**first.properties, "name": DUPLICATE_COMPANY})
     CrmObject.objects.bulk_create(problems)
     emails = list(CrmObject.objects.filter(portal=portal, object_type="contacts").exclude(email="")
-                  .exclude(email=INVALID_EMAIL).order_by("pk").values_list("properties", flat=True))
+                  .exclude(email=UNUSABLE_EMAIL).order_by("pk").values_list("properties", flat=True))
     return portal, emails
 
 
@@ -177,6 +181,10 @@ def _seed_salesforce(scale: Scale, hub_contacts: list[dict]):
         record.data = {**record.data, "Email": person["email"], "FirstName": first[:40], "LastName": last,
                        "Name": f"{first} {last}".strip()}
         changed.append(record)
+    if len(contacts) > len(changed):
+        typo = contacts[-1]
+        typo.data = {**typo.data, "Email": INVALID_EMAIL, "FirstName": "Pat", "LastName": "Quinn", "Name": "Pat Quinn"}
+        changed.append(typo)
     Record.objects.bulk_update(changed, ["data"], batch_size=500)
     account = Record.objects.filter(org=org.org, sobject="Account").order_by("pk").first()
     if account is not None:

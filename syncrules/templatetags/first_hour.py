@@ -24,6 +24,11 @@ def steps() -> list[dict]:
     syncs = ObjectSync.objects.exclude(state=ObjectSync.State.DRAFT).count()
     drafts = ObjectSync.objects.filter(state=ObjectSync.State.DRAFT).count()
     runs = SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).count()
+    wizard = reverse("admin:syncrules_objectsync_wizard")
+    pair = list(Connection.objects.filter(status=Connection.Status.CONNECTED).order_by("pk")[:3])
+    if len(pair) == 2 and not syncs:
+        # The first sync of the only two apps: the wizard opens with them and contacts chosen.
+        wizard += f"?a={pair[0].pk}&b={pair[1].pk}&type=contacts"
     return [
         {"title": "Connect two apps", "done": len(connected) >= 2,
          "state": (f"Connected: {', '.join(connected)}" if connected else "No app connected yet"),
@@ -33,7 +38,7 @@ def steps() -> list[dict]:
          "state": (f"{syncs} sync{'s' if syncs != 1 else ''} set up" if syncs
                    else f"{drafts} draft{'s' if drafts != 1 else ''} not saved yet" if drafts
                    else "Pick two apps and an object type; the defaults map the usual fields"),
-         "url": reverse("admin:syncrules_objectsync_wizard"), "action": "Set up a sync"},
+         "url": wizard, "action": "Set up a sync"},
         {"title": "Watch its health", "done": runs > 0,
          "state": (f"{runs} run{'s' if runs != 1 else ''} finished" if runs
                    else "After the first run: records in sync, errors by category and how to fix them"),
