@@ -161,8 +161,10 @@ def welcome(site: str, seeded: bool) -> None:
 
 
 def screenshots(argv: list[str]) -> int:
-    """Remake docs/img/*.png from the demo data (a browser test that also checks each page)."""
+    """Remake docs/guide.md, and docs/img/*.png from the demo data (a browser test that also
+    checks each page)."""
     ensure_venv()
+    manage("demo", "--write-guide")
     env = {**os.environ, "SCREENSHOTS_DIR": str(ROOT / "docs" / "img")}
     return subprocess.run([str(PYTHON), "-m", "pytest", "tests/browser/test_first_hour.py", "-q", *argv],
                           cwd=ROOT, env=env).returncode

@@ -157,3 +157,22 @@ def test_getting_started_is_only_for_users_who_may_set_up_syncs(client):
     client.force_login(staff_in("Sync editors"))
     html = client.get(reverse("admin:index")).content.decode()
     assert 'id="getting-started"' in html and "Getting started</a>" in html
+
+
+# --- the user guide ---------------------------------------------------------------------------
+def test_the_committed_user_guide_is_the_generated_one():
+    from syncrules.demo import guide
+
+    assert guide.PATH.read_text() == guide.render(), "docs/guide.md is stale: run `manage.py demo --write-guide`"
+
+
+def test_the_user_guide_names_every_error_category_and_role():
+    from connectors.errors import ErrorCategory
+    from syncrules.demo import guide
+    from syncrules.permissions import ROLES
+
+    text = guide.render()
+    for category in ErrorCategory:
+        assert f"| {category.label} |" in text
+    for role in ROLES:
+        assert f"| {role.name} | {role.can} |" in text

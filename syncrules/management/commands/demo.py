@@ -22,11 +22,19 @@ class Command(BaseCommand):
                                "sandboxes, then seed again.")
         what.add_argument("--check", action="store_true",
                           help="Check the demo's connections against the running site.")
+        what.add_argument("--write-guide", action="store_true",
+                          help="Write docs/guide.md from the error categories and the role table.")
         parser.add_argument("--small", action="store_true", help="A tenth of the data (for tests).")
         parser.add_argument("--site-url", default="",
                             help="Base URL the sandboxes are served at (default: SITE_URL).")
 
-    def handle(self, *args, if_empty: bool, reset: bool, check: bool, small: bool, site_url: str, **options):
+    def handle(self, *args, if_empty: bool, reset: bool, check: bool, small: bool, site_url: str,
+               write_guide: bool = False, **options):
+        if write_guide:
+            from syncrules.demo import guide
+
+            self.stdout.write(f"Wrote {guide.write()}")
+            return
         if not settings.SANDBOX_ENABLED:
             if if_empty:
                 return  # production, or sandboxes off by choice: nothing to say
