@@ -156,7 +156,7 @@ def welcome(site: str, seeded: bool) -> None:
     login = f"as 'admin' with password {password}" if password else "with your admin account"
     say(f"ready: log in at {site}/admin/ {login}")
     if seeded:
-        say("next: 'Getting started' on the admin index -> Set up a sync -> HubSpot (demo) and "
+        say("next: 'Getting started' on the admin index -> Open the wizard -> HubSpot (demo) and "
             "Salesforce (demo), Contacts -> Next until Review -> Save and sync")
 
 

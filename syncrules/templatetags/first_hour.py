@@ -34,11 +34,11 @@ def steps() -> list[dict]:
          "state": (f"Connected: {', '.join(connected)}" if connected else "No app connected yet"),
          "url": reverse("admin:connectors_connection_changelist"),
          "action": "Connections" if len(connected) >= 2 else "Connect an app"},
-        {"title": "Set up a sync", "done": syncs > 0,
+        {"title": "Choose what to sync", "done": syncs > 0,
          "state": (f"{syncs} sync{'s' if syncs != 1 else ''} set up" if syncs
                    else f"{drafts} draft{'s' if drafts != 1 else ''} not saved yet" if drafts
                    else "Pick two apps and an object type; the defaults map the usual fields"),
-         "url": wizard, "action": "Set up a sync"},
+         "url": wizard, "action": "Open the wizard"},
         {"title": "Watch its health", "done": runs > 0,
          "state": (f"{runs} run{'s' if runs != 1 else ''} finished" if runs
                    else "After the first run: records in sync, errors by category and how to fix them"),

@@ -60,7 +60,7 @@ def test_from_the_demo_to_a_running_contact_sync_in_a_few_clicks(admin_login, pa
     assert "Connected: HubSpot (demo), Salesforce (demo)" in box
     shots.append(save_png(page, folder, SHOTS[0]))
 
-    me.click("#getting-started a.button:has-text('Set up a sync')")
+    me.click("#getting-started >> text=Open the wizard")
     # 1. Select object: the two demo apps and contacts are chosen already.
     assert page.input_value("select[name=connection_a]") == str(Connection.objects.get(name=demo.HUBSPOT_NAME).pk)
     assert page.input_value("select[name=connection_b]") == str(Connection.objects.get(name=demo.SALESFORCE_NAME).pk)
