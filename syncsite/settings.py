@@ -50,6 +50,9 @@ SANDBOX_ENABLED = read_bool("SANDBOX_ENABLED", DEBUG)
 # Faults the sandboxes inject, per request with a seeded probability (sandbox/faults.py), e.g.
 # {"seed": 1, "http_429": 0.02, "http_503": 0.01}. Off by default; `sandbox_serve --fault` sets them too.
 SANDBOX_FAULTS: dict = {}
+# `python3 dev.py run` seeds both sandboxes and connects them when the database has no connections
+# yet (syncrules/demo); off with DEMO_ENABLED=false or `dev.py run --no-demo`. Needs the sandboxes.
+DEMO_ENABLED = read_bool("DEMO_ENABLED", SANDBOX_ENABLED)
 # Public base URL of this site, used for OAuth redirect URIs and webhook targets.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
