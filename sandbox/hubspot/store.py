@@ -212,26 +212,48 @@ def check_unique_email(portal: Portal, object_type: str, props: dict, exclude_id
 
 def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "INTEGRATION",
            known_emails: dict[str, int] | None = None) -> CrmObject:
-    props = validate(portal, object_type, {}, incoming)
-    check_unique_email(portal, object_type, props, known=known_emails)
-    stamp = now_ms()
-    obj = CrmObject.objects.create(portal=portal, object_type=object_type, properties=props,
-                                   email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
-    webhooks.record_change(portal, object_type, obj.pk, "creation", source=source)
-    for name, value in props.items():
-        webhooks.record_change(portal, object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
+    obj = prepare_create(portal, object_type, incoming, known_emails=known_emails)
+    obj.save(force_insert=True)
+    created_events(portal, obj, source=source)
     return obj
 
 
-def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION") -> CrmObject:
+def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
+                   known_emails: dict[str, int] | None = None) -> CrmObject:
+    """A new record, validated but not saved (batch creates insert them together)."""
+    props = validate(portal, object_type, {}, incoming)
+    check_unique_email(portal, object_type, props, known=known_emails)
+    stamp = now_ms()
+    return CrmObject(portal=portal, object_type=object_type, properties=props,
+                     email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
+
+
+def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION") -> None:
+    webhooks.record_change(portal, obj.object_type, obj.pk, "creation", source=source)
+    for name, value in obj.properties.items():
+        webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value,
+                               source=source)
+
+
+UPDATE_FIELDS = ["properties", "email", "updated_at"]
+
+
+def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION",
+           deferred: list | None = None) -> CrmObject:
+    """Validate and apply `incoming`; with `deferred`, the row is appended there for the caller
+    to save with the others of its batch (one UPDATE for the batch) instead of saved now."""
     props = validate(portal, obj.object_type, obj.properties, incoming)
-    check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
+    if props.get("email", "").lower() != obj.email:  # HubSpot checks an email when it changes
+        check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
     changed = {k: v for k, v in props.items() if obj.properties.get(k) != v}
     changed.update({k: "" for k in obj.properties if k not in props})
     obj.properties = props
     obj.email = props.get("email", "").lower()
     obj.updated_at = now_ms()  # HubSpot bumps the last-modified date on every write
-    obj.save(update_fields=["properties", "email", "updated_at"])
+    if deferred is None:
+        obj.save(update_fields=UPDATE_FIELDS)
+    else:
+        deferred.append(obj)
     for name, value in changed.items():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
     if obj.object_type == "deals" and rollups.DEAL_INPUTS & changed.keys():
@@ -265,6 +287,37 @@ def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = 
     if obj is None or obj.archived != archived:
         return None
     return obj
+
+
+def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_property: str = "",
+                 archived: bool = False) -> dict[str, CrmObject]:
+    """{ident: record} for the idents `resolve` would find, in one query (plus one per merge hop)."""
+    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
+    if id_property and id_property != "hs_object_id":
+        if id_property != "email" or object_type != "contacts":
+            raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
+        by_email: dict[str, CrmObject] = {}
+        for obj in qs.filter(email__in={str(i).lower() for i in idents}, archived=archived).order_by("pk"):
+            by_email.setdefault(obj.email, obj)
+        return {i: by_email[str(i).lower()] for i in idents if str(i).lower() in by_email}
+    wanted = {int(i) for i in idents if schema.is_id(i)}
+    rows = {obj.pk: obj for obj in qs.filter(pk__in=wanted)}
+    hops = 0
+    while hops < 10:
+        pending = {o.merged_into_id for o in rows.values() if o.merged_into_id and o.merged_into_id not in rows}
+        if not pending:
+            break
+        rows.update({obj.pk: obj for obj in CrmObject.objects.filter(pk__in=pending)})
+        hops += 1
+    out = {}
+    for ident in idents:
+        obj = rows.get(int(ident)) if schema.is_id(ident) else None
+        steps = 0
+        while obj is not None and obj.merged_into_id and steps < 10:
+            obj, steps = rows.get(obj.merged_into_id), steps + 1
+        if obj is not None and obj.archived == archived:
+            out[ident] = obj
+    return out
 
 
 def merge(portal: Portal, object_type: str, primary_id: str, other_id: str) -> CrmObject:
