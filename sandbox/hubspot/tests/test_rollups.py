@@ -158,7 +158,7 @@ def test_it_rolls_up_through_the_v3_and_v4_single_association_endpoints(api):
     assert v3.status_code == 200
     assert v3.data["associations"]["contacts"]["results"][0]["id"] == contact
     v4 = api("PUT", f"/crm/v4/objects/contacts/{contact}/associations/default/deals/{second}")
-    assert v4.status_code == 201
+    assert v4.status_code == 200
     assert _rollups(api, contact)["num_associated_deals"] == "2"
     assert api("DELETE", f"/crm/v3/objects/deals/{first}/associations/contacts/{contact}/3").status_code == 204
     assert _rollups(api, contact)["num_associated_deals"] == "1"
