@@ -21,6 +21,11 @@ BATCH_LIMIT = 100
 NOT_FOUND = "Object not found.  objectId are usually numeric."
 
 
+def archived_param(request) -> bool:
+    """?archived=true, as HubSpot reads it: true and True alike (any case)."""
+    return request.GET.get("archived", "false").strip().lower() == "true"
+
+
 def _invalid_response(exc: store.Invalid) -> JsonResponse:
     raise BadRequest(exc.message, status=exc.status, category=exc.category, errors=exc.errors or None)
 
@@ -72,7 +77,7 @@ def collection(request, caller, object_type):
     except ValueError:
         raise BadRequest("limit must be a number") from None
     after = request.GET.get("after", "")
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     qs = CrmObject.objects.filter(portal=caller.portal, object_type=object_type, archived=archived,
                                   merged_into=None).order_by("pk")
     if after:
@@ -92,7 +97,7 @@ def collection(request, caller, object_type):
 @api(scopes=read_or_write)
 def item(request, caller, object_type, object_id):
     id_property = request.GET.get("idProperty", "")
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     try:
         obj = store.resolve(caller.portal, object_type, object_id, id_property=id_property,
                             archived=archived and request.method == "GET")
@@ -162,7 +167,7 @@ def batch(request, caller, object_type, action):
 
 def _batch_read(request, portal, object_type, _action, body, inputs):
     started = store.iso(store.now_ms())
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     id_property = body.get("idProperty") or ""
     idents = [str(entry.get("id", "")) for entry in inputs]
     try:
