@@ -320,26 +320,47 @@ def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_prop
     return out
 
 
+NEW_ID_ON_MERGE = ("contacts", "companies")
+
+
 def merge(portal: Portal, object_type: str, primary_id: str, other_id: str) -> CrmObject:
+    """Merge `other_id` into `primary_id` (the primary's values win).
+
+    Contacts and companies come out of a merge as a NEW record with a new id, as HubSpot's do:
+    both old ids resolve to it and its hs_merged_object_ids lists them. Other types keep the
+    primary's id."""
     primary = resolve(portal, object_type, primary_id)
     other = resolve(portal, object_type, other_id)
     if primary is None or other is None:
         raise Invalid(404, "OBJECT_NOT_FOUND", "Object not found. objectId are usually numeric.")
     if primary.pk == other.pk:
         raise Invalid(400, "VALIDATION_ERROR", "Cannot merge a record with itself")
+    new_id = object_type in NEW_ID_ON_MERGE
     with transaction.atomic():
-        merged_ids = [i for i in (primary.properties.get("hs_merged_object_ids") or "").split(";") if i]
-        merged_ids.append(str(other.pk))
+        merged_ids = [i for obj in (primary, other)
+                      for i in (obj.properties.get("hs_merged_object_ids") or "").split(";") if i]
+        gone = [primary, other] if new_id else [other]
+        merged_ids += [str(obj.pk) for obj in gone]
         props = {**{k: v for k, v in other.properties.items() if k != "email"}, **primary.properties}
-        props["hs_merged_object_ids"] = ";".join(merged_ids)
-        primary.properties = props
-        primary.updated_at = now_ms()
-        primary.save(update_fields=["properties", "updated_at"])
-        CrmObject.objects.filter(pk=other.pk).update(merged_into=primary, email="")
-        associations.move_all(portal, object_type, other.pk, primary.pk)
+        props["hs_merged_object_ids"] = ";".join(dict.fromkeys(merged_ids))
+        stamp = now_ms()
+        if new_id:
+            survivor = CrmObject.objects.create(
+                portal=portal, object_type=object_type, properties=props, email=primary.email,
+                created_at=min(primary.created_at, other.created_at), updated_at=stamp)
+        else:
+            survivor = primary
+            survivor.properties, survivor.updated_at = props, stamp
+            survivor.save(update_fields=["properties", "updated_at"])
+        CrmObject.objects.filter(pk__in=[obj.pk for obj in gone]).update(merged_into=survivor, email="")
+        CrmObject.objects.filter(merged_into__in=[obj.pk for obj in gone]).update(merged_into=survivor)
+        if new_id:
+            associations.move_all(portal, object_type, primary.pk, survivor.pk)
+        associations.move_all(portal, object_type, other.pk, survivor.pk)
         if object_type == "contacts":
-            rollups.touch_contacts(portal, [primary.pk])
+            rollups.touch_contacts(portal, [survivor.pk])
         elif object_type == "deals":
-            rollups.touch_deals(portal, [primary.pk])
-    webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)])
-    return primary
+            rollups.touch_deals(portal, [survivor.pk])
+    webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)],
+                           newObjectId=int(survivor.pk))
+    return survivor

@@ -176,8 +176,9 @@ def test_it_moves_deals_to_the_surviving_contact_of_a_merge(api):
     other = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "o@x.com"}}).data["id"]
     _link(api, _deal(api, amount="5"), keep)
     _link(api, _deal(api, amount="7"), other)
-    api("POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": keep, "objectIdToMerge": other})
-    assert _rollups(api, keep)["num_associated_deals"] == "2"
+    merged = api("POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": keep, "objectIdToMerge": other})
+    assert _rollups(api, merged.data["id"])["num_associated_deals"] == "2"
+    assert _rollups(api, keep)["num_associated_deals"] == "2"  # the old id reads the new record
 
 
 def test_it_counts_merged_deals_once(api):
