@@ -154,11 +154,9 @@ def run(calls: int, records: int) -> None:
     first = sf("get", "query/", data={"q": soql})
     locator = (first.get("nextRecordsUrl") or "").rsplit("/", 1)[-1]
     print(f"  (SOQL page size {len(first['records'])}, {first['totalSize']} in all)")
-    timed("Salesforce SOQL query, first page", calls, lambda _n: sf("get", "query/", data={"q": soql}),
-          TARGETS["collections"])
+    timed("Salesforce SOQL query, first page", calls, lambda _n: sf("get", "query/", data={"q": soql}))
     if locator:
-        timed("Salesforce SOQL queryMore page", calls, lambda _n: sf("get", f"query/{locator}"),
-              TARGETS["collections"])
+        timed("Salesforce SOQL queryMore page", calls, lambda _n: sf("get", f"query/{locator}"))
     timed("Salesforce Collections insert (200 contacts)", calls,
           lambda n: sf("post", "composite/sobjects", {"allOrNone": False, "records": [
               {"attributes": {"type": "Contact"}, "LastName": f"Bench {n}-{i}", "FirstName": "F",

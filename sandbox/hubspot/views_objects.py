@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
+from sandbox import bulk
 from sandbox.hubspot import associations, store
 from sandbox.hubspot.gate import (
     BadRequest,
@@ -229,9 +230,8 @@ class _Batch:
             for obj in objs:
                 store.created_events(self.portal, obj)
         if self.to_update:
-            unique = list({id(o): o for o in self.to_update}.values())
+            bulk.update_rows(CrmObject, self.to_update, store.UPDATE_FIELDS)
             self.to_update = []
-            CrmObject.objects.bulk_update(unique, store.UPDATE_FIELDS)
 
 
 def _write_one(batch: _Batch, entry, id_property):
