@@ -11,3 +11,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SANDBOX_ENABLED = True
 # Rate limits shared through Redis (REDIS_URL) start empty in each test process.
 RATE_LIMIT_NAMESPACE = f"syncsite-test-{os.getpid()}"
+# The HubSpot sandbox search index lags writes by 2 s by default; tests that need a record
+# searchable at once get no lag (tests of the lag turn it on with override_settings).
+SANDBOX_HUBSPOT_SEARCH_DELAY_SECONDS = 0.0

@@ -190,15 +190,37 @@ def find(conn: HubSpotConnector, object_type: str, field_name: str, values: Sequ
 
 
 def read_associations(conn: HubSpotConnector, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+    """{id: [associated id, ...]} (the primary first), every page of every record's associations.
+
+    HubSpot answers at most 500 associations per input; a result with more carries
+    paging.next.after, and the next request asks for that input again from there. A record
+    without associations comes back as a 207 error (NO_ASSOCIATIONS_FOUND): it has none.
+    """
+    found: dict[str, list[dict]] = {}
     primary = PRIMARY_TYPE_IDS.get((object_type, to_type))
-    for chunk in _chunks([str(i) for i in ids], ASSOCIATION_BATCH):
+    pending = [{"id": str(i)} for i in ids]
+    while pending:
+        chunk, pending = pending[:ASSOCIATION_BATCH], pending[ASSOCIATION_BATCH:]
         body = conn.client.json("POST", f"/crm/v4/associations/{object_type}/{to_type}/batch/read",
-                                json={"inputs": [{"id": i} for i in chunk]})
-        for result in (body or {}).get("results") or []:
-            targets = result.get("to") or []
-            ordered = sorted(targets, key=lambda t: primary not in [a.get("typeId") for a in t.get("associationTypes") or []])
-            out[str((result.get("from") or {}).get("id"))] = [str(t["toObjectId"]) for t in ordered]
+                                json={"inputs": chunk})
+        if not isinstance(body, dict) or not isinstance(body.get("results") or [], list):
+            raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE,
+                                 "HubSpot's association batch read response has no 'results' list")
+        asked = {i["id"] for i in chunk}
+        for result in body.get("results") or []:
+            from_id = str((result.get("from") or {}).get("id"))
+            targets = [t for t in result.get("to") or [] if isinstance(t, dict) and "toObjectId" in t]
+            found.setdefault(from_id, []).extend(targets)
+            after = (((result.get("paging") or {}).get("next") or {}).get("after"))
+            if after and from_id in asked:
+                if not targets:
+                    raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE,
+                                         f"HubSpot's association page for {object_type} {from_id} is empty but has a next page")
+                pending.append({"id": from_id, "after": str(after)})
+    out: dict[str, list[str]] = {}
+    for from_id, targets in found.items():
+        ordered = sorted(targets, key=lambda t: primary not in [a.get("typeId") for a in t.get("associationTypes") or []])
+        out[from_id] = list(dict.fromkeys(str(t["toObjectId"]) for t in ordered))
     return out
 
 

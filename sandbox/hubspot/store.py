@@ -212,26 +212,48 @@ def check_unique_email(portal: Portal, object_type: str, props: dict, exclude_id
 
 def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "INTEGRATION",
            known_emails: dict[str, int] | None = None) -> CrmObject:
-    props = validate(portal, object_type, {}, incoming)
-    check_unique_email(portal, object_type, props, known=known_emails)
-    stamp = now_ms()
-    obj = CrmObject.objects.create(portal=portal, object_type=object_type, properties=props,
-                                   email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
-    webhooks.record_change(portal, object_type, obj.pk, "creation", source=source)
-    for name, value in props.items():
-        webhooks.record_change(portal, object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
+    obj = prepare_create(portal, object_type, incoming, known_emails=known_emails)
+    obj.save(force_insert=True)
+    created_events(portal, obj, source=source)
     return obj
 
 
-def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION") -> CrmObject:
+def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
+                   known_emails: dict[str, int] | None = None) -> CrmObject:
+    """A new record, validated but not saved (batch creates insert them together)."""
+    props = validate(portal, object_type, {}, incoming)
+    check_unique_email(portal, object_type, props, known=known_emails)
+    stamp = now_ms()
+    return CrmObject(portal=portal, object_type=object_type, properties=props,
+                     email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
+
+
+def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION") -> None:
+    webhooks.record_change(portal, obj.object_type, obj.pk, "creation", source=source)
+    for name, value in obj.properties.items():
+        webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value,
+                               source=source)
+
+
+UPDATE_FIELDS = ["properties", "email", "updated_at"]
+
+
+def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION",
+           deferred: list | None = None) -> CrmObject:
+    """Validate and apply `incoming`; with `deferred`, the row is appended there for the caller
+    to save with the others of its batch (one UPDATE for the batch) instead of saved now."""
     props = validate(portal, obj.object_type, obj.properties, incoming)
-    check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
+    if props.get("email", "").lower() != obj.email:  # HubSpot checks an email when it changes
+        check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
     changed = {k: v for k, v in props.items() if obj.properties.get(k) != v}
     changed.update({k: "" for k in obj.properties if k not in props})
     obj.properties = props
     obj.email = props.get("email", "").lower()
     obj.updated_at = now_ms()  # HubSpot bumps the last-modified date on every write
-    obj.save(update_fields=["properties", "email", "updated_at"])
+    if deferred is None:
+        obj.save(update_fields=UPDATE_FIELDS)
+    else:
+        deferred.append(obj)
     for name, value in changed.items():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
     if obj.object_type == "deals" and rollups.DEAL_INPUTS & changed.keys():
@@ -267,26 +289,78 @@ def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = 
     return obj
 
 
+def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_property: str = "",
+                 archived: bool = False) -> dict[str, CrmObject]:
+    """{ident: record} for the idents `resolve` would find, in one query (plus one per merge hop)."""
+    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
+    if id_property and id_property != "hs_object_id":
+        if id_property != "email" or object_type != "contacts":
+            raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
+        by_email: dict[str, CrmObject] = {}
+        for obj in qs.filter(email__in={str(i).lower() for i in idents}, archived=archived).order_by("pk"):
+            by_email.setdefault(obj.email, obj)
+        return {i: by_email[str(i).lower()] for i in idents if str(i).lower() in by_email}
+    wanted = {int(i) for i in idents if schema.is_id(i)}
+    rows = {obj.pk: obj for obj in qs.filter(pk__in=wanted)}
+    hops = 0
+    while hops < 10:
+        pending = {o.merged_into_id for o in rows.values() if o.merged_into_id and o.merged_into_id not in rows}
+        if not pending:
+            break
+        rows.update({obj.pk: obj for obj in CrmObject.objects.filter(pk__in=pending)})
+        hops += 1
+    out = {}
+    for ident in idents:
+        obj = rows.get(int(ident)) if schema.is_id(ident) else None
+        steps = 0
+        while obj is not None and obj.merged_into_id and steps < 10:
+            obj, steps = rows.get(obj.merged_into_id), steps + 1
+        if obj is not None and obj.archived == archived:
+            out[ident] = obj
+    return out
+
+
+NEW_ID_ON_MERGE = ("contacts", "companies")
+
+
 def merge(portal: Portal, object_type: str, primary_id: str, other_id: str) -> CrmObject:
+    """Merge `other_id` into `primary_id` (the primary's values win).
+
+    Contacts and companies come out of a merge as a NEW record with a new id, as HubSpot's do:
+    both old ids resolve to it and its hs_merged_object_ids lists them. Other types keep the
+    primary's id."""
     primary = resolve(portal, object_type, primary_id)
     other = resolve(portal, object_type, other_id)
     if primary is None or other is None:
         raise Invalid(404, "OBJECT_NOT_FOUND", "Object not found. objectId are usually numeric.")
     if primary.pk == other.pk:
         raise Invalid(400, "VALIDATION_ERROR", "Cannot merge a record with itself")
+    new_id = object_type in NEW_ID_ON_MERGE
     with transaction.atomic():
-        merged_ids = [i for i in (primary.properties.get("hs_merged_object_ids") or "").split(";") if i]
-        merged_ids.append(str(other.pk))
+        merged_ids = [i for obj in (primary, other)
+                      for i in (obj.properties.get("hs_merged_object_ids") or "").split(";") if i]
+        gone = [primary, other] if new_id else [other]
+        merged_ids += [str(obj.pk) for obj in gone]
         props = {**{k: v for k, v in other.properties.items() if k != "email"}, **primary.properties}
-        props["hs_merged_object_ids"] = ";".join(merged_ids)
-        primary.properties = props
-        primary.updated_at = now_ms()
-        primary.save(update_fields=["properties", "updated_at"])
-        CrmObject.objects.filter(pk=other.pk).update(merged_into=primary, email="")
-        associations.move_all(portal, object_type, other.pk, primary.pk)
+        props["hs_merged_object_ids"] = ";".join(dict.fromkeys(merged_ids))
+        stamp = now_ms()
+        if new_id:
+            survivor = CrmObject.objects.create(
+                portal=portal, object_type=object_type, properties=props, email=primary.email,
+                created_at=min(primary.created_at, other.created_at), updated_at=stamp)
+        else:
+            survivor = primary
+            survivor.properties, survivor.updated_at = props, stamp
+            survivor.save(update_fields=["properties", "updated_at"])
+        CrmObject.objects.filter(pk__in=[obj.pk for obj in gone]).update(merged_into=survivor, email="")
+        CrmObject.objects.filter(merged_into__in=[obj.pk for obj in gone]).update(merged_into=survivor)
+        if new_id:
+            associations.move_all(portal, object_type, primary.pk, survivor.pk)
+        associations.move_all(portal, object_type, other.pk, survivor.pk)
         if object_type == "contacts":
-            rollups.touch_contacts(portal, [primary.pk])
+            rollups.touch_contacts(portal, [survivor.pk])
         elif object_type == "deals":
-            rollups.touch_deals(portal, [primary.pk])
-    webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)])
-    return primary
+            rollups.touch_deals(portal, [survivor.pk])
+    webhooks.record_change(portal, object_type, primary.pk, "merge", merged=[int(other.pk)],
+                           newObjectId=int(survivor.pk))
+    return survivor

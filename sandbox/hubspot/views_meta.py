@@ -217,8 +217,13 @@ def record_associations(request, caller, object_type, object_id, to_type, to_id=
     if not associations.exists(portal, from_type, object_id):
         raise BadRequest(store_not_found(from_type, object_id), status=404, category="OBJECT_NOT_FOUND")
     if request.method == "GET":
+        limit = whole_number(request.GET.get("limit"), "limit", default=PAGE, minimum=1, maximum=PAGE)
         results = associations.for_ids(portal, from_type, [int(object_id)], to_type).get(int(object_id), [])
-        return JsonResponse({"results": results[:500]})
+        page, after = _page(results, request.GET.get("after", ""), limit)
+        body = {"results": page}
+        if after:
+            body["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+        return JsonResponse(body)
     if to_id is None or not associations.exists(portal, to_type, to_id):
         raise BadRequest(store_not_found(to_type, to_id), status=404, category="OBJECT_NOT_FOUND")
     if request.method == "DELETE":
@@ -233,7 +238,31 @@ def record_associations(request, caller, object_type, object_id, to_type, to_id=
     if bad or not type_ids:
         raise BadRequest(f"Association type {bad[0] if bad else None} is not valid from {from_type} to {to_type}")
     associations.add_many(portal, from_type, to_type, [(int(object_id), int(to_id), t) for t in type_ids])
+    if default:  # 200 with the batch response shape, as HubSpot answers it
+        started = store.iso(store.now_ms())
+        return JsonResponse({"status": "COMPLETE", "results": [_default_result(from_type, to_type, object_id, to_id)],
+                             "startedAt": started, "completedAt": started})
     return JsonResponse(_labels_many(portal, from_type, to_type, [(int(object_id), int(to_id))])[0], status=201)
+
+
+def _default_result(from_type: str, to_type: str, from_id, to_id) -> dict:
+    return {"from": {"id": str(from_id)}, "to": {"id": str(to_id)},
+            "associationSpec": {"associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": ASSOCIATION_TYPES[(from_type, to_type)][0]}}
+
+
+PAGE = 500  # associations per page: a single record's read, and each input of a batch read
+
+
+def _page(targets: list[dict], after: str, limit: int = PAGE) -> tuple[list[dict], str]:
+    """The targets after cursor `after` (ordered by id), and the next cursor ("" on the last page)."""
+    if after:
+        if not is_id(after):
+            raise BadRequest(f"Invalid 'after' value: {after}")
+        targets = [t for t in targets if t["toObjectId"] > int(after)]
+    if len(targets) > limit:
+        return targets[:limit], str(targets[limit - 1]["toObjectId"])
+    return targets, ""
 
 
 def _dict(value) -> dict:
@@ -295,16 +324,33 @@ def batch_associations(request, caller, from_type, to_type, action):
         raise BadRequest(f"The maximum number of inputs supported in a batch is {limit}.")
     portal, started = caller.portal, store.iso(store.now_ms())
     if action == "read":
-        # The spec's form is {id, after?}; {from: {id}} is accepted too.
-        raw = [str(i.get("id") or _dict(i.get("from")).get("id") or "") for i in inputs]
-        ids = [int(i) for i in raw if is_id(i)]
-        found = associations.for_ids(portal, from_type, ids, to_type)
-        results = [{"from": {"id": str(i)}, "to": found[i]} for i in ids if i in found]
-        missing = [str(i) for i in ids if i not in found]
+        # The spec's form is {id, after?}; {from: {id}} is accepted too. Each input reads one
+        # page of its associations; a result with more carries its own paging.next.after.
+        wanted = []
+        for entry in inputs:
+            ident = str(entry.get("id") or _dict(entry.get("from")).get("id") or "")
+            if is_id(ident):
+                wanted.append((int(ident), str(entry.get("after") or "")))
+        found = associations.for_ids(portal, from_type, [i for i, _ in wanted], to_type)
+        results, missing = [], []
+        for from_id, after in wanted:
+            page, next_after = _page(found.get(from_id, []), after)
+            if not page:
+                missing.append(from_id)
+                continue
+            result = {"from": {"id": str(from_id)}, "to": page}
+            if next_after:
+                result["paging"] = {"next": {"after": next_after, "link": None}}
+            results.append(result)
         body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": store.iso(store.now_ms())}
         if missing:
-            body.update(numErrors=1, errors=[{"status": "error", "category": "OBJECT_NOT_FOUND",
-                                              "message": f"No {to_type} is associated", "context": {"fromObjectId": missing}}])
+            # HubSpot answers a record without associations with a 207 and one error per record.
+            errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                       "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                       "message": f"No {to_type} is associated to {associations.SINGULAR[from_type]} {i}.",
+                       "context": {"fromObjectId": [str(i)], "fromObjectType": [from_type], "toObjectType": [to_type]},
+                       "links": {}} for i in missing]
+            body.update(numErrors=len(errors), errors=errors)
             return JsonResponse(body, status=207)
         return JsonResponse(body)
     return _batch_write_associations(portal, from_type, to_type, action, inputs, started)
@@ -341,12 +387,15 @@ def _batch_write_associations(portal, from_type, to_type, action, inputs, starte
             return HttpResponse(status=204)
     else:
         associations.add_many(portal, from_type, to_type, good)
-    results = _labels_many(portal, from_type, to_type, list(dict.fromkeys((f, t) for f, t, _ in good)))
+    if action == "associate":  # associate/default: 200 and the batch response shape
+        results = [_default_result(from_type, to_type, f, t) for f, t in dict.fromkeys((f, t) for f, t, _ in good)]
+    else:
+        results = _labels_many(portal, from_type, to_type, list(dict.fromkeys((f, t) for f, t, _ in good)))
     body = {"status": "COMPLETE", "results": [] if action == "archive" else results, "startedAt": started,
             "completedAt": store.iso(store.now_ms())}
     if errors:
         body.update(numErrors=len(errors), errors=errors)
-    return JsonResponse(body, status=207 if errors else 201)
+    return JsonResponse(body, status=207 if errors else 200 if action == "associate" else 201)
 
 
 def _pair_error(message: str, from_id: str, to_id: str, sub_category: str = "") -> dict:

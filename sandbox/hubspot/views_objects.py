@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 
+from sandbox import bulk
 from sandbox.hubspot import associations, store
 from sandbox.hubspot.gate import (
     BadRequest,
@@ -19,6 +20,11 @@ from sandbox.hubspot.schema import ASSOCIATION_TYPES, OBJECT_TYPES, is_id
 
 BATCH_LIMIT = 100
 NOT_FOUND = "Object not found.  objectId are usually numeric."
+
+
+def archived_param(request) -> bool:
+    """?archived=true, as HubSpot reads it: true and True alike (any case)."""
+    return request.GET.get("archived", "false").strip().lower() == "true"
 
 
 def _invalid_response(exc: store.Invalid) -> JsonResponse:
@@ -72,7 +78,7 @@ def collection(request, caller, object_type):
     except ValueError:
         raise BadRequest("limit must be a number") from None
     after = request.GET.get("after", "")
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     qs = CrmObject.objects.filter(portal=caller.portal, object_type=object_type, archived=archived,
                                   merged_into=None).order_by("pk")
     if after:
@@ -92,7 +98,7 @@ def collection(request, caller, object_type):
 @api(scopes=read_or_write)
 def item(request, caller, object_type, object_id):
     id_property = request.GET.get("idProperty", "")
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     try:
         obj = store.resolve(caller.portal, object_type, object_id, id_property=id_property,
                             archived=archived and request.method == "GET")
@@ -162,20 +168,22 @@ def batch(request, caller, object_type, action):
 
 def _batch_read(request, portal, object_type, _action, body, inputs):
     started = store.iso(store.now_ms())
-    archived = request.GET.get("archived", "false") == "true"
+    archived = archived_param(request)
     id_property = body.get("idProperty") or ""
+    idents = [str(entry.get("id", "")) for entry in inputs]
+    try:
+        found = store.resolve_many(portal, object_type, idents, id_property=id_property, archived=archived)
+    except store.Invalid as exc:
+        return _invalid_response(exc)
     results, missing, seen = [], [], set()
-    for entry in inputs:
-        ident = str(entry.get("id", ""))
-        try:
-            obj = store.resolve(portal, object_type, ident, id_property=id_property, archived=archived)
-        except store.Invalid as exc:
-            return _invalid_response(exc)
+    wanted = body.get("properties") or []
+    for ident in idents:
+        obj = found.get(ident)
         if obj is None:
             missing.append(ident)
         elif obj.pk not in seen:
             seen.add(obj.pk)
-            results.append(store.serialize(obj, body.get("properties") or []))
+            results.append(store.serialize(obj, wanted))
     errors = []
     if missing:
         errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some "
@@ -184,42 +192,99 @@ def _batch_read(request, portal, object_type, _action, body, inputs):
     return _batch_response(results, errors, started, 200)
 
 
-def _write_one(portal, object_type, action, entry, id_property, known_emails=None):
-    """Apply one batch input; returns (result body or None, created flag)."""
+class _Batch:
+    """One batch write's state: the records the inputs name (read together), the new records
+    waiting to be inserted together and the updated ones waiting for one UPDATE."""
+
+    def __init__(self, portal, object_type, action, inputs, id_property) -> None:
+        self.portal, self.object_type, self.action = portal, object_type, action
+        self.known = None
+        if action == "create" and object_type == "contacts":  # one duplicate-email query per batch
+            self.known = store.existing_emails(portal, [(e.get("properties") or {}).get("email") for e in inputs])
+        self.resolved: dict[str, dict[str, object]] = {}
+        if action != "create":
+            groups: dict[str, list[str]] = {}
+            for entry in inputs:
+                groups.setdefault(entry.get("idProperty") or id_property, []).append(str(entry.get("id", "")))
+            for use, idents in groups.items():
+                try:
+                    self.resolved[use] = store.resolve_many(portal, object_type, idents, id_property=use)
+                except store.Invalid as exc:
+                    self.resolved[use] = {"": exc}
+        self.to_insert: list = []
+        self.to_update: list = []
+
+    def lookup(self, use: str, ident: str):
+        found = self.resolved.get(use, {})
+        if isinstance(found.get(""), store.Invalid):
+            raise found[""]
+        return found.get(ident)
+
+    def flush(self) -> None:
+        if self.to_insert:
+            objs = self.to_insert
+            self.to_insert = []
+            created = CrmObject.objects.bulk_create(objs)
+            if created and created[0].pk is None:  # a database that returns no ids from bulk inserts
+                raise RuntimeError("the sandbox needs a database that returns ids from bulk inserts")
+            for obj in objs:
+                store.created_events(self.portal, obj)
+        if self.to_update:
+            bulk.update_rows(CrmObject, self.to_update, store.UPDATE_FIELDS)
+            self.to_update = []
+
+
+def _write_one(batch: _Batch, entry, id_property):
+    """Apply one batch input; returns (record, created flag). A new record without associations
+    waits in batch.to_insert (its id comes at flush)."""
+    portal, object_type, action = batch.portal, batch.object_type, batch.action
     props = entry.get("properties") or {}
     if action == "create":
-        obj = store.create(portal, object_type, props, known_emails=known_emails)
-        _create_associations(portal, object_type, obj.pk, entry.get("associations"))
+        email = str(props.get("email") or "").lower()
+        if batch.known is not None and email and batch.known.get(email) == 0:
+            batch.flush()  # a duplicate of a record waiting in this batch: insert those, then name its id
+            batch.known.update({o.email: o.pk for o in CrmObject.objects.filter(
+                portal=portal, object_type="contacts", email=email, archived=False)})
+        obj = store.prepare_create(portal, object_type, props, known_emails=batch.known)
+        if entry.get("associations"):
+            with transaction.atomic():
+                obj.save(force_insert=True)
+                _create_associations(portal, object_type, obj.pk, entry.get("associations"))
+            store.created_events(portal, obj)
+        else:
+            batch.to_insert.append(obj)
+        if batch.known is not None and obj.email:
+            batch.known[obj.email] = obj.pk or 0
         return obj, True
     ident = str(entry.get("id", ""))
     use = entry.get("idProperty") or id_property
-    obj = store.resolve(portal, object_type, ident, id_property=use)
+    obj = batch.lookup(use, ident)
     if obj is None and action == "upsert":
         if use == "email" and "email" not in props:
             props = {**props, "email": ident}
-        return store.create(portal, object_type, props), True
+        obj = store.create(portal, object_type, props)
+        batch.resolved.setdefault(use, {})[ident] = obj
+        return obj, True
     if obj is None:
         raise store.Invalid(404, "OBJECT_NOT_FOUND", NOT_FOUND)
-    return store.update(portal, obj, props), False
+    return store.update(portal, obj, props, deferred=batch.to_update), False
 
 
 def _batch_write(_request, portal, object_type, action, body, inputs):
     started = store.iso(store.now_ms())
     # Multi-status is opt-in: with a trace id on each input a bad input fails alone (207);
     # without, one bad input fails the whole call and nothing is written (reference 1.5).
+    # Inputs are validated one by one and written together; an input that fails writes nothing
+    # of its own (a create with associations is written, and undone, by itself).
     multi = bool(inputs) and all(entry.get("objectWriteTraceId") for entry in inputs)
-    results, errors = [], []
-    known = None
-    if action == "create" and object_type == "contacts":  # one duplicate-email query per batch
-        known = store.existing_emails(portal, [(e.get("properties") or {}).get("email") for e in inputs])
+    outcomes, errors = [], []
     try:
         with transaction.atomic():
+            batch = _Batch(portal, object_type, action, inputs, body.get("idProperty", ""))
             for entry in inputs:
                 trace = entry.get("objectWriteTraceId")
                 try:
-                    with transaction.atomic():
-                        obj, created = _write_one(portal, object_type, action, entry, body.get("idProperty", ""),
-                                                  known)
+                    obj, created = _write_one(batch, entry, body.get("idProperty", ""))
                 except store.Invalid as exc:
                     if not multi:
                         raise
@@ -228,14 +293,16 @@ def _batch_write(_request, portal, object_type, action, body, inputs):
                         context["ids"] = [str(entry["id"])]
                     errors.append(exc.as_batch_error(context))
                     continue
-                if known is not None and obj.email:
-                    known[obj.email] = obj.pk
-                result = store.serialize(obj, list((entry.get("properties") or {}).keys()), trace_id=trace)
-                if action == "upsert":
-                    result["new"] = created
-                results.append(result)
+                outcomes.append((obj, created, entry, trace))
+            batch.flush()
     except store.Invalid as exc:
         return _invalid_response(exc)
+    results = []
+    for obj, created, entry, trace in outcomes:
+        result = store.serialize(obj, list((entry.get("properties") or {}).keys()), trace_id=trace)
+        if action == "upsert":
+            result["new"] = created
+        results.append(result)
     return _batch_response(results, errors, started, 201 if action == "create" else 200)
 
 

@@ -53,8 +53,8 @@ def record_change(portal, object_type: str, object_id: int, change: str, *, name
     elif change in ("creation", "deletion"):
         event["changeFlag"] = "CREATED" if change == "creation" else "DELETED"
     elif change == "merge":
-        event.update(primaryObjectId=int(object_id), mergedObjectIds=merged or [], newObjectId=int(object_id),
-                     numberOfPropertiesMoved=0)
+        event.update(primaryObjectId=int(object_id), mergedObjectIds=merged or [],
+                     newObjectId=int(extra.pop("newObjectId", object_id)), numberOfPropertiesMoved=0)
     event.update(extra)
     target = (portal.webhook_url, portal.client_secret)
     transaction.on_commit(lambda: _enqueue(target, event))

@@ -58,8 +58,12 @@ def get_path(row: dict, path: tuple[str, ...]) -> Any:
     for name in path:
         if current is None:
             return None
-        current = current.get(name, current.get(_ci_key(current, name)))
+        found = current.get(name, _MISSING)
+        current = current.get(_ci_key(current, name)) if found is _MISSING else found
     return current
+
+
+_MISSING = object()
 
 
 def _ci_key(row: dict, name: str) -> str:

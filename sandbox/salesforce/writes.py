@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sandbox import bulk
 from sandbox.salesforce import schema, store
 from sandbox.salesforce.models import Org, Record
 
@@ -338,9 +339,7 @@ def _write(org: Org, meta: store.OrgMeta, ops: list[Op]) -> None:
             changed.append(rec)
     with transaction.atomic():
         Record.objects.bulk_create(new_rows, batch_size=500)
-        Record.objects.bulk_update(
-            changed, ["data", "ext_key", "last_modified_date", "system_modstamp"], batch_size=500
-        )
+        bulk.update_rows(Record, changed, ["data", "ext_key", "last_modified_date", "system_modstamp"])
         _one_primary_role(org, [*new_rows, *changed], moment)
 
 
@@ -362,7 +361,7 @@ def _one_primary_role(org: Org, written: list[Record], moment) -> None:
             rec.data = {**rec.data, "IsPrimary": False}
             rec.last_modified_date = rec.system_modstamp = moment
             demoted.append(rec)
-    Record.objects.bulk_update(demoted, ["data", "last_modified_date", "system_modstamp"], batch_size=500)
+    bulk.update_rows(Record, demoted, ["data", "last_modified_date", "system_modstamp"])
 
 
 def _ext(data: dict) -> str:

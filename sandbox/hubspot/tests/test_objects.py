@@ -130,15 +130,38 @@ def test_it_archives_a_record_and_lists_it_only_with_archived_true(api):
     assert archived[0]["archived"] is True and archived[0]["archivedAt"]
 
 
-def test_it_merges_contacts_and_resolves_the_merged_id_to_the_winner(api):
+def test_a_contact_merge_makes_a_new_record_that_both_old_ids_resolve_to(api):
     a = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "a@m.com"}}).data
     b = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "b@m.com", "city": "Lyon"}}).data
     merged = api("POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": a["id"], "objectIdToMerge": b["id"]})
     assert merged.status_code == 200
-    got = api("GET", f"/crm/v3/objects/contacts/{b['id']}?properties=hs_merged_object_ids,city").data
-    assert got["id"] == a["id"]
-    assert got["properties"]["hs_merged_object_ids"] == b["id"]
-    assert got["properties"]["city"] == "Lyon"
+    new_id = merged.data["id"]
+    assert new_id not in (a["id"], b["id"])
+    for old in (a["id"], b["id"]):
+        got = api("GET", f"/crm/v3/objects/contacts/{old}?properties=hs_merged_object_ids,city,email").data
+        assert got["id"] == new_id
+        assert sorted(got["properties"]["hs_merged_object_ids"].split(";")) == sorted([a["id"], b["id"]])
+        assert got["properties"]["city"] == "Lyon" and got["properties"]["email"] == "a@m.com"
+    read = api("POST", "/crm/v3/objects/contacts/batch/read", {"inputs": [{"id": a["id"]}, {"id": b["id"]}]})
+    assert [r["id"] for r in read.data["results"]] == [new_id]
+    listed = api("GET", "/crm/v3/objects/contacts").data["results"]
+    assert [r["id"] for r in listed] == [new_id]
+
+
+def test_a_deal_merge_keeps_the_primary_deals_id(api):
+    a = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "A"}}).data
+    b = api("POST", "/crm/v3/objects/deals", {"properties": {"dealname": "B"}}).data
+    merged = api("POST", "/crm/v3/objects/deals/merge", {"primaryObjectId": a["id"], "objectIdToMerge": b["id"]})
+    assert merged.data["id"] == a["id"]
+    assert api("GET", f"/crm/v3/objects/deals/{b['id']}").data["id"] == a["id"]
+
+
+def test_merging_a_record_with_itself_or_a_missing_one_is_refused(api):
+    a = api("POST", "/crm/v3/objects/contacts", {"properties": {"email": "self@m.com"}}).data
+    same = api("POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": a["id"], "objectIdToMerge": a["id"]})
+    assert same.status_code == 400
+    gone = api("POST", "/crm/v3/objects/contacts/merge", {"primaryObjectId": a["id"], "objectIdToMerge": "999999"})
+    assert gone.status_code == 404
 
 
 def test_it_keeps_portals_apart(api, client):

@@ -169,20 +169,25 @@ def test_contacts_merged_in_hubspot_keep_their_links_and_duplicates_are_explaine
     sf_ann, sf_two = (RecordLink.objects.get(object_sync=sync, id_a=i).id_b for i in (ann, ann_two))
     portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
 
-    # A new, unsynced contact absorbs Ann: her link follows it, nothing is created twice.
+    # A new, unsynced contact absorbs Ann. HubSpot gives the merged contact a NEW id (both old
+    # ids resolve to it): her link follows that record, nothing is created twice.
     bob = connector.write(CONTACTS, creates=[{"email": "bob@merge.example", "firstname": "Bob", "lastname": "B"}])
-    merge(portal, "contacts", bob[0].id, ann)
+    survivor = str(merge(portal, "contacts", bob[0].id, ann).pk)
+    assert survivor not in (bob[0].id, ann)
     run = run_sync(sync.pk)
     assert run.created == 0 and run.failed == 0, list(run.outcomes.values_list("message", flat=True))
     link = RecordLink.objects.get(object_sync=sync, id_b=sf_ann)
-    assert link.id_a == bob[0].id and link.status == LinkStatus.IN_SYNC
+    assert link.id_a == survivor and link.status == LinkStatus.IN_SYNC
     assert salesforce.connector().read(CONTACTS, [sf_ann])[sf_ann].values["Email"] == "bob@merge.example"
 
-    # Two synced contacts merged: the loser's Salesforce contact is a duplicate now, and says so.
-    merge(portal, "contacts", bob[0].id, ann_two)
+    # Two synced contacts merged (into a new id again): one link follows the new record, the
+    # other's Salesforce contact is a duplicate now, and says so.
+    last = str(merge(portal, "contacts", survivor, ann_two).pk)
     run = run_sync(sync.pk)
     assert run.created == 0
-    orphan = RecordLink.objects.get(object_sync=sync, id_b=sf_two)
-    assert orphan.id_a == ann_two and orphan.status == LinkStatus.DELETED_A
+    followed = RecordLink.objects.get(object_sync=sync, id_a=last)
+    assert followed.status == LinkStatus.IN_SYNC and followed.id_b in (sf_ann, sf_two)
+    orphan = RecordLink.objects.get(object_sync=sync, id_b=({sf_ann, sf_two} - {followed.id_b}).pop())
+    assert orphan.status == LinkStatus.DELETED_A
     assert orphan.error_category == "duplicate_record" and "merged into" in orphan.last_error
-    assert RecordLink.objects.get(object_sync=sync, id_a=bob[0].id).id_b == sf_ann
+    assert RecordLink.objects.filter(object_sync=sync).count() == 2  # nothing duplicated

@@ -1,0 +1,179 @@
+"""How fast the sandboxes answer batch and search calls, per endpoint, and how many SQL queries
+each call costs.
+
+    .venv/bin/python bench/sandbox_speed.py [--calls 40] [--records 3000]
+
+Uses its own SQLite file (or DATABASE_URL if set), seeds a HubSpot portal and a Salesforce org,
+then calls each endpoint in this process through Django's test client (one client, calls one
+after another: the figure is the server's own work per call, without the HTTP stack), with rate
+limits off. Prints calls/s (wall clock: measured under whatever load the machine has), CPU ms
+per call and its inverse (calls per CPU-second: the rate on an idle core), and SQL queries per
+call (an executemany counts as one); asserts nothing. A target is judged on calls per CPU-second. The targets (10x the vendor
+limits the sandboxes emulate): >= 200 HubSpot batch calls/s of 100 records, >= 50 searches/s,
+>= 20 Salesforce Collections calls/s of 200 records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from harness import bench_database
+
+TARGETS = {"batch": 200, "search": 50, "collections": 20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=40, help="Calls per endpoint.")
+    parser.add_argument("--records", type=int, default=3000, help="Records of each kind to seed.")
+    args = parser.parse_args()
+    with bench_database("sandbox-speed-"):
+        import django
+
+        django.setup()
+        run(args.calls, args.records)
+
+
+def timed(label: str, calls: int, call, target: int | None = None) -> None:
+    from django.db import connection
+
+    call(0)  # warm up (caches, first-query costs)
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(1)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        started, cpu = time.perf_counter(), time.process_time()
+        for n in range(1, calls + 1):
+            call(n)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    rate = calls / seconds
+    # CPU time per call is the figure that holds when other processes share the cores: 1000 /
+    # cpu ms is the rate one client would see on an idle core (SQLite runs in this process).
+    cpu_ms = cpu * 1000 / calls
+    verdict = "" if target is None else ("  ok" if 1000 / cpu_ms >= target else f"  BELOW {target}/s")
+    print(f"{label:<46} {rate:>8.1f} calls/s {cpu_ms:>8.1f} CPU ms/call {1000 / cpu_ms:>8.1f} calls/CPU-s "
+          f"{len(queries) / calls:>6.1f} queries/call{verdict}")
+
+
+def run(calls: int, records: int) -> None:
+    from django.test import Client
+
+    from sandbox.hubspot.models import CrmObject
+    from sandbox.hubspot.seed import ensure_portal, seed_records
+    from sandbox.salesforce.models import Record
+    from sandbox.salesforce.seed import seed_org
+
+    portal = ensure_portal(9_100_001, rate_limit_enabled=False)
+    seed_records(portal, contacts=records, companies=records // 5, deals=records // 3)
+    client = Client(HTTP_HOST="127.0.0.1")
+    auth = {"Authorization": f"Bearer {portal.private_token}"}
+
+    def hs(path: str, body: dict, expect=(200, 201, 207)) -> dict:
+        response = client.post("/sandbox/hubspot" + path, data=json.dumps(body), content_type="application/json",
+                               headers=auth)
+        if response.status_code not in expect:
+            raise SystemExit(f"{path}: {response.status_code} {response.content[:300]!r}")
+        return json.loads(response.content) if response.content else {}
+
+    def hs_patch(path: str, body: dict) -> None:
+        response = client.patch("/sandbox/hubspot" + path, data=json.dumps(body), content_type="application/json",
+                                headers=auth)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: {response.status_code} {response.content[:300]!r}")
+
+    contact_ids = list(CrmObject.objects.filter(portal=portal, object_type="contacts").order_by("pk")
+                       .values_list("pk", flat=True))
+    deal_ids = list(CrmObject.objects.filter(portal=portal, object_type="deals").order_by("pk")
+                    .values_list("pk", flat=True))
+    props = ["firstname", "lastname", "email", "phone", "company", "jobtitle", "lifecyclestage", "city"]
+
+    def chunk(ids: list[int], n: int, size: int = 100) -> list[dict]:
+        start = (n * size) % max(1, len(ids) - size)
+        return [{"id": str(i)} for i in ids[start:start + size]]
+
+    print(f"HubSpot portal: {len(contact_ids)} contacts, {len(deal_ids)} deals; {calls} calls per endpoint")
+    timed("HubSpot batch read (100 contacts)", calls,
+          lambda n: hs("/crm/v3/objects/contacts/batch/read", {"inputs": chunk(contact_ids, n), "properties": props}),
+          TARGETS["batch"])
+    stamp = int(time.time())
+    timed("HubSpot batch create (100 contacts)", calls,
+          lambda n: hs("/crm/v3/objects/contacts/batch/create", {"inputs": [
+              {"properties": {"email": f"b{stamp}-{n}-{i}@bench.example", "firstname": f"F{i}", "lastname": "Bench",
+                              "lifecyclestage": "lead"}} for i in range(100)]}),
+          TARGETS["batch"])
+    timed("HubSpot batch update (100 contacts)", calls,
+          lambda n: hs("/crm/v3/objects/contacts/batch/update", {"inputs": [
+              {**ref, "properties": {"jobtitle": f"Title {n}", "city": f"City {n}"}} for ref in chunk(contact_ids, n)]}),
+          TARGETS["batch"])
+    timed("HubSpot batch update (100 deals)", calls,
+          lambda n: hs("/crm/v3/objects/deals/batch/update", {"inputs": [
+              {**ref, "properties": {"amount": str(1000 + n)}} for ref in chunk(deal_ids, n)]}),
+          TARGETS["batch"])
+    since = str(int((time.time() - 400 * 86400) * 1000))
+    timed("HubSpot search (200 per page, 2 filter groups)", calls,
+          lambda n: hs("/crm/v3/objects/contacts/search", {
+              "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GT", "value": since}]},
+                               {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(n)}]}],
+              "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+              "properties": props, "limit": 200}),
+          TARGETS["search"])
+    timed("HubSpot search (IN on email, 100 values)", calls,
+          lambda n: hs("/crm/v3/objects/contacts/search", {
+              "filterGroups": [{"filters": [{"propertyName": "email", "operator": "IN",
+                                             "values": [f"x{n}-{i}@nowhere.example" for i in range(100)]}]}],
+              "properties": props, "limit": 100}),
+          TARGETS["search"])
+    timed("HubSpot association batch read (100 deals)", calls,
+          lambda n: hs("/crm/v4/associations/deals/contacts/batch/read", {"inputs": chunk(deal_ids, n)}),
+          TARGETS["batch"])
+    timed("HubSpot association batch create (100 pairs)", calls,
+          lambda n: hs("/crm/v4/associations/deals/contacts/batch/create", {"inputs": [
+              {"from": {"id": str(deal_ids[(n * 100 + i) % len(deal_ids)])},
+               "to": {"id": str(contact_ids[(n * 7 + i) % len(contact_ids)])},
+               "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]} for i in range(100)]}),
+          TARGETS["batch"])
+    timed("HubSpot single PATCH (1 contact)", calls,
+          lambda n: hs_patch(f"/crm/v3/objects/contacts/{contact_ids[n]}", {"properties": {"city": f"C{n}"}}))
+
+    seeded = seed_org("bench", contacts=records, accounts=records // 5, opportunities=records // 3)
+    sf_auth = {"Authorization": f"Bearer {seeded.access_token}"}
+    data = "/sandbox/salesforce/services/data/v60.0/"
+
+    def sf(method: str, path: str, body=None, **kw):
+        if body is not None:
+            kw.update(data=json.dumps(body), content_type="application/json")
+        response = getattr(client, method)(data + path, headers=sf_auth, **kw)
+        if response.status_code >= 300:
+            raise SystemExit(f"{path}: {response.status_code} {response.content[:300]!r}")
+        return json.loads(response.content)
+
+    sf_contacts = list(Record.objects.filter(org=seeded.org, sobject="Contact").order_by("sf_id")
+                       .values_list("sf_id", flat=True))
+    print(f"Salesforce org: {len(sf_contacts)} contacts")
+    soql = ("SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, LastModifiedDate FROM Contact "
+            "WHERE LastModifiedDate > 2000-01-01T00:00:00Z ORDER BY LastModifiedDate, Id")
+    first = sf("get", "query/", data={"q": soql})
+    locator = (first.get("nextRecordsUrl") or "").rsplit("/", 1)[-1]
+    print(f"  (SOQL page size {len(first['records'])}, {first['totalSize']} in all)")
+    timed("Salesforce SOQL query, first page", calls, lambda _n: sf("get", "query/", data={"q": soql}))
+    if locator:
+        timed("Salesforce SOQL queryMore page", calls, lambda _n: sf("get", f"query/{locator}"))
+    timed("Salesforce Collections insert (200 contacts)", calls,
+          lambda n: sf("post", "composite/sobjects", {"allOrNone": False, "records": [
+              {"attributes": {"type": "Contact"}, "LastName": f"Bench {n}-{i}", "FirstName": "F",
+               "Email": f"sf{stamp}-{n}-{i}@bench.example"} for i in range(200)]}),
+          TARGETS["collections"])
+    timed("Salesforce Collections update (200 contacts)", calls,
+          lambda n: sf("patch", "composite/sobjects", {"allOrNone": False, "records": [
+              {"attributes": {"type": "Contact"}, "id": sf_id, "Title": f"T{n}"}
+              for sf_id in sf_contacts[(n * 200) % (len(sf_contacts) - 200):][:200]]}),
+          TARGETS["collections"])
+
+
+if __name__ == "__main__":
+    main()
