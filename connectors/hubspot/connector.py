@@ -356,17 +356,17 @@ class HubSpotConnector(Connector):
 
 
 def _grouped(pages: Iterator[Page], size: int) -> Iterator[Page]:
-    """Consecutive pages joined into pages of at least `size` records (the last may hold fewer);
-    each carries the cursor of its last part, which covers every record before it."""
+    """Consecutive pages joined into pages of at most `size` records (a single larger page
+    stays whole); each carries the cursor of its last part, which covers every record before it."""
     records: list[Record] = []
     total, cursor, pending = None, None, False
     for page in pages:
-        records += page.records
+        if pending and len(records) + len(page.records) > size:
+            yield Page(records, cursor, total)
+            records, total = [], None
+        records = records + page.records
         cursor, pending = page.cursor, True
         total = page.estimated_total if total is None else total
-        if len(records) >= size:
-            yield Page(records, cursor, total)
-            records, total, pending = [], None, False
     if pending:
         yield Page(records, cursor, total)
 
