@@ -55,7 +55,8 @@ def read(
     result: dict[str, list[str]] = {i: [] for i in ids}
     order = "IsPrimary DESC, CreatedDate ASC, Id ASC" if sobject == "OpportunityContactRole" else ""
     fields = [from_field, to_field]
-    for _, text in in_chunks(list(dict.fromkeys(ids)), lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}", order), budget=connector.client.in_budget):
+    query = lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}", order)  # noqa: E731
+    for _, text in in_chunks(list(dict.fromkeys(ids)), query, budget=connector.client.in_budget):
         for row in connector.client.query_all(text):
             if row.get(to_field) and row.get(from_field) in result:
                 result[row[from_field]].append(row[to_field])
@@ -166,7 +167,8 @@ def remove(
         wanted = {(a, b) for a, b in pairs}
         role_ids: dict[tuple[str, str], list[str]] = {}
         fields = ["Id", from_field, to_field]
-        for _, text in in_chunks(list({a for a, _ in pairs}), lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}"), budget=connector.client.in_budget):
+        query = lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}")  # noqa: E731
+        for _, text in in_chunks(list({a for a, _ in pairs}), query, budget=connector.client.in_budget):
             for row in connector.client.query_all(text):
                 key = (row[from_field], row[to_field])
                 if key in wanted:

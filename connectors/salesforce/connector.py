@@ -326,7 +326,8 @@ class SalesforceConnector(Connector):
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         found: dict[str, Record] = {}
         fields, sobject = self._select(object_type), self.sobject(object_type)
-        for _, text in in_chunks(list(dict.fromkeys(ids)), lambda in_: soql.select(fields, sobject, f"Id IN {in_}"), budget=self.client.in_budget):
+        by_id = lambda in_: soql.select(fields, sobject, f"Id IN {in_}")  # noqa: E731
+        for _, text in in_chunks(list(dict.fromkeys(ids)), by_id, budget=self.client.in_budget):
             for raw in self.client.query_all(text):
                 found[raw["Id"]] = self._record(object_type, raw)
         if object_type == DEALS and found:
