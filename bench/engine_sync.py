@@ -21,8 +21,8 @@ from harness import bench_database, sandbox_connections, sandbox_server
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hubspot", type=int, default=2000, help="contacts seeded in the HubSpot portal")
-    parser.add_argument("--salesforce", type=int, default=1000, help="contacts seeded in the Salesforce org")
+    parser.add_argument("--hubspot", type=int, default=10_000, help="contacts seeded in the HubSpot portal")
+    parser.add_argument("--salesforce", type=int, default=10_000, help="contacts seeded in the Salesforce org")
     parser.add_argument("--changed", type=int, default=100, help="contacts edited on each side before the incremental run")
     parser.add_argument("--overlap", type=float, default=0.5,
                         help="share of the Salesforce contacts that already exist in HubSpot (same email)")
@@ -95,7 +95,9 @@ def run(base: str, portal, org, args) -> None:
     print("mappings:", ", ".join(str(m) for m in sync.field_mappings.all()))
 
     rss_before = peak_rss_mb()
-    initial = timed("initial two-way sync", lambda: run_sync(sync.pk))
+    with CallTally() as tally:
+        initial = timed("initial two-way sync", lambda: run_sync(sync.pk))
+    report_calls(tally, minimum_calls(args, sync, initial))
     print(f"peak memory (max RSS of this process): {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before the run)")
 
     # The initial run's own writes come back once as changes (no delta, nothing written).
@@ -169,6 +171,151 @@ def timed(label: str, action):
     if run.error:
         print(f"  note: {run.error}")
     return run
+
+
+class CallTally:
+    """Counts the HTTP calls this process sends, per app and endpoint (the sandbox runs in a
+    subprocess, so every request here is a connector's), for the figures per endpoint."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def __enter__(self):
+        import requests
+
+        self._original = original = requests.Session.request
+        tally = self
+
+        def request(session, method, url, *args, **kwargs):
+            key = endpoint(method, url, kwargs.get("params"), kwargs.get("json"))
+            tally.counts[key] = tally.counts.get(key, 0) + 1
+            return original(session, method, url, *args, **kwargs)
+
+        requests.Session.request = request
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import requests
+
+        requests.Session.request = self._original
+
+
+def endpoint(method: str, url: str, params, body=None) -> tuple[str, str]:
+    """(app, endpoint) of one request: ids in paths become {id}; a SOQL query is named by its
+    object and WHERE shape (changes, lookup by a field's IN list, next batch)."""
+    import re
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path
+    app = "hubspot" if "/hubspot" in path else "salesforce" if "/salesforce" in path else "other"
+    path = re.sub(r"^.*?/(crm|services|oauth|account-info)/", r"/\1/", path)
+    if app == "salesforce" and "/query" in path:
+        soql = str((params or {}).get("q") or "")
+        if not soql:
+            return app, "query: next batch (nextRecordsUrl)"
+        sobject = re.search(r"FROM (\w+)", soql)
+        lookup = re.search(r"WHERE (\w+) IN \(", soql)
+        shape = f"lookup by {lookup.group(1)} IN (...)" if lookup else "changes" if "SystemModstamp" in soql else "other"
+        return app, f"query {sobject.group(1) if sobject else '?'}: {shape}"
+    name = f"{method} " + re.sub(r"/\d+(?=/|$)", "/{id}", path)
+    if path.endswith("/batch/read") and "/v3/" in path and isinstance(body, dict):
+        name += " by email" if body.get("idProperty") == "email" else " by id"
+    return app, name
+
+
+# The vendors' limits the minimum is computed from (../shared/reference/api-contracts.md).
+HUBSPOT_BATCH = 100  # inputs per batch read/create/update (1.5)
+HUBSPOT_SEARCH_PAGE = 200  # search results per page (1.6)
+HUBSPOT_ASSOCIATION_BATCH = 1000  # inputs per v4 association batch read (1.10)
+SALESFORCE_QUERY_BATCH = 2000  # records per query batch (2.3)
+SALESFORCE_COLLECTION = 200  # records per sObject Collections call (2.6)
+SALESFORCE_URI_BYTES = 16_384  # URI and headers of one REST call (a longer query URI is a 414)
+
+
+def minimum_calls(args, sync, run) -> dict[tuple[str, str], int]:
+    """The fewest calls the batch sizes allow for this scenario's initial two-way sync.
+
+    HubSpot is read whole (search pages of 200, plus a contact's companies at 1,000 ids per
+    association read); every HubSpot contact is looked up in Salesforce by email (as many
+    emails per query as fit in the 16 KB URI besides the query's SELECT list, at most 2,000
+    rows per batch); what is not found is created there (Collections of 200); the overlap is
+    matched, and the records whose values differ are updated (on each side as many as the run
+    updated, at the batch sizes). Then Salesforce is read whole
+    (query batches of 2,000) and its contacts not yet linked are looked up in HubSpot (batch
+    read by email, 100) and created there (batch create, 100). Reading back the run's own
+    writes, or re-reading a record the run already holds, is never needed.
+    """
+    import math
+    from urllib.parse import quote_plus
+
+    from django.db.models import Count
+
+    from connectors.base import CONTACTS
+    from sandbox.hubspot.models import CrmObject
+    from syncrules.models import RecordOutcome, Side
+
+    updated = dict(RecordOutcome.objects.filter(run=run, action=RecordOutcome.Action.UPDATED)
+                   .values_list("side").annotate(n=Count("pk")).values_list("side", "n"))
+
+    hub, sf = args.hubspot, args.salesforce
+    shared = int(args.overlap * min(hub, sf))
+    emails = list(CrmObject.objects.filter(object_type="contacts").exclude(email="")
+                  .values_list("email", flat=True)[:hub])
+    connector = sync.connection_b.connector()
+    fields = connector._select(CONTACTS)  # the SELECT list the app needs (every synced field)
+    prefix = len(f"{sync.connection_b.base_url}/services/data/v60.0/query?q=") + len(quote_plus(
+        f"SELECT {', '.join(fields)} FROM Contact WHERE Email IN ()"))
+    budget = SALESFORCE_URI_BYTES - 1024 - prefix  # headers (bearer token, accept, host ...) ~1 KB
+    lookups, used = 1 if emails else 0, 0
+    for email in emails:
+        size = len(quote_plus(f"'{email}', "))
+        if used + size > budget:
+            lookups, used = lookups + 1, 0
+        used += size
+    lookups = max(lookups, math.ceil(shared / SALESFORCE_QUERY_BATCH))
+    return {
+        ("hubspot", "read (search pages)"): math.ceil(hub / HUBSPOT_SEARCH_PAGE),
+        ("hubspot", "read associations"): math.ceil(hub / HUBSPOT_ASSOCIATION_BATCH),
+        ("salesforce", "lookup by email"): lookups,
+        ("salesforce", "create"): math.ceil((hub - shared) / SALESFORCE_COLLECTION),
+        ("salesforce", "update"): math.ceil(updated.get(Side.B, 0) / SALESFORCE_COLLECTION),
+        ("hubspot", "update"): math.ceil(updated.get(Side.A, 0) / HUBSPOT_BATCH),
+        ("salesforce", "read (query batches)"): math.ceil(sf / SALESFORCE_QUERY_BATCH),
+        ("hubspot", "lookup by email"): math.ceil((sf - shared) / HUBSPOT_BATCH),
+        ("hubspot", "create"): math.ceil((sf - shared) / HUBSPOT_BATCH),
+    }
+
+
+GROUPS = {  # our endpoints -> the minimum's rows
+    ("hubspot", "POST /crm/v3/objects/contacts/search"): ("hubspot", "read (search pages)"),
+    ("hubspot", "POST /crm/v4/associations/contacts/companies/batch/read"): ("hubspot", "read associations"),
+    ("hubspot", "POST /crm/v3/objects/contacts/batch/create"): ("hubspot", "create"),
+    ("hubspot", "POST /crm/v3/objects/contacts/batch/update"): ("hubspot", "update"),
+    ("hubspot", "POST /crm/v3/objects/contacts/batch/read by email"): ("hubspot", "lookup by email"),
+    ("salesforce", "query Contact: lookup by Email IN (...)"): ("salesforce", "lookup by email"),
+    ("salesforce", "query Contact: changes"): ("salesforce", "read (query batches)"),
+    ("salesforce", "query: next batch (nextRecordsUrl)"): ("salesforce", "read (query batches)"),
+    ("salesforce", "POST /services/data/v60.0/composite/sobjects"): ("salesforce", "create"),
+    ("salesforce", "PATCH /services/data/v60.0/composite/sobjects"): ("salesforce", "update"),
+}
+
+
+def report_calls(tally: CallTally, minimum: dict[tuple[str, str], int]) -> None:
+    """Our calls per endpoint beside the minimum's, and the total ratio (goal <= 1.2)."""
+    ours: dict[tuple[str, str], int] = {}
+    print("HTTP calls of the initial sync, per endpoint:")
+    for key, count in sorted(tally.counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {key[0]:10s} {key[1]:62s} {count:5d}")
+        if key in GROUPS:
+            ours[GROUPS[key]] = ours.get(GROUPS[key], 0) + count
+    setup = sum(tally.counts.values()) - sum(ours.values())
+    print("ours / minimum the batch sizes allow:")
+    for key, least in minimum.items():
+        mine = ours.get(key, 0)
+        print(f"  {key[0]:10s} {key[1]:30s} ours {mine:5d}  minimum {least:5d}  ratio {mine / least if least else 0:5.2f}")
+    total, least = sum(tally.counts.values()), sum(minimum.values())
+    print(f"  {'total':41s} ours {total:5d}  minimum {least:5d}  ratio {total / least:5.2f}  "
+          f"(of ours, {setup} setup calls: describe, properties, ...)")
 
 
 def peak_rss_mb() -> float:

@@ -27,6 +27,7 @@ from connectors.base import (
     FieldType,
     ObjectTypeInfo,
     Option,
+    Page,
     Pipeline,
     Record,
     Stage,
@@ -41,6 +42,7 @@ from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTION_MAPS_FILE, OPTION
 # HubSpot's paths under its base URL, so links from the health pages open there.
 SANDBOX_PATH = "/sandbox/hubspot"
 APP_TYPE_IDS = {CONTACTS: "0-1", COMPANIES: "0-2", DEALS: "0-3", PRODUCTS: "0-7"}
+PAGE_RECORDS = 1000  # records per page of read_changes: the v4 association batch read's 1,000 inputs
 _TYPES = {"string": FieldType.TEXT, "phone_number": FieldType.TEXT, "number": FieldType.NUMBER,
           "bool": FieldType.BOOL, "date": FieldType.DATE, "datetime": FieldType.DATETIME,
           "enumeration": FieldType.ENUMERATION}
@@ -69,6 +71,8 @@ class HubSpotConnector(Connector):
                                     options=self.options, on_usage=self._report_usage)
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._fixed_options: dict[str, set[str]] = {}  # enumerations whose options HubSpot owns
+
+    defer_associations = False  # set while read_changes joins search pages (reads._records)
 
     def _report_usage(self, used: int, allowed: int) -> None:
         # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
@@ -244,7 +248,33 @@ class HubSpotConnector(Connector):
 
     # --- reads -----------------------------------------------------------------------------
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator:
-        return reads.read_changes(self, object_type, cursor)
+        """Pages of up to `page_records` records (default 1,000): several search pages of 200
+        make one page, whose associations are read in one batch of up to 1,000 ids, and whose
+        records the engine looks up and writes together, in full batches (a page of 200 cost one
+        association read, one lookup and two half-full write batches per 200 records)."""
+        size = max(1, int(self.options.get("page_records", PAGE_RECORDS)))
+        if not self.options.get("read_associations", True):
+            yield from _grouped(reads.read_changes(self, object_type, cursor), size)
+            return
+        pages = _grouped(reads.read_changes(self, object_type, cursor), size)
+        while True:
+            # Only while the search pages are read: the engine's own reads and lookups between
+            # two pages (batch reads by id or email) still bring their associations.
+            self.defer_associations = True
+            try:
+                page = next(pages, None)
+            finally:
+                self.defer_associations = False
+            if page is None:
+                return
+            self._attach_associations(object_type, page.records)
+            yield page
+
+    def _attach_associations(self, object_type: str, records: list[Record]) -> None:
+        for to_type in reads.ASSOCIATED.get(object_type, ()):
+            found = reads.read_associations(self, object_type, [r.id for r in records], to_type)
+            for record in records:
+                record.associations[to_type] = found.get(record.id, [])
 
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         return reads.read(self, object_type, ids)
@@ -323,6 +353,22 @@ class HubSpotConnector(Connector):
         if urlsplit(self.base_url).path.rstrip("/").endswith(SANDBOX_PATH):
             return self.base_url
         return ""
+
+
+def _grouped(pages: Iterator[Page], size: int) -> Iterator[Page]:
+    """Consecutive pages joined into pages of at most `size` records (a single larger page
+    stays whole); each carries the cursor of its last part, which covers every record before it."""
+    records: list[Record] = []
+    total, cursor, pending = None, None, False
+    for page in pages:
+        if pending and len(records) + len(page.records) > size:
+            yield Page(records, cursor, total)
+            records, total = [], None
+        records = records + page.records
+        cursor, pending = page.cursor, True
+        total = page.estimated_total if total is None else total
+    if pending:
+        yield Page(records, cursor, total)
 
 
 def _results(body: Any) -> list[dict]:

@@ -129,7 +129,8 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> lis
             archived=bool(item.get("archived")),
             merged_ids=[i for i in str(props.get("hs_merged_object_ids") or "").split(";") if i.strip()],
         ))
-    if conn.options.get("read_associations", True):
+    # read_changes' caller (HubSpotConnector) reads the associations once per joined page.
+    if conn.options.get("read_associations", True) and not getattr(conn, "defer_associations", False):
         for to_type in ASSOCIATED.get(object_type, ()):
             found = read_associations(conn, object_type, [r.id for r in records], to_type)
             for record in records:

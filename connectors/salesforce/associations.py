@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.base import COMPANIES, CONTACTS, DEALS, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from connectors.salesforce import soql
-from connectors.salesforce.soql import ID_CHUNK, chunks
+from connectors.salesforce.soql import chunks, in_chunks
 
 if TYPE_CHECKING:
     from connectors.salesforce.connector import SalesforceConnector
@@ -54,8 +54,9 @@ def read(
     sobject, from_field, to_field = LOOKUPS[(object_type, to_type)]
     result: dict[str, list[str]] = {i: [] for i in ids}
     order = "IsPrimary DESC, CreatedDate ASC, Id ASC" if sobject == "OpportunityContactRole" else ""
-    for chunk in chunks(list(dict.fromkeys(ids)), ID_CHUNK):
-        text = soql.select([from_field, to_field], sobject, f"{from_field} IN {soql.in_list(chunk)}", order)
+    fields = [from_field, to_field]
+    query = lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}", order)  # noqa: E731
+    for _, text in in_chunks(list(dict.fromkeys(ids)), query, budget=connector.client.in_budget):
         for row in connector.client.query_all(text):
             if row.get(to_field) and row.get(from_field) in result:
                 result[row[from_field]].append(row[to_field])
@@ -165,10 +166,9 @@ def remove(
     if sobject == "OpportunityContactRole":
         wanted = {(a, b) for a, b in pairs}
         role_ids: dict[tuple[str, str], list[str]] = {}
-        for chunk in chunks(list({a for a, _ in pairs}), ID_CHUNK):
-            text = soql.select(
-                ["Id", from_field, to_field], sobject, f"{from_field} IN {soql.in_list(chunk)}"
-            )
+        fields = ["Id", from_field, to_field]
+        query = lambda in_: soql.select(fields, sobject, f"{from_field} IN {in_}")  # noqa: E731
+        for _, text in in_chunks(list({a for a, _ in pairs}), query, budget=connector.client.in_budget):
             for row in connector.client.query_all(text):
                 key = (row[from_field], row[to_field])
                 if key in wanted:

@@ -318,6 +318,13 @@ class SalesforceClient:
     def send(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
         return self.http.json(method, f"{DATA}/{path}", json=body, params=params)
 
+    @property
+    def in_budget(self) -> int:
+        """Bytes of URL-encoded SOQL one query may hold: soql.URI_BUDGET less the URI before `q=`."""
+        from connectors.salesforce.soql import URI_BUDGET
+
+        return URI_BUDGET - len(f"{self.instance_url}{DATA}/queryAll?q=")
+
     def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict]:
         """Every batch of a SOQL query, following nextRecordsUrl (one call per batch)."""
         path = f"{DATA}/{'queryAll' if include_deleted else 'query'}"

@@ -31,7 +31,7 @@ from connectors.errors import ConnectorError, ErrorCategory
 from connectors.salesforce import associations, deals, defaults, soql
 from connectors.salesforce.client import SalesforceClient, record_error
 from connectors.salesforce.convert import field_spec, from_salesforce, to_salesforce
-from connectors.salesforce.soql import ID_CHUNK, VALUE_CHUNK, chunks
+from connectors.salesforce.soql import chunks, in_chunks
 
 
 class SalesforceConnector(Connector):
@@ -325,9 +325,9 @@ class SalesforceConnector(Connector):
 
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         found: dict[str, Record] = {}
-        fields = self._select(object_type)
-        for chunk in chunks(list(dict.fromkeys(ids)), ID_CHUNK):
-            text = soql.select(fields, self.sobject(object_type), f"Id IN {soql.in_list(chunk)}")
+        fields, sobject = self._select(object_type), self.sobject(object_type)
+        by_id = lambda in_: soql.select(fields, sobject, f"Id IN {in_}")  # noqa: E731
+        for _, text in in_chunks(list(dict.fromkeys(ids)), by_id, budget=self.client.in_budget):
             for raw in self.client.query_all(text):
                 found[raw["Id"]] = self._record(object_type, raw)
         if object_type == DEALS and found:
@@ -348,9 +348,10 @@ class SalesforceConnector(Connector):
             if value not in (None, ""):
                 wanted.setdefault(str(value).lower(), []).append(value)
         result: dict[str, list[Record]] = {}
-        fields = self._select(object_type)
-        for chunk in chunks(list(wanted), VALUE_CHUNK):
-            text = soql.select(fields, self.sobject(object_type), f"{field_name} IN {soql.in_list(chunk)}")
+        fields, sobject = self._select(object_type), self.sobject(object_type)
+        # As many values per query as the URI holds (hundreds of emails), not a fixed few.
+        lookup = lambda in_: soql.select(fields, sobject, f"{field_name} IN {in_}")  # noqa: E731
+        for _, text in in_chunks(list(wanted), lookup, budget=self.client.in_budget):
             for raw in self.client.query_all(text):
                 record = self._record(object_type, raw)
                 for original in wanted.get(str(raw.get(field_name) or "").lower(), []):

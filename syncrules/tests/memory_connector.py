@@ -12,6 +12,7 @@ first, and, as in HubSpot, changing an association does not touch either record 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -157,6 +158,11 @@ ASSOCIATED = {CONTACTS: (COMPANIES, DEALS), COMPANIES: (CONTACTS, DEALS), DEALS:
 READ_WITH = {CONTACTS: (COMPANIES,), DEALS: (CONTACTS, COMPANIES)}
 
 
+def fold(value: Any) -> str:
+    """A value as lookups compare it: text, trimmed, case folded."""
+    return str(value).strip().casefold()
+
+
 class MemoryApp:
     """The state of one emulated app; `connector()` hands out contract instances for it.
 
@@ -194,6 +200,12 @@ class MemoryApp:
             DEALS: deal_fields(prefix, self.pipelines, implicit_pipeline),
         }
         self.records: dict[str, dict[str, Stored]] = {t: {} for t in OBJECT_TYPES}
+        # Indexes, so that reads and lookups cost what they would in a real app (not a scan of
+        # every record per call): each type's (seq, id) in the order written (an entry whose seq
+        # is no longer the record's is stale and skipped), and field values folded for lookups
+        # ((type, field) -> folded value -> ids; built on a field's first lookup, kept up to date).
+        self._log: dict[str, list[tuple[int, str]]] = {t: [] for t in OBJECT_TYPES}
+        self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
         self.deleted: dict[str, list[tuple[int, DeletedRecord]]] = {t: [] for t in OBJECT_TYPES}
         self.merged: dict[str, dict[str, list[str]]] = {t: {} for t in OBJECT_TYPES}  # survivor -> merged ids
         # (from type, from id, to type) -> associated ids, primary first; kept for both directions.
@@ -245,8 +257,10 @@ class MemoryApp:
 
     def remove(self, object_type: str, record_id: str) -> None:
         """Delete a record: it shows in read_deleted and loses its associations on both ends."""
-        if self.records[object_type].pop(record_id, None) is None:
+        gone = self.records[object_type].pop(record_id, None)
+        if gone is None:
             return
+        self._unindex(object_type, record_id, gone.values)
         self.deleted[object_type].append((self._next_seq(), DeletedRecord(record_id, self.clock.now)))
         for to_type in ASSOCIATED[object_type]:
             for other in self.links.pop((object_type, record_id, to_type), []):
@@ -326,7 +340,44 @@ class MemoryApp:
         moment = self.clock.tick()
         values[self.field(object_type, "updated")] = moment if object_type in (CONTACTS, DEALS) else None
         values = {k: v for k, v in values.items() if v is not None and v != ""}
-        self.records[object_type][record_id] = Stored(values, moment, self._next_seq())
+        before = self.records[object_type].get(record_id)
+        if before is not None:
+            self._unindex(object_type, record_id, before.values)
+        stored = self.records[object_type][record_id] = Stored(values, moment, self._next_seq())
+        self._log[object_type].append((stored.seq, record_id))
+        for (kind, name), index in self._index.items():
+            if kind == object_type and name in values:
+                index.setdefault(fold(values[name]), set()).add(record_id)
+
+    def _unindex(self, object_type: str, record_id: str, values: Mapping[str, Any]) -> None:
+        for (kind, name), index in self._index.items():
+            if kind == object_type and name in values:
+                index.get(fold(values[name]), set()).discard(record_id)
+
+    def lookup(self, object_type: str, field_name: str, value: Any) -> list[str]:
+        """Ids of the records whose `field_name` folds to `value`'s folding (indexed)."""
+        key = (object_type, field_name)
+        if key not in self._index:
+            index: dict[str, set[str]] = {}
+            for rid, stored in self.records[object_type].items():
+                if field_name in stored.values:
+                    index.setdefault(fold(stored.values[field_name]), set()).add(rid)
+            self._index[key] = index
+        return sorted(self._index[key].get(fold(value), ()), key=lambda rid: (len(rid), rid))  # creation order
+
+    def changed_since(self, object_type: str, after: int, limit: int) -> tuple[list[tuple[int, str]], int]:
+        """Up to `limit` (seq, id) of records changed after `after`, oldest first, and an
+        estimate of how many there are (stale entries of the write log included)."""
+        log, store = self._log[object_type], self.records[object_type]
+        start = bisect.bisect_right(log, (after, "\uffff"))
+        page = []
+        for seq, rid in itertools.islice(log, start, None):
+            current = store.get(rid)
+            if current is not None and current.seq == seq:
+                page.append((seq, rid))
+                if len(page) == limit:
+                    break
+        return page, len(log) - start
 
     def connector(self) -> MemoryConnector:
         return MemoryConnector(self)
@@ -351,7 +402,8 @@ class MemoryApp:
             stored[name] = self._coerce(spec, value)
         email = self.field(object_type, "email")
         if object_type == CONTACTS and stored.get(email):
-            for other_id, other in self.records[object_type].items():
+            for other_id in self.lookup(object_type, email, stored[email]):
+                other = self.records[object_type][other_id]
                 if other_id != record_id and str(other.values.get(email, "")).lower() == stored[email]:
                     raise ConnectorError(
                         ErrorCategory.DUPLICATE_RECORD, f"A contact with email {stored[email]} already exists",
@@ -507,16 +559,13 @@ class MemoryConnector(Connector):
         after = int(cursor or 0)
         while True:
             self.app.call("read_changes")
-            changed = sorted(
-                (r.seq, rid) for rid, r in self.app.records[object_type].items() if r.seq > after
-            )
-            if not changed:
+            page, remaining = self.app.changed_since(object_type, after, self.app.page_size)
+            if not page:
                 return
-            page = changed[: self.app.page_size]
             store = self.app.records[object_type]
             after = page[-1][0]
             yield Page([self._record(object_type, rid, store[rid]) for _, rid in page], after,
-                       estimated_total=len(changed))
+                       estimated_total=remaining)
 
     def read(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         self._calls("read", len(ids))
@@ -525,12 +574,12 @@ class MemoryConnector(Connector):
 
     def find(self, object_type: str, field_name: str, values: Sequence[str]) -> dict[str, list[Record]]:
         self._calls("find", len(values))
-        wanted = {str(v).strip().casefold(): v for v in values}
+        wanted = {fold(v): v for v in values}
         found: dict[str, list[Record]] = {}
-        for rid, stored in self.app.records[object_type].items():
-            key = str(stored.values.get(field_name, "")).strip().casefold()
-            if key in wanted:
-                found.setdefault(wanted[key], []).append(self._record(object_type, rid, stored))
+        store = self.app.records[object_type]
+        for key, value in wanted.items():
+            for rid in self.app.lookup(object_type, field_name, key):
+                found.setdefault(value, []).append(self._record(object_type, rid, store[rid]))
         return found
 
     def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:

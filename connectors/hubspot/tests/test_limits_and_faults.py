@@ -19,7 +19,7 @@ def _limited(portal):
 def test_it_never_sends_a_request_over_the_portals_limits(make_portal, connect):
     portal = make_portal(rate_limit_enabled=True, ten_second_limit=6, interval_ms=1000, search_per_second=3)
     seed_records(portal, contacts=40)
-    conn = connect(portal, client_rate_limit=True, search_per_second=3, search_page_size=10)
+    conn = connect(portal, client_rate_limit=True, search_per_second=3, search_page_size=10, page_records=10)
     records = [r for page in conn.read_changes("contacts") for r in page.records]
     ids = [r.id for r in records]
     assert len(conn.read("contacts", ids)) == 40

@@ -28,7 +28,7 @@ def _read_all(conn, object_type="contacts", cursor=None):
 
 def test_it_reads_every_record_once_in_pages(portal, connect):
     seed_records(portal, contacts=180, companies=10)
-    conn = connect(portal, search_page_size=40)
+    conn = connect(portal, search_page_size=40, page_records=40)
     pages, records, _ = _read_all(conn)
     assert len(pages) > 4
     assert sorted(r.id for r in records) == sorted(_ids(portal))

@@ -34,11 +34,11 @@ def _calls(connector, action):
     return result, connector.client.http.calls - before
 
 
-def test_it_adds_roles_in_collections_of_200_after_one_query_per_300_opportunities(many):
+def test_it_adds_roles_in_collections_of_200_after_one_query_for_450_opportunities(many):
     pairs = [(opp, contact) for opp in many.opps for contact in many.contacts[:2]]  # 900 pairs
     results, calls = _calls(many, lambda: many.write_associations(DEALS, CONTACTS, pairs))
     assert [r.ref for r in results] == pairs and all(r.ok and r.id for r in results)
-    assert calls == 2 + 5  # existing roles of 450 opportunities (2 IN chunks), 900 roles / 200
+    assert calls == 1 + 5  # existing roles of 450 opportunities (one IN list fits the URI), 900 roles / 200
     assert _roles() == 900
     primaries = Record.objects.filter(sobject="OpportunityContactRole", data__IsPrimary=True)
     assert primaries.count() == 450 and {r.data["ContactId"] for r in primaries} == {many.contacts[0]}
@@ -87,7 +87,7 @@ def test_it_removes_roles_in_batches_and_removing_one_that_is_gone_is_a_success(
     assert all(r.ok for r in many.write_associations(DEALS, CONTACTS, pairs))
     results, calls = _calls(many, lambda: many.remove_associations(DEALS, CONTACTS, pairs))
     assert all(r.ok for r in results) and [r.ref for r in results] == pairs
-    assert calls == 2 + 3  # roles of 450 opportunities (2 IN chunks), 450 deletions / 200
+    assert calls == 1 + 3  # roles of 450 opportunities (one IN list fits the URI), 450 deletions / 200
     assert _roles() == 0
     again, calls = _calls(many, lambda: many.remove_associations(DEALS, CONTACTS, pairs[:5]))
     assert all(r.ok for r in again) and calls == 1
@@ -108,7 +108,7 @@ def test_it_sets_and_clears_account_lookups_in_batches(many):
     read = many.read_associations(COMPANIES, [account], DEALS)[account]
     assert set(many.opps) <= set(read)
     results, calls = _calls(many, lambda: many.remove_associations(DEALS, COMPANIES, pairs))
-    assert all(r.ok for r in results) and calls == 2 + 3  # current accounts (2 IN chunks), then 450 / 200
+    assert all(r.ok for r in results) and calls == 1 + 3  # current accounts (one IN list fits the URI), then 450 / 200
     assert many.read_associations(DEALS, many.opps[:3], COMPANIES) == {o: [] for o in many.opps[:3]}
 
 

@@ -1,0 +1,165 @@
+"""Benchmark the engine alone: two memory apps (no HTTP), contacts, two-way.
+
+    .venv/bin/python bench/engine_only.py [--contacts 100000] [--small 10000] [--changes 100] [--profile]
+
+Uses its own SQLite file (or DATABASE_URL if set). For each size (--small first, then
+--contacts; --small 0 skips it) it seeds two in-memory apps (A HubSpot-like: pages of 1,000,
+batches of 100; B Salesforce-like: pages of 2,000, batches of 200) with that many contacts each,
+--overlap of them sharing an email, and runs: the initial two-way sync, the run after it (which
+reads the initial's writes back), an incremental run after --changes edits on each side, and a
+quiet run. Prints per run: seconds, records/s, SQL queries, the apps' calls; the peak RSS of
+the process (resource.getrusage) before and after the initial run (the apps' own records are
+in this process too: the growth during the run is the engine's); then the incremental and
+quiet costs side by side for the two sizes. --profile prints cProfile's top functions of the
+largest initial run. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import resource
+import time
+
+from harness import bench_database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000, help="contacts per side of the large scenario")
+    parser.add_argument("--small", type=int, default=10_000,
+                        help="contacts per side of the small scenario the O(changes) figures compare with (0: none)")
+    parser.add_argument("--changes", type=int, default=100, help="contacts edited on each side before the incremental run")
+    parser.add_argument("--overlap", type=float, default=0.5, help="share of the contacts present on both sides")
+    parser.add_argument("--profile", action="store_true", help="profile the large initial run (cProfile)")
+    parser.add_argument("--top", type=int, default=25, help="functions listed by --profile")
+    args = parser.parse_args()
+
+    with bench_database("engine-only-") as env:
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        print(f"database: {connection.vendor} ({env['DATABASE_URL'].split('@')[-1]})")
+        figures = {}
+        for size in [s for s in (args.small, args.contacts) if s]:
+            print(f"\n--- {size} contacts per side ---")
+            figures[size] = scenario(size, args, profile=args.profile and size == args.contacts)
+        if len(figures) == 2:
+            (small, a), (large, b) = figures.items()
+            print(f"\nO(changes): {small} vs {large} contacts per side (links of both scenarios share one table)")
+            for label in ("incremental", "quiet"):
+                (ta, qa), (tb, qb) = a[label], b[label]
+                print(f"  {label:12s} time {ta:6.3f}s vs {tb:6.3f}s ({tb / ta if ta else 0:4.1f}x)   "
+                      f"SQL queries {qa:5d} vs {qb:5d} ({qb / qa if qa else 0:4.1f}x)")
+
+
+def scenario(size: int, args, *, profile: bool) -> dict:
+    from connectors.base import CONTACTS
+    from connectors.models import Connection
+    from syncrules.engine import run_sync
+    from syncrules.engine.mappings import create_default_mappings
+    from syncrules.models import LinkStatus, ObjectSync, RecordLink, Side
+    from syncrules.tests.memory_connector import REGISTRY, SALESFORCE_PIPELINE, Clock, MemoryApp
+
+    Connection.connector = lambda self: REGISTRY[self.pk].connector()  # a bench process: patch for good
+    clock = Clock()
+    app_a = MemoryApp("ha_", clock, page_size=1000, batch_size=100)
+    app_b = MemoryApp("sf_", clock, page_size=2000, batch_size=200,
+                      pipelines=(SALESFORCE_PIPELINE,), implicit_pipeline=True)
+    started = time.perf_counter()
+    seed(app_a, app_b, size, args.overlap)
+    print(f"seeded {size} + {size} contacts in {time.perf_counter() - started:.1f}s; "
+          f"peak RSS {peak_rss_mb():.0f} MB")
+    conn_a = Connection.objects.create(kind="hubspot", name=f"A {size}", credentials={})
+    conn_b = Connection.objects.create(kind="salesforce", name=f"B {size}", credentials={})
+    REGISTRY[conn_a.pk], REGISTRY[conn_b.pk] = app_a, app_b
+    sync = ObjectSync.objects.create(connection_a=conn_a, connection_b=conn_b, object_type=CONTACTS,
+                                     state=ObjectSync.State.ACTIVE)
+    create_default_mappings(sync)
+
+    def run():
+        return run_sync(sync.pk, connectors={Side.A: app_a.connector(), Side.B: app_b.connector()})
+
+    before = peak_rss_mb()
+    profiler = cProfile.Profile() if profile else None
+    measure("initial two-way sync", run, (app_a, app_b), profiler)
+    print(f"peak RSS: {peak_rss_mb():.0f} MB (was {before:.0f} MB after seeding: the run added "
+          f"{peak_rss_mb() - before:.0f} MB at most)")
+    if profiler is not None:
+        report_profile(profiler, args.top)
+    measure("next run (reads the initial's writes back)", run, (app_a, app_b))
+
+    links = list(RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC)
+                 .order_by("pk").values_list("id_a", "id_b")[: 2 * args.changes])
+    for n, (id_a, _) in enumerate(links[: args.changes]):
+        app_a.edit(CONTACTS, id_a, score=n + 1)
+    for n, (_, id_b) in enumerate(links[args.changes:]):
+        app_b.edit(CONTACTS, id_b, score=n + 1001)
+    incremental = measure(f"incremental run ({args.changes} + {args.changes} edits)", run, (app_a, app_b))
+    quiet = measure("quiet run (no changes)", run, (app_a, app_b))
+    in_sync = RecordLink.objects.filter(object_sync=sync, status=LinkStatus.IN_SYNC).count()
+    print(f"links in sync: {in_sync}, all links of the table: {RecordLink.objects.count()}")
+    REGISTRY.clear()
+    return {"incremental": incremental, "quiet": quiet}
+
+
+def seed(app_a, app_b, size: int, overlap: float) -> None:
+    """`size` contacts per side; the first `overlap` share of B's use A's emails (other case)."""
+    from connectors.base import CONTACTS
+
+    shared = int(overlap * size)
+    for n in range(size):
+        app_a.create(CONTACTS, email=f"person{n}@example.com", first=f"First{n}", last=f"Last{n}", score=n % 97)
+    for n in range(size):
+        email = f"PERSON{n}@EXAMPLE.COM" if n < shared else f"other{n}@example.org"
+        app_b.create(CONTACTS, email=email, first=f"First{n}", last=f"Last{n}", vip=n % 2 == 0)
+
+
+def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) -> tuple[float, int]:
+    """Run `action`, print its figures; return (seconds, SQL queries)."""
+    from django.db import connection
+
+    queries = [0]
+
+    def count(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    calls_before = sum(app.calls for app in apps)
+    started, cpu = time.perf_counter(), time.process_time()
+    with connection.execute_wrapper(count):
+        if profiler is not None:
+            profiler.enable()
+        run = action()
+        if profiler is not None:
+            profiler.disable()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    records = run.processed
+    print(f"{label:44s} {run.status:9s} {seconds:7.2f}s (CPU {cpu:6.1f}s)  processed {records:7d} "
+          f"({records / seconds if seconds else 0:6.0f} records/s)  created {run.created:6d} matched {run.matched:6d} "
+          f"updated {run.updated:4d} failed {run.failed:3d}  SQL queries {queries[0]:6d}  "
+          f"app calls {sum(app.calls for app in apps) - calls_before:5d}")
+    if run.error:
+        print(f"  note: {run.error}")
+    return seconds, queries[0]
+
+
+def report_profile(profiler: cProfile.Profile, top: int) -> None:
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats(order).print_stats(top)
+        print(f"\ncProfile of the initial run, top {top} by {order}:")
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
