@@ -104,5 +104,7 @@ def _touched(event: dict) -> list[tuple[str, str]]:
             if half in OBJECT_TYPES and str(event.get(key) or "").isdigit():
                 touched.append((OBJECT_TYPES[half], str(event[key])))
     if change == "merge":
-        touched += [(object_type, str(i)) for i in event.get("mergedObjectIds") or [] if str(i).isdigit() and object_type]
+        # A contact or company merge makes a record with a new id (both old ids resolve to it).
+        ids = [*(event.get("mergedObjectIds") or []), event.get("primaryObjectId"), event.get("newObjectId")]
+        touched += [(object_type, str(i)) for i in ids if str(i or "").isdigit() and object_type]
     return touched

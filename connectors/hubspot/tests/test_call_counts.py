@@ -40,7 +40,9 @@ def test_a_full_read_joins_search_pages_and_reads_associations_once_per_joined_p
     paths.clear()
     pages = list(conn.read_changes("contacts"))
     assert all(len(p.records) <= 200 for p in pages) and len(pages) == 3
-    assert paths[SEARCH] == 5 and paths[ASSOCIATIONS] == 3  # 5 and 5 with a page per search call
+    # 5 search pages of 100, plus one when a page ends inside a run of records sharing one
+    # modification timestamp (seeding is fast: ties happen); association reads: 3, not 5 or 6.
+    assert 5 <= paths[SEARCH] <= 6 and paths[ASSOCIATIONS] == 3
     records = [r for p in pages for r in p.records]
     assert len({r.id for r in records}) == 450
     expected = {str(a.from_id): str(a.to_id) for a in Association.objects.filter(
