@@ -414,7 +414,17 @@ class Chaos:
                 before[side].pop(None, None)
             for side in ("a", "b"):
                 for value, n in counts[side].items():
-                    duplicated += max(0, n - max(1, before[side][value]))
+                    allowed = max(1, before[side][value])
+                    if object_type == COMPANIES:
+                        # Distinct companies may share a name (they differ by domain): a side may
+                        # hold as many of a name as the other side does. (A duplicate of one of
+                        # several same-named companies goes uncounted: key by domain to see it.)
+                        allowed = max(allowed, counts["b" if side == "a" else "a"][value])
+                    extra = max(0, n - allowed)
+                    if extra:
+                        print(f"  duplicated: {object_type} on side {side}: {value!r} {n} times "
+                              f"(before: {before[side][value]}; on the other side: {counts['b' if side == 'a' else 'a'][value]})")
+                    duplicated += extra
             wanted = set(before["a"]) | set(before["b"]) | {e for _, e in self.created.get(object_type, [])}
             for value in wanted:
                 missing = [side for side in ("a", "b") if not counts[side][value]]
