@@ -248,7 +248,7 @@ class DailyBudget:
     def __init__(self, key: str, share: float = 1.0, *, account: str = "the account's") -> None:
         self.share = share
         self.account = account
-        self.usage = usage_store(key)
+        self.usage = usage_store(key) if key else LocalUsage()  # no key: this client alone
 
     def observe(self, used: int, allowed: int) -> None:
         """The app's own count, from a response."""

@@ -95,18 +95,17 @@ def record_error(errors: list[Mapping[str, Any]]) -> ConnectorError:
     return ConnectorError(category_of(code, fields), message, vendor_code=code, field=",".join(fields))
 
 
-class ApiBudget:
+class ApiBudget(ratelimit.DailyBudget):
     """Refuses to send once the org's API usage reaches the connection's share of its allocation.
 
     It sits in the HTTP client's limiters, so it is consulted before every attempt, retries
-    included (HubSpot's own Salesforce integration stops at 75%).
+    included (HubSpot's own Salesforce integration stops at 75%). The count is shared by every
+    worker through Redis when configured (connectors.ratelimit.DailyBudget).
     """
 
     def __init__(self, share: float, key: str = "") -> None:
-        self.share = share
+        super().__init__(key, share, account="the org's")
         self.exhausted = False
-        # Shared by every worker through Redis when configured (connectors.ratelimit).
-        self.usage = ratelimit.usage_store(key) if key else ratelimit.LocalUsage()
 
     used = property(lambda self: self.usage.get()[0], lambda self, value: self.usage.set("used", value))
     allowed = property(lambda self: self.usage.get()[1], lambda self, value: self.usage.set("allowed", value))
@@ -119,18 +118,7 @@ class ApiBudget:
                 vendor_code="REQUEST_LIMIT_EXCEEDED",
                 status=403,
             )
-        sent, used, allowed = self.usage.take(self.share)
-        if not sent:
-            raise ConnectorError(
-                ErrorCategory.API_LIMIT_REACHED,
-                f"Stopped before sending: {used} of the org's {allowed} daily API calls are used, "
-                f"which reaches the {self.share:.0%} share allocated to this connection.",
-                vendor_code="API_BUDGET",
-            )
-        return 0.0
-
-    def penalise(self, seconds: float) -> None:  # noqa: ARG002 (the limiter interface)
-        return None
+        return super().acquire()
 
 
 def replay_safe(method: str, path: str) -> bool:
