@@ -29,7 +29,7 @@ reads it after both sides; elsewhere it sweeps the associations of every linked 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,13 +39,14 @@ from django.conf import settings
 from connectors.base import COMPANIES, CONTACTS, DEALS, Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import details, store
+from syncrules.engine.context import StepResult
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import AssociationProblem, LinkStatus, ObjectSync, RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
-    from syncrules.engine.context import RunContext as Engine
+    from syncrules.engine.context import RunContext as Engine  # the run as this step sees it
 
 ASSOCIATED = {CONTACTS: (COMPANIES,), DEALS: (COMPANIES, CONTACTS)}
 SINGLE = {COMPANIES}  # only the primary company syncs
@@ -148,10 +149,11 @@ class Associations(Extension):
         return self.found
 
     # --- hooks ---------------------------------------------------------------------------
-    def before_sides(self, engine: Engine) -> None:
+    def before_sides(self, engine: Engine) -> StepResult | None:
+        """A first run of each (side, associated type) notes whether the app has a change feed."""
         self.found = find_targets(engine.sync)
         initial = engine.sync.initial_sync_done_at is None
-        cursors = dict(engine.sync.extra_cursors or {})
+        cursors, new = engine.sync.extra_cursors or {}, {}
         for side in (A, B):
             for target in self.found:
                 key = f"assoc_{side}_{target.to_type}"
@@ -159,25 +161,26 @@ class Associations(Extension):
                     continue
                 feed = self.feed(engine, side, target, None)
                 # An initial run reads every record with its associations: no sweep needed yet.
-                cursors[key] = {
+                new[key] = {
                     "cursor": feed[1] if feed else None, "feed": feed is not None,
                     "swept_at": engine.now().isoformat() if initial else None,
                 }
-        store.save_extra_cursors(engine.sync, cursors)
+        return StepResult(cursors=new) if new else None
 
-    def after_page(self, engine: Engine, side: str, records: Sequence[Record]) -> None:
+    def after_page(self, engine: Engine, side: str, records: Sequence[Record]) -> StepResult | None:
         if not records or not self.targets_of(engine):
-            return
+            return None
         links = store.load_links(engine.sync, side, [r.id for r in records])
         items = []
         for record in records:
             link = links.get(record.id)
             if link is not None and self.syncs(link):
                 items.append((link, record.associations))
-        self.reconcile(engine, side, items)
+        return self.reconcile(engine, side, items)
 
-    def after_sides(self, engine: Engine) -> None:
-        cursors = dict(engine.sync.extra_cursors or {})
+    def after_sides(self, engine: Engine) -> Iterator[StepResult]:
+        """Association changes the record reads missed: the feed's, else a sweep's when due."""
+        cursors = engine.sync.extra_cursors or {}
         for side in (A, B):
             for target in self.targets_of(engine):
                 key = f"assoc_{side}_{target.to_type}"
@@ -187,12 +190,12 @@ class Associations(Extension):
                     if answer is not None:
                         ids, state["cursor"] = answer
                         for start in range(0, len(ids), SWEEP_BATCH):
-                            self.reconcile_ids(engine, side, ids[start:start + SWEEP_BATCH], only=target)
+                            yield self.reconcile_ids(engine, side, ids[start:start + SWEEP_BATCH], only=target)
                 elif self.sweep_due(engine, state):
-                    self.sweep(engine, side, target)
+                    yield from self.sweep(engine, side, target)
                     state["swept_at"] = engine.now().isoformat()
-                cursors[key] = state
-                store.save_extra_cursors(engine.sync, cursors)
+                if state != cursors.get(key):
+                    yield StepResult(cursors={key: state})
 
     # --- reading -------------------------------------------------------------------------
     @staticmethod
@@ -205,7 +208,7 @@ class Associations(Extension):
     @staticmethod
     def feed(engine: Engine, side: str, target: Target, cursor: Any) -> tuple[list[str], Any] | None:
         try:
-            return engine.sides[side].connector.association_changes(engine.kind, target.to_type, cursor)
+            return engine.connectors[side].association_changes(engine.kind, target.to_type, cursor)
         except NotImplementedError:
             return None
         except ConnectorError as exc:
@@ -219,7 +222,7 @@ class Associations(Extension):
         every = engine.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
         return engine.now() - datetime.fromisoformat(state["swept_at"]) >= timedelta(seconds=float(every))
 
-    def sweep(self, engine: Engine, side: str, target: Target) -> None:
+    def sweep(self, engine: Engine, side: str, target: Target) -> Iterator[StepResult]:
         """Compare the associations of every linked record of `side` with what was synced."""
         rows = RecordLink.objects.filter(object_sync=engine.sync, status__in=ACTIVE).exclude(
             id_a__isnull=True).exclude(id_b__isnull=True).order_by("pk")
@@ -229,17 +232,17 @@ class Associations(Extension):
             if not batch:
                 return
             last = batch[-1].pk
-            self.reconcile(engine, side, [(link, None) for link in batch if self.syncs(link)], only=target)
+            yield self.reconcile(engine, side, [(link, None) for link in batch if self.syncs(link)], only=target)
 
-    def reconcile_ids(self, engine: Engine, side: str, ids: Sequence[str], only: Target | None = None) -> None:
+    def reconcile_ids(self, engine: Engine, side: str, ids: Sequence[str], only: Target | None = None) -> StepResult:
         links = store.load_links(engine.sync, side, ids)
-        self.reconcile(engine, side, [(link, None) for link in links.values() if self.syncs(link)], only=only)
+        return self.reconcile(engine, side, [(link, None) for link in links.values() if self.syncs(link)], only=only)
 
     def read(self, engine: Engine, side: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]] | None:
         if not ids:
             return {}
         try:
-            return engine.sides[side].connector.read_associations(engine.kind, list(ids), to_type)
+            return engine.connectors[side].read_associations(engine.kind, list(ids), to_type)
         except ConnectorError as exc:
             engine.problems.append(f"{engine.kind} -> {to_type} associations on {Side(side).letter} could not be read: {exc}")
             return None
@@ -247,18 +250,17 @@ class Associations(Extension):
     # --- the merge -----------------------------------------------------------------------
     def reconcile(
         self, engine: Engine, side: str, items: Sequence[tuple[RecordLink, dict | None]], only: Target | None = None
-    ) -> None:
-        """Merge the associations of `items` (links, with the associations read on `side` when known)."""
-        if not items:
-            return
+    ) -> StepResult:
+        """Merge the associations of `items` (links, with the associations read on `side` when
+        known), write what the apps lack, and return the links' new memory and outcomes."""
         changes: dict[int, LinkChange] = {}
-        for target in [only] if only else self.targets_of(engine):
+        for target in ([only] if only else self.targets_of(engine)) if items else ():
             works = self.plan(engine, side, target, items)
             if works:
                 self.write(engine, target, works)
                 for work in works:
                     self.settle(engine, side, target, work, changes)
-        store.save_changes(engine.sync, engine.run, list(changes.values()), engine.now())
+        return StepResult(changes=list(changes.values()))
 
     def plan(self, engine: Engine, side: str, target: Target, items) -> list[Work]:
         to, there = target.to_type, other(side)
@@ -336,7 +338,7 @@ class Associations(Extension):
 
     def write(self, engine: Engine, target: Target, works: Sequence[Work]) -> None:
         """Removes before adds (a lookup such as Salesforce's AccountId holds one value)."""
-        connectors = {s: engine.sides[s].connector for s in (A, B)}
+        connectors = engine.connectors
         for op in ("remove", "add"):
             for s in (A, B):
                 pairs: dict[tuple[str, str], list[Work]] = defaultdict(list)
@@ -452,7 +454,7 @@ class Associations(Extension):
             reasons = "; ".join(w["reason"] for w in fresh)
             outcome.message = f"{outcome.message} Not associated: {reasons}.".strip()
 
-    def after_retries(self, engine: Engine) -> None:
+    def after_retries(self, engine: Engine) -> Iterator[StepResult]:
         """Re-check links carrying a blocked association: once the associated record's link
         changes (fixed, included again, resynced), the association completes. One query per
         1,000 links; the apps are read only for links whose associated record changed."""
@@ -473,7 +475,7 @@ class Associations(Extension):
                 changed = [link for link, items in carrying if any(
                     resolved[item["on"]].get(item["id"]) != SKIP
                     or target.blocked.get(item["id"], ("", "", ""))[2] != item.get("reason") for item in items)]
-                self.reconcile(engine, A, [(link, None) for link in changed], only=target)
+                yield self.reconcile(engine, A, [(link, None) for link in changed], only=target)
 
 
 def warnings_of(link: RecordLink, to_type: str) -> list[dict]:

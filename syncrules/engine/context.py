@@ -1,5 +1,11 @@
-"""What the steps of a run share: a side's context, a record on its way (Pending), and the
-narrow view of a run (RunContext) that the per-object-type steps (engine.steps) receive.
+"""What the parts of a run share: a side's context, a record on its way (Pending), and what the
+per-object-type steps (engine.steps) see and give back.
+
+A step receives a RunContext: the sync, its run (the counters), the clock, each side's
+connector, the problems to report, and the little it needs of the run beyond those (the
+mappings, the ids this run created). It returns StepResults: the link changes it found, links to
+forget, its cursors, links to reprocess. The runner (engine.runner.Engine.apply) saves them
+through the store, in one place; a step never writes links, outcomes or cursors itself.
 
 Nothing here imports the runner, so steps depend on this module, never on the engine itself.
 """
@@ -9,17 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from connectors.base import Connector, FieldSpec, Record, WriteResult
+from connectors.base import Connector, FieldSpec, WriteResult
+from connectors.errors import ErrorCategory
 from syncrules.engine.filters import Condition
 from syncrules.engine.merge import FieldPair, Plan
 from syncrules.engine.names import NameFields
-from syncrules.engine.store import LinkChange
-from syncrules.models import ObjectSync, RecordLink, Side, SyncRun
-
-if TYPE_CHECKING:
-    from syncrules.engine.pipelines import DealStages
+from syncrules.engine.store import LinkChange, Outcome
+from syncrules.models import ObjectSync, RecordLink, RecordOutcome, Side, SyncRun
 
 SIDE_NAMES = {side: f"side {side.letter}" for side in Side}
 STAGE_LABEL = "pipeline and stage"
@@ -50,28 +54,48 @@ class Pending:
     details: dict[str, Any] = field(default_factory=dict)  # of the matched outcome
 
 
-class RunContext(Protocol):
-    """The run as a step sees it: the sync and its run (counters), the clock, each side's
-    connector, problems to report, and the link writes it may ask for."""
+@dataclass
+class RunContext:
+    """The run as a step sees it. The lists and dicts are the run's own (a problem appended
+    here is the run's problem); the connectors are for reading and writing the apps only."""
 
     sync: ObjectSync
-    run: SyncRun
-    kind: str
+    run: SyncRun  # the counters a step adds to (associated, waiting); its pk names this run
     now: Callable[[], datetime]
-    sides: dict[str, SideContext]
-    pairs: list[FieldPair]
-    problems: list[str]
-    stages: DealStages | None
-    created: dict[str, set[str]]  # ids this run created, per side
+    connectors: dict[str, Connector]  # side -> its app's connector
+    problems: list[str]  # shown on the run: what could not be read, and why
+    pairs: Sequence[FieldPair] = ()  # the field mappings as the run prepared them
+    # Ids this run created, per side: their associations are known without a read (none yet).
+    created: dict[str, set[str]] = field(default_factory=lambda: {side.value: set() for side in Side})
 
-    def read(self, side: str, ids: Sequence[str]) -> dict[str, Record]: ...
+    @property
+    def kind(self) -> str:
+        return self.sync.object_type
 
-    def deleted(self, link: RecordLink, side: str) -> LinkChange: ...
 
-    def name(self, link: RecordLink, values: dict[str, Any]) -> bool: ...
+@dataclass
+class StepResult:
+    """What a step found, for the runner to save in this order: links forgotten (with their
+    outcomes), links changed (with theirs), failing links made due, then the step's cursors (so a
+    cursor never moves past what is not saved); last, links the runner reads again and syncs."""
 
-    def write_creates(self, side: str, pendings: Sequence[Pending]) -> None: ...
+    changes: list[LinkChange] = field(default_factory=list)
+    removed: list[LinkChange] = field(default_factory=list)  # links whose records are gone: forgotten
+    cursors: dict[str, Any] = field(default_factory=dict)  # keys of ObjectSync.extra_cursors to set
+    due_categories: frozenset[str] = frozenset()  # failing links of these categories: retry them now
+    retry: dict[str, list[RecordLink]] = field(default_factory=dict)  # side -> links to reprocess from it
 
-    def after_page(self, side: str, records: Iterable[Record]) -> None: ...
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.removed or self.cursors or self.due_categories or self.retry)
 
-    def retry(self, side: str, links: Sequence[RecordLink]) -> None: ...
+
+# What a step's hook may return: nothing, one result, or results one after another (a generator:
+# each is saved before the step goes on, so a long step saves as it goes).
+Results = StepResult | Iterable[StepResult] | None
+
+
+def deleted(link: RecordLink, side: str) -> LinkChange:
+    """The change of a link whose record on `side` is gone: it stops syncing, and says so."""
+    message = f"The record {link.id_on(side)} no longer exists on {SIDE_NAMES[side]}."
+    link.mark_deleted(side, message)
+    return LinkChange(link, [Outcome(RecordOutcome.Action.FAILED, side, ErrorCategory.RECORD_DELETED, message)])

@@ -11,12 +11,13 @@ with its own cursor, so a deleted record is not mistaken for one to recreate; ev
 the deletion carries over, else every `association_sweep_seconds`), and lazily when a linked
 record's counterpart is missing on read or write.
 
-"Resync deleted records in A/B" lives in engine.resync.
+The step returns what it finds (links deleted on a side, links forgotten, its cursors of
+`read_deleted`) for the runner to save; "Resync deleted records in A/B" lives in engine.resync.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,80 +25,87 @@ from django.conf import settings
 
 from connectors.errors import ConnectorError
 from syncrules.engine import store
+from syncrules.engine.context import StepResult, deleted
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, other
 from syncrules.engine.store import LinkChange, Outcome
 from syncrules.models import RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
-    from syncrules.engine.context import RunContext as Engine
+    from syncrules.engine.context import RunContext
 
 Action = RecordOutcome.Action
 
 
 class Deletions(Extension):
-    def before_sides(self, engine: Engine) -> None:
-        cursors = dict(engine.sync.extra_cursors or {})
-        now = engine.now()
+    def before_sides(self, run: RunContext) -> Iterator[StepResult]:
+        """Read each side's deleted records (when due); each page's links are saved before its cursor."""
+        cursors = run.sync.extra_cursors or {}
+        now = run.now()
         for side in (A, B):
-            key = f"deleted_{side}"
-            if not self.due(engine, side, cursors.get(f"{key}_checked_at"), now):
+            key, checked = f"deleted_{side}", f"deleted_{side}_checked_at"
+            if not self.due(run, side, cursors.get(checked), now):
                 continue
-            cursors[f"{key}_checked_at"] = now.isoformat()
+            moved = {checked: now.isoformat()}
+            pages = 0
             try:
-                for page in engine.sides[side].connector.read_deleted(engine.kind, cursors.get(key)):
-                    links = store.load_links(engine.sync, side, [r.id for r in page.records])
-                    self.gone(engine, side, list(links.values()))
-                    cursors[key] = page.cursor
-                    store.save_extra_cursors(engine.sync, cursors)
+                for page in run.connectors[side].read_deleted(run.kind, cursors.get(key)):
+                    links = store.load_links(run.sync, side, [r.id for r in page.records])
+                    result = self.gone(run, side, list(links.values()))
+                    moved[key] = page.cursor
+                    result.cursors = dict(moved)
+                    pages += 1
+                    yield result
             except NotImplementedError:
                 continue
             except ConnectorError as exc:
-                engine.problems.append(f"Deleted records on {Side(side).letter} could not be read: {exc}")
+                run.problems.append(f"Deleted records on {Side(side).letter} could not be read: {exc}")
                 continue
-            store.save_extra_cursors(engine.sync, cursors)  # also when nothing was deleted
+            if not pages:
+                yield StepResult(cursors=moved)  # also when nothing was deleted
 
-    def due(self, engine: Engine, side: str, checked_at: str | None, now: datetime) -> bool:
+    def due(self, run: RunContext, side: str, checked_at: str | None, now: datetime) -> bool:
         """Whether to read `side`'s deleted records in this run.
 
         Deletions that carry over are read every run. The others only change how a link is
         shown (a run that needs the record finds it gone anyway), and some apps can only list
         every archived record (HubSpot): those are read every `association_sweep_seconds`.
         """
-        if self.propagates(engine, side) or not checked_at:
+        if self.propagates(run, side) or not checked_at:
             return True
-        every = engine.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
+        every = run.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
         return now - datetime.fromisoformat(checked_at) >= timedelta(seconds=float(every))
 
-    def gone(self, engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
-        """Records deleted on `side`: mark their links, or forget one-sided ones."""
-        lone = [link for link in links if not (link.id_a and link.id_b)]
-        RecordLink.objects.filter(pk__in=[link.pk for link in lone]).delete()
+    def gone(self, run: RunContext, side: str, links: Sequence[RecordLink]) -> StepResult:
+        """Records deleted on `side`: their links marked, or forgotten when one-sided."""
+        result = StepResult(removed=[LinkChange(link) for link in links if not (link.id_a and link.id_b)])
         fresh = [link for link in links if link.linked and not link.is_deleted]
-        if not fresh:
-            return
-        if self.propagates(engine, side):
-            self.propagate(engine, side, fresh)
-            return
-        store.save_changes(engine.sync, engine.run, [engine.deleted(link, side) for link in fresh], engine.now())
+        if fresh and self.propagates(run, side):
+            propagated = self.propagate(run, side, fresh)
+            result.removed += propagated.removed
+            result.changes += propagated.changes
+        else:
+            result.changes += [deleted(link, side) for link in fresh]
+        return result
 
-    def after_deletions(self, engine: Engine, side: str, links: Sequence[RecordLink]) -> None:
-        if links and self.propagates(engine, side):
-            self.propagate(engine, side, list(links))
+    def after_deletions(self, run: RunContext, side: str, links: Sequence[RecordLink]) -> StepResult | None:
+        if links and self.propagates(run, side):
+            return self.propagate(run, side, list(links))
+        return None
 
     @staticmethod
-    def propagates(engine: Engine, side: str) -> bool:
-        if engine.sync.options.get("propagate_deletions") is False or not engine.sync.flows_to(other(side)):
+    def propagates(run: RunContext, side: str) -> bool:
+        if run.sync.options.get("propagate_deletions") is False or not run.sync.flows_to(other(side)):
             return False
-        return bool(engine.sides[side].connector.propagates_deletions(engine.kind))
+        return bool(run.connectors[side].propagates_deletions(run.kind))
 
     @staticmethod
-    def propagate(engine: Engine, side: str, links: list[RecordLink]) -> None:
+    def propagate(run: RunContext, side: str, links: list[RecordLink]) -> StepResult:
         """The app's rule: delete the counterparts of records deleted on `side` (F6.4)."""
         there = other(side)
         ids = [link.id_on(there) for link in links]
         try:
-            results = {r.ref: r for r in engine.sides[there].connector.delete(engine.kind, ids)}
+            results = {r.ref: r for r in run.connectors[there].delete(run.kind, ids)}
         except ConnectorError as exc:
             results = {}
             error = exc
@@ -111,11 +119,10 @@ class Deletions(Extension):
                            f"(that app's deletions carry over).")
                 removed.append(LinkChange(link, [Outcome(Action.DELETED, there, None, message)]))
             else:
-                change = engine.deleted(link, side)
+                change = deleted(link, side)
                 failure = (result.error if result is not None else None) or error
                 if failure is not None:
                     change.outcomes.append(Outcome(Action.FAILED, there, failure.category,
                                                    f"Could not delete the counterpart: {failure.message}"))
                 kept.append(change)
-        store.remove_links(engine.sync, engine.run, removed, engine.now())
-        store.save_changes(engine.sync, engine.run, kept, engine.now())
+        return StepResult(changes=kept, removed=removed)

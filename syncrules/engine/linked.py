@@ -102,8 +102,7 @@ class LinkedRecords:
             )
             pendings.append(Pending(LinkChange(link), plan, Action.UPDATED))
         self.store.save_changes(self.sync, self.run, gone + parked, self.now())
-        for extension in self.extensions:
-            extension.after_deletions(self, there, [c.link for c in gone])
+        self.hook("after_deletions", there, [c.link for c in gone])
         self.write_updates(pendings)
 
     def unmapped_stage(self, link: RecordLink, records: dict[str, Record]) -> LinkChange | None:

@@ -13,8 +13,8 @@ For each page it loads the page's links in one query, then:
   then a merge (matched) or a create (batched to the target's batch size; each batch's new ids
   are saved in their own transaction right after the write, so a crash loses at most the
   answer to one batch, whose records a re-run finds again by matching).
-Only once every record of a page is saved (and the object type's extensions have seen it) does
-the side's cursor move past it. Last, failing links that are due for a retry are read again and
+Only once every record of a page is saved (and what the object type's steps found in it is saved
+too) does the side's cursor move past it. Last, failing links that are due for a retry are read again and
 reprocessed. A crash anywhere leaves the cursors at the last saved page: the re-run reads those
 records again, finds its own writes as "no change" or "both sides agree", and finds the records
 it created by matching.
@@ -32,7 +32,15 @@ from django.utils import timezone
 from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, FieldType, Record
 from connectors.errors import ConnectorError
 from syncrules.engine import resync, store
-from syncrules.engine.context import SIDE_NAMES, STAGE_LABEL, Pending, SideContext
+from syncrules.engine.context import (
+    SIDE_NAMES,
+    STAGE_LABEL,
+    Pending,
+    Results,
+    RunContext,
+    SideContext,
+    StepResult,
+)
 from syncrules.engine.filters import Condition
 from syncrules.engine.helpers import http_calls
 from syncrules.engine.linked import LinkedRecords
@@ -61,7 +69,8 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
     """Runs one SyncRun of one ObjectSync against the two apps' connectors: the page and retry
     loop lives here; the linked-record step (engine.linked), the unlinked-record step
     (engine.unlinked) and the writes (engine.writes) are mixed in; the object type's steps
-    (associations, deletions, re-evaluation: engine.steps) see the run as a RunContext."""
+    (associations, deletions, re-evaluation: engine.steps) see the run as a RunContext and
+    return what they find, which `apply` saves."""
 
     def __init__(
         self, sync: ObjectSync, run: SyncRun, *, now: Callable[[], datetime] = timezone.now, persistence: Any = None
@@ -76,6 +85,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         self.extensions = [make() for make in steps_for(self.kind)]
         self.stages: DealStages | None = None
         self.created: dict[str, set[str]] = {A: set(), B: set()}  # ids this run created, per side
+        self.context = RunContext(sync, run, now, {}, self.problems, created=self.created)
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -107,6 +117,8 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         pairs, problems = build_pairs(self.sync, mappings, self.sides[A].specs, self.sides[B].specs, casefold, addable)
         self.problems += problems
         self.pairs = pairs + ([self.stages.pair(self.sync)] if self.stages else [])
+        self.context.connectors.update({side: context.connector for side, context in self.sides.items()})
+        self.context.pairs = tuple(self.pairs)
 
     def addable_fields(self, side: str) -> set[str]:
         """Enumerations of `side` whose app can add a missing option (the add_option policy)."""
@@ -140,8 +152,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
 
     # --- the run -------------------------------------------------------------------------
     def execute(self) -> None:
-        for extension in self.extensions:
-            extension.before_sides(self)
+        self.hook("before_sides")
         for side in (A, B):
             cursor = self.sync.cursor_a if side == A else self.sync.cursor_b
             first = True
@@ -150,16 +161,37 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
                     self.run.estimated_total = self.run.processed + page.estimated_total
                 first = False
                 self.process(side, page.records)
-                for extension in self.extensions:
-                    extension.after_page(self, side, page.records)
+                self.hook("after_page", side, page.records)
                 self.run.processed += len(page.records)
                 self.save_progress(side, page.cursor)
-        for extension in self.extensions:
-            extension.after_sides(self)
+        self.hook("after_sides")
         self.retry_due()
-        for extension in self.extensions:
-            extension.after_retries(self)
+        self.hook("after_retries")
         self.save_progress()
+
+    # --- the steps -----------------------------------------------------------------------
+    def hook(self, name: str, *args: Any) -> None:
+        """Call hook `name` of every step of the object type, and save what each returns."""
+        for extension in self.extensions:
+            self.apply(getattr(extension, name)(self.context, *args))
+
+    def apply(self, results: Results) -> None:
+        """Save what a step found, the one place where steps' findings reach the store: links
+        forgotten, links changed, failing links made due, then the step's cursors; then the
+        links it asks for are read again and synced. A generator's results are saved one by
+        one, each before the step goes on."""
+        for result in [results] if isinstance(results, StepResult) else results or ():
+            now = self.now()
+            self.store.remove_links(self.sync, self.run, result.removed, now)
+            self.store.save_changes(self.sync, self.run, result.changes, now)
+            if result.due_categories:
+                self.store.make_due(self.sync, result.due_categories, now)
+            if result.cursors:
+                self.store.save_extra_cursors(self.sync, {**(self.sync.extra_cursors or {}), **result.cursors})
+            for side, links in result.retry.items():
+                size = max(1, self.sides[side].connector.batch_size)
+                for start in range(0, len(links), size):
+                    self.retry(side, links[start:start + size])
 
     def save_progress(self, side: str | None = None, cursor: Any = None) -> None:
         self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
@@ -202,8 +234,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
 
     def after_page(self, side: str, records: Sequence[Record]) -> None:
         """The object type's steps see a page once its records are saved."""
-        for extension in self.extensions:
-            extension.after_page(self, side, records)
+        self.hook("after_page", side, records)
 
     # --- retries -------------------------------------------------------------------------
     def retry_due(self) -> None:
@@ -222,12 +253,10 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         found = self.read(side, ids)
         missing = [link for link, rid in zip(links, ids, strict=True) if rid not in found]
         self.store.save_changes(self.sync, self.run, [self.deleted(link, side) for link in missing], self.now())
-        for extension in self.extensions:
-            extension.after_deletions(self, side, missing)
+        self.hook("after_deletions", side, missing)
         present = [found[rid] for rid in ids if rid in found]
         self.process(side, present, forced=True)
-        for extension in self.extensions:
-            extension.after_page(self, side, present)
+        self.hook("after_page", side, present)
         self.run.processed += len(present)
 
 

@@ -1,7 +1,8 @@
 """The steps of a run beyond field values, per object type, in the order they run.
 
-Each step (an engine.extensions.Extension) receives the run as a RunContext (engine.context)
-and records what it finds as link changes through engine.store; none imports the runner.
+Each step (an engine.extensions.Extension) receives the run as a RunContext (engine.context) and
+returns what it finds as StepResults, which the runner saves (engine.runner.Engine.apply); none
+imports the runner or writes to the store.
 """
 
 from __future__ import annotations

@@ -203,3 +203,10 @@ def save_extra_cursors(sync: ObjectSync, cursors: dict) -> None:
     """Store the cursors of a run's other reads (deletions, association changes)."""
     sync.extra_cursors = cursors
     ObjectSync.objects.filter(pk=sync.pk).update(extra_cursors=cursors)
+
+
+def make_due(sync: ObjectSync, categories: Iterable[str], now: datetime) -> None:
+    """Failing links of `categories` are due for a retry now (e.g. a mapping they failed on changed)."""
+    RecordLink.objects.filter(
+        object_sync=sync, status=LinkStatus.FAILING, error_category__in=list(categories),
+    ).update(next_retry_at=now)

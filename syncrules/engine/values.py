@@ -4,7 +4,8 @@
 keeps the warnings on links and outcomes, adds missing options before a write (the "add the
 missing option" policy), and re-evaluates links when a mapping's value map or policy changes:
 links whose fields were not carried are read again and tried with the new mapping, and failing
-links whose values did not fit are retried, without waiting for their records to change.
+links whose values did not fit are retried, without waiting for their records to change (the
+step, Reevaluate, names those links; the runner reprocesses them and saves its fingerprints).
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from connectors.base import Option
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
+from syncrules.engine.context import StepResult
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, FieldPair, Plan
 from syncrules.models import LinkStatus, RecordLink, RecordOutcome
 
 if TYPE_CHECKING:
-    from syncrules.engine.context import Pending
-    from syncrules.engine.context import RunContext as Engine
+    from syncrules.engine.context import Pending, RunContext, SideContext
     from syncrules.engine.store import LinkChange
 
 # Failing links of these categories may sync once a mapping's value map or policy changes.
@@ -71,7 +72,16 @@ def describe(warnings: Sequence[dict]) -> str:
 
 
 # --- the "add the missing option" policy -----------------------------------------------------
-def add_missing_options(engine: Engine, side: str, pendings: Sequence[Pending]) -> None:
+class Writer(Protocol):
+    """What adding options needs of the run's writes (engine.writes): the sides' specs, which it
+    updates, and the mappings, which it replaces with ones holding the new specs."""
+
+    kind: str
+    sides: dict[str, SideContext]
+    pairs: list[FieldPair]
+
+
+def add_missing_options(engine: Writer, side: str, pendings: Sequence[Pending]) -> None:
     """Before writing `pendings` to `side`, add the options their values need to the app's
     fields (one call per field); a field whose options cannot be added is skipped with a warning."""
     wanted: dict[str, list[Option]] = {}
@@ -133,29 +143,23 @@ def fingerprints(pairs: Sequence[FieldPair]) -> dict[str, str]:
 class Reevaluate(Extension):
     """Links affected by a changed value map or policy are tried again in this run."""
 
-    def before_sides(self, engine: Engine) -> None:
-        self.current = fingerprints(engine.pairs)
-        stored = (engine.sync.extra_cursors or {}).get(FINGERPRINTS)
+    def before_sides(self, run: RunContext) -> StepResult | None:
+        self.current = fingerprints(run.pairs)
+        stored = (run.sync.extra_cursors or {}).get(FINGERPRINTS)
         stored = stored if isinstance(stored, dict) else {}
         self.changed = {key for key, digest in self.current.items() if stored.get(key) != digest}
-        if self.changed:
-            RecordLink.objects.filter(
-                object_sync=engine.sync, status=LinkStatus.FAILING, error_category__in=VALUE_CATEGORIES,
-            ).update(next_retry_at=engine.now())
+        return StepResult(due_categories=VALUE_CATEGORIES) if self.changed else None
 
-    def after_sides(self, engine: Engine) -> None:
+    def after_sides(self, run: RunContext) -> StepResult | None:
         if not self.changed:
-            return
+            return None
         rows = RecordLink.objects.filter(
-            object_sync=engine.sync, status=LinkStatus.IN_SYNC, has_warnings=True,
-        ).exclude(updated_at__gte=engine.run.started_at).order_by("pk")
+            object_sync=run.sync, status=LinkStatus.IN_SYNC, has_warnings=True,
+        ).exclude(updated_at__gte=run.run.started_at).order_by("pk")
         due = [link for link in rows.iterator() if link.id_a and link.id_b and set(retry_keys(link)) & self.changed]
-        size = max(1, engine.sides[A].connector.batch_size)
-        for start in range(0, len(due), size):
-            engine.retry(A, due[start:start + size])
+        return StepResult(retry={A: due}) if due else None
 
-    def after_retries(self, engine: Engine) -> None:
-        if self.changed or set((engine.sync.extra_cursors or {}).get(FINGERPRINTS) or {}) != set(self.current):
-            cursors = dict(engine.sync.extra_cursors or {})
-            cursors[FINGERPRINTS] = self.current
-            store.save_extra_cursors(engine.sync, cursors)
+    def after_retries(self, run: RunContext) -> StepResult | None:
+        if self.changed or set((run.sync.extra_cursors or {}).get(FINGERPRINTS) or {}) != set(self.current):
+            return StepResult(cursors={FINGERPRINTS: self.current})
+        return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.base import Record, WriteResult
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import values
-from syncrules.engine.context import SIDE_NAMES, STAGE_LABEL, Pending
+from syncrules.engine.context import SIDE_NAMES, STAGE_LABEL, Pending, deleted
 from syncrules.engine.helpers import described, no_answer
 from syncrules.engine.merge import A, B, Plan, other
 from syncrules.engine.pipelines import STAGE_KEY
@@ -60,8 +60,8 @@ class Writes:
         for side in Side:
             status = LinkStatus.deleted_on(side)
             gone = [c.link for c in changes if c.link.status == status]
-            for extension in self.extensions if gone else ():
-                extension.after_deletions(self, side, gone)
+            if gone:
+                self.hook("after_deletions", side, gone)
 
     def write_creates(self, side: str, pendings: Sequence[Pending]) -> None:
         ready = [p for p in pendings if side not in p.plan.errors]
@@ -129,10 +129,9 @@ class Writes:
             change.link.fail(category, message, now, retry_after)
         return change
 
-    def deleted(self, link: RecordLink, side: str) -> LinkChange:
-        message = f"The record {link.id_on(side)} no longer exists on {SIDE_NAMES[side]}."
-        link.mark_deleted(side, message)
-        return LinkChange(link, [Outcome(Action.FAILED, side, ErrorCategory.RECORD_DELETED, message)])
+    @staticmethod
+    def deleted(link: RecordLink, side: str) -> LinkChange:
+        return deleted(link, side)
 
     @staticmethod
     def set_modified(link: RecordLink, records: dict[str, Record]) -> None:
