@@ -169,9 +169,12 @@ SYNC_LEASE_SECONDS = read_int("SYNC_LEASE_SECONDS", 120, minimum=2)
 # How often Salesforce is polled for changed records (one query per object sync when nothing
 # changed); a change queues a run at once. HubSpot pushes its changes by webhook instead.
 CHANGE_POLL_SECONDS = read_int("CHANGE_POLL_SECONDS", 15, minimum=1)
-# How often a run compares the associations of every linked record, for apps whose reads miss
-# association-only changes (HubSpot); an object sync's options may override it.
+# How often a run compares the associations of a slice of the linked records, for apps whose reads
+# miss association-only changes (HubSpot); an object sync's options may override it.
 ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0)
+# Linked records whose associations one sweep compares (engine.associations), going on where the
+# last stopped: a sweep's cost whatever the size; every link is compared within links/slice sweeps.
+ASSOCIATION_SWEEP_SLICE = read_int("ASSOCIATION_SWEEP_SLICE", 2000, minimum=1)
 # Deal pipelines an app may hold in all when Syncsite mirrors another app's pipelines into it
 # (Salesforce record types, F6.2): set it to your HubSpot plan's limit.
 DEAL_PIPELINE_LIMIT = read_int("DEAL_PIPELINE_LIMIT", 15, minimum=1)

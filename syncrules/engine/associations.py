@@ -22,8 +22,12 @@ associated links (no API call while nothing changed) and completes the associati
 
 Association changes alone do not always touch a record's modified time, so reading changed
 records misses them. Where the app has a change feed (`Connector.association_changes`) the run
-reads it after both sides; elsewhere it sweeps the associations of every linked record every
-`association_sweep_seconds` (default 300): one batched read per 1,000 records on HubSpot.
+reads it after both sides. Elsewhere (HubSpot) a run sweeps every `association_sweep_seconds`
+(default 300), and a sweep costs the same at any size: records that changed are compared as
+their pages are read (after_page, every run), so the sweep only looks for association-only
+changes, in a slice of ASSOCIATION_SWEEP_SLICE links (default 2,000: two batched reads per side
+on HubSpot) that continues where the last sweep stopped (`sweep_after_pk` in the sweep's state)
+and wraps around, so every link is compared within ceil(links / slice) sweeps.
 """
 
 from __future__ import annotations
@@ -192,7 +196,7 @@ class Associations(Extension):
                         for start in range(0, len(ids), SWEEP_BATCH):
                             yield self.reconcile_ids(engine, side, ids[start:start + SWEEP_BATCH], only=target)
                 elif self.sweep_due(engine, state):
-                    yield from self.sweep(engine, side, target)
+                    yield from self.sweep(engine, side, target, state)
                     state["swept_at"] = engine.now().isoformat()
                 if state != cursors.get(key):
                     yield StepResult(cursors={key: state})
@@ -222,17 +226,29 @@ class Associations(Extension):
         every = engine.sync.options.get("association_sweep_seconds", settings.ASSOCIATION_SWEEP_SECONDS)
         return engine.now() - datetime.fromisoformat(state["swept_at"]) >= timedelta(seconds=float(every))
 
-    def sweep(self, engine: Engine, side: str, target: Target) -> Iterator[StepResult]:
-        """Compare the associations of every linked record of `side` with what was synced."""
+    def sweep(self, engine: Engine, side: str, target: Target, state: dict) -> Iterator[StepResult]:
+        """Compare the associations of the next slice of linked records of `side` with what was synced.
+
+        The slice is the next ASSOCIATION_SWEEP_SLICE links by primary key after the last
+        sweep's (`state["sweep_after_pk"]`, moved here), going on from the first link once past
+        the last one but never reaching where it began: no link twice in one sweep, and each
+        link within ceil(links / slice) sweeps.
+        """
         rows = RecordLink.objects.filter(object_sync=engine.sync, status__in=ACTIVE).exclude(
             id_a__isnull=True).exclude(id_b__isnull=True).order_by("pk")
-        last = 0
-        while True:
-            batch = list(rows.filter(pk__gt=last)[:SWEEP_BATCH])
-            if not batch:
-                return
-            last = batch[-1].pk
-            yield self.reconcile(engine, side, [(link, None) for link in batch if self.syncs(link)], only=target)
+        start = after = int(state.get("sweep_after_pk") or 0)
+        left, wrapped = max(1, int(settings.ASSOCIATION_SWEEP_SLICE)), False
+        while left > 0:
+            asked = min(SWEEP_BATCH, left)
+            batch = list(rows.filter(pk__gt=after, **({"pk__lte": start} if wrapped else {}))[:asked])
+            if batch:
+                after, left = batch[-1].pk, left - len(batch)
+                yield self.reconcile(engine, side, [(link, None) for link in batch if self.syncs(link)], only=target)
+            if len(batch) < asked:  # past the last link: on from the first, unless begun there
+                if wrapped or start == 0:
+                    break
+                wrapped, after = True, 0
+        state["sweep_after_pk"] = after
 
     def reconcile_ids(self, engine: Engine, side: str, ids: Sequence[str], only: Target | None = None) -> StepResult:
         links = store.load_links(engine.sync, side, ids)

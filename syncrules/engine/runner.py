@@ -13,11 +13,11 @@ For each page it loads the page's links in one query, then:
   then a merge (matched) or a create (batched to the target's batch size; each batch's new ids
   are saved in their own transaction right after the write, so a crash loses at most the
   answer to one batch, whose records a re-run finds again by matching).
-Only once every record of a page is saved (and what the object type's steps found in it is saved
-too) does the side's cursor move past it. Last, failing links that are due for a retry are read again and
-reprocessed. A crash anywhere leaves the cursors at the last saved page: the re-run reads those
-records again, finds its own writes as "no change" or "both sides agree", and finds the records
-it created by matching.
+Only once every record of a page is saved (and what the object type's steps found in it too:
+they return it, `apply` saves it) does the side's cursor move past it. Last, failing links that
+are due for a retry are read again and reprocessed. A crash anywhere leaves the cursors at the
+last saved page: the re-run reads those records again, finds its own writes as "no change" or
+"both sides agree", and finds the records it created by matching.
 """
 
 from __future__ import annotations
