@@ -19,6 +19,7 @@ from syncrules.engine.associations import Associations
 from syncrules.engine.context import RunContext, StepResult
 from syncrules.engine.deletions import Deletions
 from syncrules.engine.runner import Engine
+from syncrules.engine.values import FINGERPRINTS, VALUE_CATEGORIES, Reevaluate
 from syncrules.models import LinkStatus, RecordLink, RecordOutcome, SyncRun
 from syncrules.tests.test_engine_deals import make_world
 
@@ -124,6 +125,23 @@ def test_the_deletion_step_returns_deleted_links_and_its_cursor_and_the_runner_s
     assert link.status == LinkStatus.DELETED_A
     assert "deleted_a" in world.syncs[CONTACTS].extra_cursors
     assert RecordOutcome.objects.filter(run=context.run, link=link, action=RecordOutcome.Action.FAILED).count() == 1
+
+
+def test_the_reevaluation_step_asks_for_retries_and_its_fingerprints_instead_of_saving_them(linked):
+    world, _, _ = linked
+    sync = world.syncs[CONTACTS]
+    sync.extra_cursors = {**(sync.extra_cursors or {}), FINGERPRINTS: {}}  # as if every mapping changed
+    sync.save()
+    engine = Engine(sync, SyncRun.objects.create(object_sync=sync, kind=SyncRun.Kind.INCREMENTAL))
+    engine.prepare({"a": world.apps.a.connector(), "b": world.apps.b.connector()})
+    step = Reevaluate()
+    with no_database_writes():
+        first = results_of(step.before_sides(engine.context))
+        last = results_of(step.after_retries(engine.context))
+    assert [r.due_categories for r in first] == [VALUE_CATEGORIES]
+    assert set(last[0].cursors[FINGERPRINTS]) == {pair.key for pair in engine.pairs}
+    sync.refresh_from_db()
+    assert sync.extra_cursors[FINGERPRINTS] == {}
 
 
 def test_a_step_sees_the_run_through_a_narrow_context_not_the_engine():
