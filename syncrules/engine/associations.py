@@ -24,10 +24,11 @@ Association changes alone do not always touch a record's modified time, so readi
 records misses them. Where the app has a change feed (`Connector.association_changes`) the run
 reads it after both sides. Elsewhere (HubSpot) a run sweeps every `association_sweep_seconds`
 (default 300), and a sweep costs the same at any size: records that changed are compared as
-their pages are read (after_page, every run), so the sweep only looks for association-only
-changes, in a slice of ASSOCIATION_SWEEP_SLICE links (default 2,000: two batched reads per side
-on HubSpot) that continues where the last sweep stopped (`sweep_after_pk` in the sweep's state)
-and wraps around, so every link is compared within ceil(links / slice) sweeps.
+their pages are read (after_page, every run; a HubSpot associationChange webhook queues both
+records for the run to read by id), so the sweep only looks for association-only changes that
+reached no run, in a slice of ASSOCIATION_SWEEP_SLICE links (default 2,000: two batched reads
+per side on HubSpot) that continues where the last sweep stopped (`sweep_after_pk` in the
+sweep's state) and wraps around, so every link is compared within ceil(links / slice) sweeps.
 """
 
 from __future__ import annotations
