@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from django.db import transaction
 from django.utils import timezone
 
+from sandbox import bulk
 from sandbox.hubspot import associations, rollups, schema, webhooks
 from sandbox.hubspot.models import CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import DEFAULT_PROPERTIES, OBJECT_TYPES, PROPERTY_INDEX
@@ -26,9 +27,12 @@ def now_ms() -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
+    """HubSpot's form of a moment: UTC to the millisecond, 2026-12-03T14:28:23.123Z."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def epoch_ms(value: datetime) -> int:
@@ -55,17 +59,13 @@ def serialize(obj: CrmObject, properties: list[str] | None = None, *, trace_id: 
     """A SimplePublicObject: only the requested properties (or the type's defaults)."""
     wanted = properties or DEFAULT_PROPERTIES[obj.object_type]
     known = PROPERTY_INDEX[obj.object_type]
-    props = {name: obj.properties.get(name) for name in wanted if name in known}
-    props["hs_object_id"] = str(obj.pk)
-    props["createdate"] = iso(obj.created_at)
-    props[lastmod_property(obj.object_type)] = iso(obj.updated_at)
-    body = {
-        "id": str(obj.pk),
-        "properties": props,
-        "createdAt": iso(obj.created_at),
-        "updatedAt": iso(obj.updated_at),
-        "archived": obj.archived,
-    }
+    values = obj.properties
+    props = {name: values.get(name) for name in wanted if name in known}
+    ident, created, updated = str(obj.pk), iso(obj.created_at), iso(obj.updated_at)
+    props["hs_object_id"] = ident
+    props["createdate"] = created
+    props[OBJECT_TYPES[obj.object_type][2]] = updated
+    body = {"id": ident, "properties": props, "createdAt": created, "updatedAt": updated, "archived": obj.archived}
     if obj.archived:
         body["archivedAt"] = iso(obj.archived_at)
     if trace_id:
@@ -186,9 +186,13 @@ def validate(portal: Portal, object_type: str, current: dict, incoming) -> dict:
 
 def existing_emails(portal: Portal, emails) -> dict[str, int]:
     """{lowercased email: contact id} for the live contacts among `emails` (one query)."""
-    wanted = {str(e).lower() for e in emails if e}
-    rows = CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False, merged_into=None,
-                                    email__in=wanted).order_by("pk").values_list("email", "pk")
+    wanted = sorted({str(e).lower() for e in emails if e})
+    if not wanted:
+        return {}
+    rows = bulk.values(CrmObject, ["email", "id"],
+                       f"portal_id = %s AND object_type = %s AND archived = %s AND merged_into_id IS NULL "
+                       f"AND email IN ({bulk.marks(len(wanted))})", [portal.pk, "contacts", False, *wanted],
+                       order_by="id")
     found: dict[str, int] = {}
     for email, pk in rows:
         found.setdefault(email, pk)
@@ -292,22 +296,26 @@ def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = 
 def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_property: str = "",
                  archived: bool = False) -> dict[str, CrmObject]:
     """{ident: record} for the idents `resolve` would find, in one query (plus one per merge hop)."""
-    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
     if id_property and id_property != "hs_object_id":
         if id_property != "email" or object_type != "contacts":
             raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
         by_email: dict[str, CrmObject] = {}
-        for obj in qs.filter(email__in={str(i).lower() for i in idents}, archived=archived).order_by("pk"):
-            by_email.setdefault(obj.email, obj)
+        emails = sorted({str(i).lower() for i in idents})
+        if emails:
+            for obj in bulk.fetch(CrmObject, f"portal_id = %s AND object_type = %s AND archived = %s "
+                                             f"AND email IN ({bulk.marks(len(emails))})",
+                                  [portal.pk, object_type, archived, *emails], order_by="id"):
+                by_email.setdefault(obj.email, obj)
         return {i: by_email[str(i).lower()] for i in idents if str(i).lower() in by_email}
-    wanted = {int(i) for i in idents if schema.is_id(i)}
-    rows = {obj.pk: obj for obj in qs.filter(pk__in=wanted)}
+    # By primary key alone (the (portal, type, ...) indexes would scan the portal's records).
+    rows = {obj.pk: obj for obj in _by_ids({int(i) for i in idents if schema.is_id(i)})
+            if obj.portal_id == portal.pk and obj.object_type == object_type}
     hops = 0
     while hops < 10:
         pending = {o.merged_into_id for o in rows.values() if o.merged_into_id and o.merged_into_id not in rows}
         if not pending:
             break
-        rows.update({obj.pk: obj for obj in CrmObject.objects.filter(pk__in=pending)})
+        rows.update({obj.pk: obj for obj in _by_ids(pending)})
         hops += 1
     out = {}
     for ident in idents:
@@ -318,6 +326,11 @@ def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_prop
         if obj is not None and obj.archived == archived:
             out[ident] = obj
     return out
+
+
+def _by_ids(ids) -> list[CrmObject]:
+    ids = sorted(ids)
+    return bulk.fetch(CrmObject, f"id IN ({bulk.marks(len(ids))})", ids) if ids else []
 
 
 NEW_ID_ON_MERGE = ("contacts", "companies")

@@ -224,9 +224,7 @@ class _Batch:
         if self.to_insert:
             objs = self.to_insert
             self.to_insert = []
-            created = CrmObject.objects.bulk_create(objs)
-            if created and created[0].pk is None:  # a database that returns no ids from bulk inserts
-                raise RuntimeError("the sandbox needs a database that returns ids from bulk inserts")
+            bulk.insert_rows(CrmObject, objs)
             for obj in objs:
                 store.created_events(self.portal, obj)
         if self.to_update:
