@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 
 from harness import bench_database
@@ -132,6 +133,12 @@ def run(calls: int, records: int) -> None:
         return [{"id": str(i)} for i in ids[start:start + size]]
 
     print(f"HubSpot portal: {len(contact_ids)} contacts, {len(deal_ids)} deals; {calls} calls per endpoint")
+    # The floor: Django's request handling, the middleware, the test client and authentication.
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # not one warning per 401
+    timed("Floor: a 401 (no token; the middleware alone)", calls,
+          lambda _n: client.get("/sandbox/hubspot/crm/v3/objects/contacts"))
+    timed("Floor: HubSpot list page of 1 contact", calls,
+          lambda _n: hs_get("/crm/v3/objects/contacts", {"limit": 1}))
     timed("HubSpot batch read (100 contacts)", calls,
           lambda n: hs("/crm/v3/objects/contacts/batch/read", {"inputs": chunk(contact_ids, n), "properties": props}),
           TARGETS["batch"])

@@ -189,13 +189,15 @@ def existing_emails(portal: Portal, emails) -> dict[str, int]:
     wanted = sorted({str(e).lower() for e in emails if e})
     if not wanted:
         return {}
-    rows = bulk.values(CrmObject, ["email", "id"],
-                       f"portal_id = %s AND object_type = %s AND archived = %s AND merged_into_id IS NULL "
-                       f"AND email IN ({bulk.marks(len(wanted))})", [portal.pk, "contacts", False, *wanted],
-                       order_by="id")
+    # Live and not merged-away are checked here: in the WHERE clause they would lead SQLite to
+    # the (portal, type, archived) index, walking every contact instead of the emails' entries.
+    rows = bulk.values(CrmObject, ["email", "id", "archived", "merged_into_id"],
+                       f"portal_id = %s AND object_type = %s AND email IN ({bulk.marks(len(wanted))})",
+                       [portal.pk, "contacts", *wanted])
     found: dict[str, int] = {}
-    for email, pk in rows:
-        found.setdefault(email, pk)
+    for email, pk, archived, merged_into in sorted(rows, key=lambda row: row[1]):
+        if not archived and merged_into is None:
+            found.setdefault(email, pk)
     return found
 
 
@@ -302,10 +304,11 @@ def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_prop
         by_email: dict[str, CrmObject] = {}
         emails = sorted({str(i).lower() for i in idents})
         if emails:
-            for obj in bulk.fetch(CrmObject, f"portal_id = %s AND object_type = %s AND archived = %s "
-                                             f"AND email IN ({bulk.marks(len(emails))})",
-                                  [portal.pk, object_type, archived, *emails], order_by="id"):
-                by_email.setdefault(obj.email, obj)
+            found = bulk.fetch(CrmObject, f"portal_id = %s AND object_type = %s AND email IN ({bulk.marks(len(emails))})",
+                               [portal.pk, object_type, *emails])  # archived below: see existing_emails
+            for obj in sorted(found, key=lambda o: o.pk):
+                if obj.archived == archived:
+                    by_email.setdefault(obj.email, obj)
         return {i: by_email[str(i).lower()] for i in idents if str(i).lower() in by_email}
     # By primary key alone (the (portal, type, ...) indexes would scan the portal's records).
     rows = {obj.pk: obj for obj in _by_ids({int(i) for i in idents if schema.is_id(i)})
