@@ -21,26 +21,39 @@ from django.db.models.base import ModelState
 from django.db.models.constants import OnConflict
 
 
+def cursor_for(connection):
+    """A cursor that skips the SQL log DEBUG keeps (on SQLite that log costs one more query per
+    statement, to quote its parameters), unless a test captures the queries."""
+    if connection.force_debug_cursor:
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection.make_cursor(connection.create_cursor())
+
+
 def marks(count: int) -> str:
     """`%s, %s, ...`: the placeholders of an IN list of `count` values."""
     return ", ".join(["%s"] * count)
 
 
-def _datetime(value):
+def from_datetime(value):
+    """A DateTimeField's value as the database returned it, as an aware datetime."""
+    if value is None:
+        return None
     if isinstance(value, str):  # SQLite without a declared-type converter
         value = datetime.fromisoformat(value)
     # Stored in UTC (USE_TZ): SQLite hands back naive values, PostgreSQL aware ones.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _json(value):
+def from_json(value):
+    """A JSONField's value as the database returned it, decoded."""
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 PLAIN = {"AutoField", "BigAutoField", "CharField", "SlugField", "TextField", "URLField", "EmailField",
          "IntegerField", "BigIntegerField", "PositiveIntegerField", "SmallIntegerField", "FloatField",
          "ForeignKey"}
-CONVERTERS = {"DateTimeField": _datetime, "BooleanField": bool, "JSONField": _json}
+CONVERTERS = {"DateTimeField": from_datetime, "BooleanField": bool, "JSONField": from_json}
 
 
 def _converters(model) -> list:
@@ -108,7 +121,7 @@ def fetch(model, where: str, params: Sequence = (), *, order_by: str = "") -> li
     if order_by:
         sql += f" ORDER BY {order_by}"
     converters = _converters(model)
-    with connection.cursor() as cursor:
+    with cursor_for(connection) as cursor:
         cursor.execute(sql, list(params))
         rows = cursor.fetchall()
     attnames = [f.attname for f in meta.concrete_fields]
@@ -135,7 +148,7 @@ def values(model, columns: Sequence[str], where: str, params: Sequence = (), *, 
     sql = f"SELECT {', '.join(columns)} FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where}"  # noqa: S608
     if order_by:
         sql += f" ORDER BY {order_by}"
-    with connection.cursor() as cursor:
+    with cursor_for(connection) as cursor:
         cursor.execute(sql, list(params))
         return cursor.fetchall()
 
@@ -174,7 +187,7 @@ def insert_rows(model, objs: Iterable, *, ignore_conflicts: bool = False) -> Non
     for obj in objs:
         for f in automatic:
             f.pre_save(obj, True)
-    with connection.cursor() as cursor:
+    with cursor_for(connection) as cursor:
         for start in range(0, len(objs), size):
             chunk = objs[start:start + size]
             params = _params(chunk, fields, preparers)
@@ -188,8 +201,14 @@ def insert_rows(model, objs: Iterable, *, ignore_conflicts: bool = False) -> Non
 
 def update_rows(model, objs, fields: list[str]) -> None:
     """UPDATE `fields` of every object in `objs` (model instances with a pk), one executemany."""
-    objs = list({obj.pk: obj for obj in objs}.values())
-    if not objs:
+    objs = {obj.pk: obj for obj in objs}.values()
+    attnames = [model._meta.get_field(name).attname for name in fields]
+    update_values(model, fields, [(obj.pk, *(getattr(obj, a) for a in attnames)) for obj in objs])
+
+
+def update_values(model, fields: list[str], rows: Sequence[tuple]) -> None:
+    """UPDATE `fields` from rows of (pk, value of each field), one executemany."""
+    if not rows:
         return
     connection = connections[router.db_for_write(model)]
     meta = model._meta
@@ -199,6 +218,7 @@ def update_rows(model, objs, fields: list[str]) -> None:
     assignments = ", ".join(f"{quote(c.column)} = %s" for c in columns)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     preparers = _preparers(columns, connection)
-    params = [[*_params([obj], columns, preparers), obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    params = [[value if prepare is None or value is None else prepare(value)
+               for value, prepare in zip(row[1:], preparers, strict=True)] + [row[0]] for row in rows]
+    with cursor_for(connection) as cursor:
         cursor.executemany(sql, params)
