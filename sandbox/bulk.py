@@ -163,40 +163,73 @@ def insert_rows(model, objs: Iterable, *, ignore_conflicts: bool = False) -> Non
     objs = list(objs)
     if not objs:
         return
-    alias = router.db_for_write(model)
-    connection = connections[alias]
     meta = model._meta
     auto = meta.auto_field
     fields = [f for f in meta.concrete_fields if not (f is auto and objs[0].pk is None)]
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            for obj in objs:
+                f.pre_save(obj, True)
+    rows = [tuple(getattr(obj, f.attname) for f in fields) for obj in objs]
+    ids = insert_values(model, [f.name for f in fields], rows, ignore_conflicts=ignore_conflicts)
+    alias = router.db_for_write(model)
+    for i, obj in enumerate(objs):
+        if ids:
+            setattr(obj, auto.attname, ids[i])
+        obj._state.adding, obj._state.db = False, alias
+
+
+def insert_values(model, fields: Sequence[str], rows: Sequence[tuple], *,
+                  ignore_conflicts: bool = False) -> list | None:
+    """INSERT rows of values of `fields` (model values: an id for a foreign key), many rows per
+    statement; the new auto primary keys in input order, or None when the rows carry their keys
+    or `ignore_conflicts` skips the rows that conflict with a unique constraint."""
+    if not rows:
+        return None
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    auto = meta.auto_field
     quote = connection.ops.quote_name
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     head = (f"{connection.ops.insert_statement(on_conflict=on_conflict)} {quote(meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) VALUES ")
+            f"({', '.join(quote(c.column) for c in columns)}) VALUES ")
     tail = ""
     if ignore_conflicts:
-        tail = " " + connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
-    returning = auto is not None and auto not in fields and not ignore_conflicts
+        tail = " " + connection.ops.on_conflict_suffix_sql(columns, on_conflict, None, None)
+    returning = auto is not None and auto not in columns and not ignore_conflicts
     if returning:
         if not connection.features.can_return_rows_from_bulk_insert:
             raise RuntimeError("the sandbox needs a database that returns ids from bulk inserts")
         tail += f" RETURNING {quote(meta.db_table)}.{quote(auto.column)}"
-    size = max(1, connection.ops.bulk_batch_size(fields, objs))
-    row = "(" + marks(len(fields)) + ")"
-    preparers = _preparers(fields, connection)
-    automatic = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    for obj in objs:
-        for f in automatic:
-            f.pre_save(obj, True)
+    size = max(1, connection.ops.bulk_batch_size(columns, rows))
+    row = "(" + marks(len(columns)) + ")"
+    preparers = _preparers(columns, connection)
+    ids = []
     with cursor_for(connection) as cursor:
-        for start in range(0, len(objs), size):
-            chunk = objs[start:start + size]
-            params = _params(chunk, fields, preparers)
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            params = [value if prepare is None or value is None else prepare(value)
+                      for values in chunk for value, prepare in zip(values, preparers, strict=True)]
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
             if returning:
-                for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                    setattr(obj, auto.attname, pk)
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, alias
+                ids += [pk for (pk,) in cursor.fetchall()]
+    if returning and len(ids) != len(rows):
+        raise RuntimeError(f"an INSERT of {len(rows)} rows returned {len(ids)} ids")
+    return ids if returning else None
+
+
+def delete_rows(model, pks: Sequence) -> None:
+    """DELETE the rows with these primary keys (no cascade, no signals: for tables nothing
+    references)."""
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    quote = connection.ops.quote_name
+    with cursor_for(connection) as cursor:
+        for start in range(0, len(pks), 500):
+            chunk = list(pks[start:start + 500])
+            cursor.execute(f"DELETE FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} "  # noqa: S608
+                           f"IN ({marks(len(chunk))})", chunk)
 
 
 def update_rows(model, objs, fields: list[str]) -> None:
