@@ -184,10 +184,12 @@ def run(calls: int, records: int) -> None:
     timed("HubSpot association batch read (100 deals)", calls,
           lambda n: hs("/crm/v4/associations/deals/contacts/batch/read", {"inputs": chunk(deal_ids, n)}),
           TARGETS["batch"])
+    # Each call pairs 100 deals with contacts spread over the portal, as a deal sync does (a
+    # contact gains a deal or two, not a deal per call).
     timed("HubSpot association batch create (100 pairs)", calls,
           lambda n: hs("/crm/v4/associations/deals/contacts/batch/create", {"inputs": [
               {"from": {"id": str(deal_ids[(n * 100 + i) % len(deal_ids)])},
-               "to": {"id": str(contact_ids[(n * 7 + i) % len(contact_ids)])},
+               "to": {"id": str(contact_ids[(n * 100 + i) * 7 % len(contact_ids)])},
                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]} for i in range(100)]}),
           TARGETS["batch"])
     timed("HubSpot association read (1 deal, v4)", calls,

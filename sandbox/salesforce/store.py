@@ -51,7 +51,10 @@ def now() -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    """Salesforce's form of a moment: 2026-12-03T14:28:23.000+0000 (UTC, whole seconds)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="seconds")[:19] + ".000+0000"
 
 
 def object_url(sobject: str, sf_id: str) -> str:
