@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models.base import ModelState
 from django.db.models.constants import OnConflict
@@ -98,17 +99,9 @@ def _prep_save(field, connection, value):
     return field.get_db_prep_save(value, connection)
 
 
-def _params(objs, fields, preparers) -> list:
-    out = []
-    for obj in objs:
-        for f, prepare in zip(fields, preparers, strict=True):
-            value = getattr(obj, f.attname)
-            out.append(value if prepare is None or value is None else prepare(value))
-    return out
-
-
-def fetch(model, where: str, params: Sequence = (), *, order_by: str = "") -> list:
-    """Model instances for `SELECT * FROM <model's table> WHERE <where> [ORDER BY <order_by>]`.
+def fetch(model, where: str, params: Sequence = (), *, order_by: str = "", limit: int | None = None) -> list:
+    """Model instances for `SELECT * FROM <model's table> WHERE <where> [ORDER BY <order_by>]
+    [LIMIT <limit>]`.
 
     `where` and `order_by` name the model's columns; every value is a parameter in `params`.
     """
@@ -120,11 +113,43 @@ def fetch(model, where: str, params: Sequence = (), *, order_by: str = "") -> li
     sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where}"  # noqa: S608 (identifiers from meta)
     if order_by:
         sql += f" ORDER BY {order_by}"
-    converters = _converters(model)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return _instances(model, alias, sql, list(params))
+
+
+def fetch_queryset(queryset) -> list:
+    """The instances a queryset (filters, order, slice) finds, built as `fetch` builds them: the
+    ORM writes the SQL, a plain cursor runs it."""
+    model = queryset.model
+    query = queryset.values_list(*[f.attname for f in model._meta.concrete_fields]).query
+    try:
+        sql, params = query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:  # e.g. an IN list with nothing in it
+        return []
+    return _instances(model, queryset.db, sql, params)
+
+
+def queryset_rows(queryset) -> list[tuple]:
+    """The raw rows of a values_list queryset: the ORM writes the SQL, a plain cursor runs it
+    (no converter per value; see from_json and from_datetime)."""
+    try:
+        sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    except EmptyResultSet:  # e.g. an IN list with nothing in it
+        return []
+    return _run(connections[queryset.db], sql, params)
+
+
+def _run(connection, sql: str, params) -> list[tuple]:
     with cursor_for(connection) as cursor:
-        cursor.execute(sql, list(params))
-        rows = cursor.fetchall()
-    attnames = [f.attname for f in meta.concrete_fields]
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _instances(model, alias: str, sql: str, params) -> list:
+    converters = _converters(model)
+    rows = _run(connections[alias], sql, params)
+    attnames = [f.attname for f in model._meta.concrete_fields]
     converted = [i for i, convert in enumerate(converters) if convert is not None]
     out = []
     for row in rows:
@@ -148,9 +173,7 @@ def values(model, columns: Sequence[str], where: str, params: Sequence = (), *, 
     sql = f"SELECT {', '.join(columns)} FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where}"  # noqa: S608
     if order_by:
         sql += f" ORDER BY {order_by}"
-    with cursor_for(connection) as cursor:
-        cursor.execute(sql, list(params))
-        return cursor.fetchall()
+    return _run(connection, sql, list(params))
 
 
 def insert_rows(model, objs: Iterable, *, ignore_conflicts: bool = False) -> None:

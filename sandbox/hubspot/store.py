@@ -279,20 +279,8 @@ def archive(portal: Portal, obj: CrmObject) -> None:
 
 def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = "", archived: bool = False):
     """The record an id (or unique property value) names; merged-away ids resolve to the winner."""
-    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
-    if id_property and id_property != "hs_object_id":
-        if id_property != "email" or object_type != "contacts":
-            raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
-        return qs.filter(email=str(ident).lower(), archived=archived).order_by("pk").first()
-    if not schema.is_id(ident):
-        return None
-    obj = qs.filter(pk=int(ident)).first()
-    hops = 0
-    while obj is not None and obj.merged_into_id and hops < 10:
-        obj, hops = obj.merged_into, hops + 1
-    if obj is None or obj.archived != archived:
-        return None
-    return obj
+    return resolve_many(portal, object_type, [str(ident)], id_property=id_property,
+                        archived=archived).get(str(ident))
 
 
 def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_property: str = "",

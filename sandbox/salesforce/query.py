@@ -6,8 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import F
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Collate, Lower
@@ -25,15 +24,7 @@ COLUMNS = ("sf_id", "sobject", "data", "is_deleted", "created_date", "last_modif
 def rows(queryset) -> list[dict[str, Any]]:
     """Rows for SOQL from a queryset, without building model instances (10,000s of rows) and
     without the ORM's converter per value (its SQL runs on a plain cursor)."""
-    query = queryset.values_list(*COLUMNS).query
-    try:
-        sql, params = query.get_compiler(using=queryset.db).as_sql()
-    except EmptyResultSet:  # e.g. an IN list with nothing in it
-        return []
-    connection = connections[queryset.db]
-    with bulk.cursor_for(connection) as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+    found = bulk.queryset_rows(queryset.values_list(*COLUMNS))
     from_json, from_datetime = bulk.from_json, bulk.from_datetime
     out = []
     for sf_id, sobject, data, deleted, created, modified, modstamp in found:
