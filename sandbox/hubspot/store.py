@@ -4,6 +4,7 @@ webhook event for every change (reference 1.3, 1.12, 1.14)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, date, datetime, time
@@ -26,6 +27,7 @@ def now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+@functools.lru_cache(maxsize=1024)  # a batch's records share their create and modify moments
 def iso(value: datetime | None) -> str | None:
     """HubSpot's form of a moment: UTC to the millisecond, 2026-12-03T14:28:23.123Z."""
     if value is None:
@@ -230,8 +232,9 @@ def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
     props = validate(portal, object_type, {}, incoming)
     check_unique_email(portal, object_type, props, known=known_emails)
     stamp = now_ms()
-    return CrmObject(portal=portal, object_type=object_type, properties=props,
-                     email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
+    return bulk.new(CrmObject, id=None, portal_id=portal.pk, object_type=object_type, properties=props,
+                    email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp, archived=False,
+                    archived_at=None, merged_into_id=None)
 
 
 def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION") -> None:
