@@ -27,8 +27,11 @@ def cursor_for(connection):
     statement, to quote its parameters), unless a test captures the queries."""
     if connection.force_debug_cursor:
         return connection.cursor()
+    # What connection.cursor() does, less the debug wrapper.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    return connection.make_cursor(connection.create_cursor())
+    with connection.wrap_database_errors:
+        return connection.make_cursor(connection.create_cursor())
 
 
 def marks(count: int) -> str:
@@ -105,10 +108,12 @@ def new(model, **values):
     """An unsaved instance from the values of every concrete field (by attname; foreign keys as
     ids), made as `fetch` makes instances: Model.__init__ (descriptors, signals) cost more than
     validating the record when a batch creates 100."""
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    if set(values) != set(attnames):
+        raise TypeError(f"{model.__name__} needs exactly {attnames}: missing {sorted(set(attnames) - set(values))}, "
+                        f"unknown {sorted(set(values) - set(attnames))}")
     obj = model.__new__(model)
-    obj.__dict__.update({f.attname: values.pop(f.attname) for f in model._meta.concrete_fields})
-    if values:
-        raise TypeError(f"{model.__name__} has no fields {sorted(values)}")
+    obj.__dict__.update(values)
     obj._state = ModelState()
     return obj
 
@@ -174,7 +179,7 @@ def _instances(model, alias: str, sql: str, params) -> list:
         # What Model.from_db makes, without __init__'s per-field descriptors and signals (no
         # sandbox model has init signals or deferred fields): the attributes and a loaded state.
         obj = model.__new__(model)
-        obj.__dict__.update(zip(attnames, values))
+        obj.__dict__.update(zip(attnames, values, strict=True))
         obj._state = ModelState()
         obj._state.adding, obj._state.db = False, alias
         out.append(obj)
