@@ -345,7 +345,7 @@ def _write(org: Org, meta: store.OrgMeta, ops: list[Op]) -> None:
             rec.last_modified_date = rec.system_modstamp = moment
             changed.append(rec)
     with transaction.atomic():
-        Record.objects.bulk_create(new_rows, batch_size=500)
+        bulk.insert_rows(Record, new_rows)
         bulk.update_rows(Record, changed, ["data", "ext_key", "last_modified_date", "system_modstamp"])
         _one_primary_role(org, [*new_rows, *changed], moment)
 
