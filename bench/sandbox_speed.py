@@ -8,10 +8,16 @@ then calls each endpoint in this process through Django's test client (one clien
 after another: the figure is the server's own work per call, without the HTTP stack), with rate
 limits off. Prints calls/s (wall clock: measured under whatever load the machine has), CPU ms
 per call and its inverse (calls per CPU-second: the rate on an idle core), and SQL queries per
-call (an executemany counts as one); asserts nothing. `--only` runs the endpoints whose label
-contains the text; `--profile` runs those under cProfile and prints where their time goes. A target is judged on calls per CPU-second. The targets (10x the vendor
-limits the sandboxes emulate): >= 200 HubSpot batch calls/s of 100 records, >= 50 searches/s,
->= 20 Salesforce Collections calls/s of 200 records.
+call (an executemany counts as one); asserts nothing. A target is judged on calls per
+CPU-second. The targets (10x the vendor limits the sandboxes emulate): >= 200 HubSpot batch
+calls/s of 100 records, >= 50 searches/s, >= 20 Salesforce Collections calls/s of 200 records.
+The two "Floor" lines are what any call costs: a 401 (Django's request handling and the
+middleware alone) and an authenticated one-record page.
+
+`--only` runs the endpoints whose label contains the text; `--profile` runs those under cProfile
+and prints where their time goes (cProfile inflates Python-heavy code; for shares closer to the
+truth sample the run with py-spy: `py-spy record -f raw -o out.txt -- .venv/bin/python
+bench/sandbox_speed.py --only ...`).
 """
 
 from __future__ import annotations
