@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from sandbox import bulk
 from sandbox.hubspot import rollups, webhooks
 from sandbox.hubspot.models import Association, CrmObject, Portal
 from sandbox.hubspot.schema import ASSOCIATION_TYPES, inverse_type, is_id, type_label
 
+COLUMNS = ["portal", "from_type", "from_id", "to_type", "to_id", "type_id", "category"]
+CATEGORY = "HUBSPOT_DEFINED"
 SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal", "products": "product"}
 
 
@@ -29,12 +32,15 @@ def exists(portal: Portal, object_type: str, object_id) -> bool:
 
 
 def live_ids(portal: Portal, object_type: str, ids) -> set[int]:
-    """The ids among `ids` that name live (not archived, not merged-away) records (one query)."""
-    wanted = {int(i) for i in ids if is_id(i)}
+    """The ids among `ids` that name live (not archived, not merged-away) records (one query,
+    by primary key alone: the portal's indexes would walk its records)."""
+    wanted = sorted({int(i) for i in ids if is_id(i)})
     if not wanted:
         return set()
-    return set(CrmObject.objects.filter(portal=portal, object_type=object_type, pk__in=wanted, archived=False,
-                                        merged_into=None).values_list("pk", flat=True))
+    rows = bulk.values(CrmObject, ["id", "portal_id", "object_type", "archived", "merged_into_id"],
+                       f"id IN ({bulk.marks(len(wanted))})", wanted)
+    return {pk for pk, portal_id, kind, archived, merged_into in rows
+            if portal_id == portal.pk and kind == object_type and not archived and merged_into is None}
 
 
 def add(portal: Portal, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
@@ -60,20 +66,20 @@ def add_many(portal: Portal, from_type: str, to_type: str, triples: list[tuple[i
         if type_id == primary and new_primary[from_id] != to_id:
             type_id = unlabeled  # a later input of this batch names another primary: it wins
         for tid in {unlabeled, type_id}:
-            rows.append(Association(portal=portal, from_type=from_type, from_id=from_id, to_type=to_type,
-                                    to_id=to_id, type_id=tid))
+            rows.append((portal.pk, from_type, from_id, to_type, to_id, tid, CATEGORY))
             back = inverse_type(from_type, to_type, tid)
             if back is not None:
-                rows.append(Association(portal=portal, from_type=to_type, from_id=to_id, to_type=from_type,
-                                        to_id=from_id, type_id=back))
+                rows.append((portal.pk, to_type, to_id, from_type, from_id, back, CATEGORY))
     with transaction.atomic():
         if new_primary:
-            old = Association.objects.filter(portal=portal, from_type=from_type, from_id__in=list(new_primary),
-                                             to_type=to_type, type_id=primary).values_list("from_id", "to_id")
+            owners = sorted(new_primary)
+            old = bulk.values(Association, ["from_id", "to_id"],
+                              f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(owners))}) "
+                              "AND to_type = %s AND type_id = %s", [portal.pk, from_type, *owners, to_type, primary])
             stale = [(f, t) for f, t in old if new_primary[f] != t]
             if stale:
                 _delete(portal, from_type, to_type, stale, [primary])
-        Association.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        bulk.insert_values(Association, COLUMNS, rows, ignore_conflicts=True)
     for from_id, to_id, type_id in triples:
         _event(portal, from_type, to_type, from_id, to_id, removed=False, primary=type_id == primary)
     _touch_rollups(portal, from_type, to_type, [(f, t) for f, t, _ in triples])
@@ -117,21 +123,31 @@ def _delete(portal: Portal, from_type: str, to_type: str, pairs, type_ids=None) 
     pairs = [(int(f), int(t)) for f, t in pairs]
     if not pairs:
         return []
-    forward = Association.objects.filter(portal=portal, from_type=from_type, to_type=to_type,
-                                         from_id__in={f for f, _ in pairs}, to_id__in={t for _, t in pairs})
-    backward = Association.objects.filter(portal=portal, from_type=to_type, to_type=from_type,
-                                          from_id__in={t for _, t in pairs}, to_id__in={f for f, _ in pairs})
-    if type_ids is not None:
-        back_ids = [inverse_type(from_type, to_type, t) for t in type_ids]
-        forward, backward = forward.filter(type_id__in=type_ids), backward.filter(type_id__in=back_ids)
+    back_ids = None if type_ids is None else [inverse_type(from_type, to_type, t) for t in type_ids]
     # The id sets may cross-match other pairs of the batch: delete exactly the wanted ones.
     wanted = set(pairs)
-    forward_rows = [(pk, (f, t)) for pk, f, t in forward.values_list("pk", "from_id", "to_id") if (f, t) in wanted]
+    forward_rows = [(pk, (f, t)) for pk, f, t in _rows(portal, from_type, to_type, {f for f, _ in pairs},
+                                                        {t for _, t in pairs}, type_ids) if (f, t) in wanted]
     found = {pair for _, pair in forward_rows}
     forward_pks = [pk for pk, _ in forward_rows]
-    backward_pks = [pk for pk, t, f in backward.values_list("pk", "from_id", "to_id") if (f, t) in wanted]
-    Association.objects.filter(pk__in=forward_pks + backward_pks).delete()
+    backward_pks = [pk for pk, t, f in _rows(portal, to_type, from_type, {t for _, t in pairs},
+                                             {f for f, _ in pairs}, back_ids) if (f, t) in wanted]
+    gone = sorted(forward_pks + backward_pks)
+    if gone:
+        bulk.delete_rows(Association, gone)
     return sorted(found)
+
+
+def _rows(portal: Portal, from_type: str, to_type: str, from_ids, to_ids, type_ids=None) -> list[tuple]:
+    """(pk, from_id, to_id) of the rows from `from_ids` to `to_ids` (of `type_ids`, or any)."""
+    from_ids, to_ids = sorted(from_ids), sorted(to_ids)
+    where = (f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(from_ids))}) AND to_type = %s "
+             f"AND to_id IN ({bulk.marks(len(to_ids))})")
+    params = [portal.pk, from_type, *from_ids, to_type, *to_ids]
+    if type_ids is not None:
+        where += f" AND type_id IN ({bulk.marks(len(type_ids))})"
+        params += list(type_ids)
+    return bulk.values(Association, ["id", "from_id", "to_id"], where, params)
 
 
 def _event(portal: Portal, from_type: str, to_type: str, from_id: int, to_id: int, *, removed: bool,
@@ -148,14 +164,28 @@ def _touch_rollups(portal: Portal, from_type: str, to_type: str, pairs: list[tup
         rollups.touch_contacts(portal, [f if from_type == "contacts" else t for f, t in pairs])
 
 
-def for_ids(portal: Portal, from_type: str, ids: list[int], to_type: str) -> dict[int, list[dict]]:
-    """{from_id: [{toObjectId, associationTypes:[...]}]}, ordered by target id."""
+def for_ids(portal: Portal, from_type: str, ids: list[int], to_type: str,
+            to_ids: list[int] | None = None) -> dict[int, list[dict]]:
+    """{from_id: [{toObjectId, associationTypes:[...]}]}, ordered by target id (only those among
+    `to_ids` when given)."""
     grouped: dict[int, dict[int, list[dict]]] = {}
-    rows = Association.objects.filter(portal=portal, from_type=from_type, from_id__in=ids,
-                                      to_type=to_type).order_by("to_id", "type_id")
-    for row in rows:
-        grouped.setdefault(row.from_id, {}).setdefault(row.to_id, []).append(
-            {"category": row.category, "typeId": row.type_id, "label": type_label(row.type_id)}
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return {}
+    where = f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(ids))}) AND to_type = %s"
+    params = [portal.pk, from_type, *ids, to_type]
+    if to_ids is not None:
+        to_ids = sorted(set(to_ids))
+        where += f" AND to_id IN ({bulk.marks(len(to_ids))})"
+        params += to_ids
+    rows = bulk.values(Association, ["from_id", "to_id", "type_id", "category"], where, params,
+                       order_by="to_id, type_id")
+    labels = {}
+    for from_id, to_id, type_id, category in rows:
+        if type_id not in labels:
+            labels[type_id] = type_label(type_id)
+        grouped.setdefault(from_id, {}).setdefault(to_id, []).append(
+            {"category": category, "typeId": type_id, "label": labels[type_id]}
         )
     return {
         from_id: [{"toObjectId": to_id, "associationTypes": types} for to_id, types in targets.items()]

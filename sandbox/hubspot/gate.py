@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import bulk
 from sandbox.hubspot import rollups
 from sandbox.hubspot.models import AccessToken, Portal
 from sandbox.hubspot.schema import object_type_from_path
@@ -118,7 +119,8 @@ def authenticate(request: HttpRequest) -> Caller | JsonResponse:
     if not token:
         return error(401, "INVALID_AUTHENTICATION",
                      "Authentication credentials not found. This API supports OAuth 2.0 authentication.")
-    portal = Portal.objects.filter(private_token=token).first()
+    found = bulk.fetch(Portal, "private_token = %s", [token])
+    portal = found[0] if found else None
     if portal is not None:
         return Caller(portal, set(portal.scopes), True)
     access = AccessToken.objects.select_related("grant__portal").filter(token=token).first()

@@ -30,8 +30,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 
-from django.db import connection
+from django.db import transaction
 
+from sandbox import bulk
 from sandbox.hubspot import store, webhooks
 from sandbox.hubspot.models import Association, CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import LIFECYCLE
@@ -96,8 +97,9 @@ def _touch(portal: Portal, ids: Iterable, *, deals: bool) -> None:
 def contacts_of_deals(portal: Portal, deal_ids: Iterable[int]) -> set[int]:
     found: set[int] = set()
     for chunk in _chunks(sorted(deal_ids)):
-        found.update(Association.objects.filter(portal=portal, from_type="deals", from_id__in=chunk,
-                                                to_type="contacts").values_list("to_id", flat=True))
+        found.update(to_id for (to_id,) in bulk.values(
+            Association, ["to_id"], f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(chunk))}) "
+                                    "AND to_type = %s", [portal.pk, "deals", *chunk, "contacts"]))
     return found
 
 
@@ -109,8 +111,11 @@ def recompute(portal: Portal, contact_ids: Iterable[int], *, events: bool = True
     """
     states = stage_states(portal)
     changed = 0
-    for chunk in _chunks(sorted({int(i) for i in contact_ids})):
-        changed += _recompute_chunk(portal, chunk, states, events, modified)
+    # One transaction: after a request's own (batched() runs once the view has committed), the
+    # UPDATEs would otherwise commit one by one.
+    with transaction.atomic(savepoint=False):
+        for chunk in _chunks(sorted({int(i) for i in contact_ids})):
+            changed += _recompute_chunk(portal, chunk, states, events, modified)
     return changed
 
 
@@ -132,21 +137,32 @@ def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool,
     return len(dirty)
 
 
+def _live(portal: Portal, object_type: str, ids, stamp: str) -> list[tuple]:
+    """(id, properties, `stamp` column) of the live records of this type among `ids`, looked up
+    by primary key alone (the portal's indexes would walk its records)."""
+    ids = sorted(ids)
+    if not ids:
+        return []
+    rows = bulk.values(CrmObject, ["id", "portal_id", "object_type", "archived", "merged_into_id", "properties",
+                                   stamp], f"id IN ({bulk.marks(len(ids))})", ids)
+    return [(pk, bulk.from_json(props), bulk.from_datetime(moment))
+            for pk, portal_id, kind, archived, merged_into, props, moment in rows
+            if portal_id == portal.pk and kind == object_type and not archived and merged_into is None]
+
+
 def _load(portal: Portal, ids: list[int]) -> tuple[list[tuple], dict[int, set[int]], dict[int, tuple]]:
     """The live contacts among `ids` as (id, properties, modified), their deal ids, and those
     deals that are live as {id: (properties, created)}."""
-    contacts = list(CrmObject.objects.filter(portal=portal, object_type="contacts", pk__in=ids, archived=False,
-                                             merged_into=None).values_list("pk", "properties", "updated_at"))
+    contacts = sorted(_live(portal, "contacts", ids, "updated_at"))
     links: dict[int, set[int]] = {}
-    for contact_id, deal_id in Association.objects.filter(
-            portal=portal, from_type="contacts", from_id__in=ids, to_type="deals",
-            type_id=CONTACT_TO_DEAL).values_list("from_id", "to_id"):
+    for contact_id, deal_id in bulk.values(
+            Association, ["from_id", "to_id"],
+            f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(ids))}) AND to_type = %s "
+            "AND type_id = %s", [portal.pk, "contacts", *ids, "deals", CONTACT_TO_DEAL]):
         links.setdefault(contact_id, set()).add(deal_id)
     deals = {}
     for chunk in _chunks(sorted(set().union(*links.values()))):
-        for pk, props, created in CrmObject.objects.filter(
-                portal=portal, object_type="deals", pk__in=chunk, archived=False,
-                merged_into=None).values_list("pk", "properties", "created_at"):
+        for pk, props, created in _live(portal, "deals", chunk, "created_at"):
             deals[pk] = (props, created)
     return contacts, links, deals
 
@@ -155,22 +171,14 @@ def save_rows(rows: list[tuple]) -> None:
     """UPDATE records' properties and modified dates from (id, properties, modified) with one
     prepared statement (the ORM's bulk_update builds a CASE per row, which dominates seeding
     and big association batches)."""
-    if not rows:
-        return
-    meta = CrmObject._meta
-    props, updated = meta.get_field("properties"), meta.get_field("updated_at")
-    q = connection.ops.quote_name  # identifiers from the model's own metadata, values as parameters
-    sql = f"UPDATE {q(meta.db_table)} SET {q(props.column)} = %s, {q(updated.column)} = %s WHERE {q(meta.pk.column)} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(props.get_db_prep_save(p, connection), updated.get_db_prep_save(u, connection), pk)
-                                 for pk, p, u in rows])
+    bulk.update_values(CrmObject, ["properties", "updated_at"], rows)
 
 
 def stage_states(portal: Portal) -> dict[tuple[str, str], str]:
     """{(pipeline id, stage id): "open" | "won" | "lost"} for the portal's deal pipelines."""
     states = {}
-    for pipeline_id, stages in Pipeline.objects.filter(portal=portal, object_type="deals").values_list(
-            "pipeline_id", "stages"):
+    for pipeline in bulk.fetch(Pipeline, "portal_id = %s AND object_type = %s", [portal.pk, "deals"]):
+        pipeline_id, stages = pipeline.pipeline_id, pipeline.stages
         for stage in stages:
             meta = stage.get("metadata") or {}
             closed = str(meta.get("isClosed", "")).lower() == "true"

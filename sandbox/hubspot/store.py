@@ -4,6 +4,7 @@ webhook event for every change (reference 1.3, 1.12, 1.14)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, date, datetime, time
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from django.db import transaction
 from django.utils import timezone
 
+from sandbox import bulk
 from sandbox.hubspot import associations, rollups, schema, webhooks
 from sandbox.hubspot.models import CrmObject, Pipeline, Portal
 from sandbox.hubspot.schema import DEFAULT_PROPERTIES, OBJECT_TYPES, PROPERTY_INDEX
@@ -25,10 +27,14 @@ def now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+@functools.lru_cache(maxsize=1024)  # a batch's records share their create and modify moments
 def iso(value: datetime | None) -> str | None:
+    """HubSpot's form of a moment: UTC to the millisecond, 2026-12-03T14:28:23.123Z."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def epoch_ms(value: datetime) -> int:
@@ -55,17 +61,13 @@ def serialize(obj: CrmObject, properties: list[str] | None = None, *, trace_id: 
     """A SimplePublicObject: only the requested properties (or the type's defaults)."""
     wanted = properties or DEFAULT_PROPERTIES[obj.object_type]
     known = PROPERTY_INDEX[obj.object_type]
-    props = {name: obj.properties.get(name) for name in wanted if name in known}
-    props["hs_object_id"] = str(obj.pk)
-    props["createdate"] = iso(obj.created_at)
-    props[lastmod_property(obj.object_type)] = iso(obj.updated_at)
-    body = {
-        "id": str(obj.pk),
-        "properties": props,
-        "createdAt": iso(obj.created_at),
-        "updatedAt": iso(obj.updated_at),
-        "archived": obj.archived,
-    }
+    values = obj.properties
+    props = {name: values.get(name) for name in wanted if name in known}
+    ident, created, updated = str(obj.pk), iso(obj.created_at), iso(obj.updated_at)
+    props["hs_object_id"] = ident
+    props["createdate"] = created
+    props[OBJECT_TYPES[obj.object_type][2]] = updated
+    body = {"id": ident, "properties": props, "createdAt": created, "updatedAt": updated, "archived": obj.archived}
     if obj.archived:
         body["archivedAt"] = iso(obj.archived_at)
     if trace_id:
@@ -186,12 +188,18 @@ def validate(portal: Portal, object_type: str, current: dict, incoming) -> dict:
 
 def existing_emails(portal: Portal, emails) -> dict[str, int]:
     """{lowercased email: contact id} for the live contacts among `emails` (one query)."""
-    wanted = {str(e).lower() for e in emails if e}
-    rows = CrmObject.objects.filter(portal=portal, object_type="contacts", archived=False, merged_into=None,
-                                    email__in=wanted).order_by("pk").values_list("email", "pk")
+    wanted = sorted({str(e).lower() for e in emails if e})
+    if not wanted:
+        return {}
+    # Live and not merged-away are checked here: in the WHERE clause they would lead SQLite to
+    # the (portal, type, archived) index, walking every contact instead of the emails' entries.
+    rows = bulk.values(CrmObject, ["email", "id", "archived", "merged_into_id"],
+                       f"portal_id = %s AND object_type = %s AND email IN ({bulk.marks(len(wanted))})",
+                       [portal.pk, "contacts", *wanted])
     found: dict[str, int] = {}
-    for email, pk in rows:
-        found.setdefault(email, pk)
+    for email, pk, archived, merged_into in sorted(rows, key=lambda row: row[1]):
+        if not archived and merged_into is None:
+            found.setdefault(email, pk)
     return found
 
 
@@ -224,8 +232,9 @@ def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
     props = validate(portal, object_type, {}, incoming)
     check_unique_email(portal, object_type, props, known=known_emails)
     stamp = now_ms()
-    return CrmObject(portal=portal, object_type=object_type, properties=props,
-                     email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp)
+    return bulk.new(CrmObject, id=None, portal_id=portal.pk, object_type=object_type, properties=props,
+                    email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp, archived=False,
+                    archived_at=None, merged_into_id=None)
 
 
 def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION") -> None:
@@ -273,41 +282,34 @@ def archive(portal: Portal, obj: CrmObject) -> None:
 
 def resolve(portal: Portal, object_type: str, ident: str, *, id_property: str = "", archived: bool = False):
     """The record an id (or unique property value) names; merged-away ids resolve to the winner."""
-    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
-    if id_property and id_property != "hs_object_id":
-        if id_property != "email" or object_type != "contacts":
-            raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
-        return qs.filter(email=str(ident).lower(), archived=archived).order_by("pk").first()
-    if not schema.is_id(ident):
-        return None
-    obj = qs.filter(pk=int(ident)).first()
-    hops = 0
-    while obj is not None and obj.merged_into_id and hops < 10:
-        obj, hops = obj.merged_into, hops + 1
-    if obj is None or obj.archived != archived:
-        return None
-    return obj
+    return resolve_many(portal, object_type, [str(ident)], id_property=id_property,
+                        archived=archived).get(str(ident))
 
 
 def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_property: str = "",
                  archived: bool = False) -> dict[str, CrmObject]:
     """{ident: record} for the idents `resolve` would find, in one query (plus one per merge hop)."""
-    qs = CrmObject.objects.filter(portal=portal, object_type=object_type)
     if id_property and id_property != "hs_object_id":
         if id_property != "email" or object_type != "contacts":
             raise Invalid(400, "VALIDATION_ERROR", f"Property {id_property} is not a unique identifier property")
         by_email: dict[str, CrmObject] = {}
-        for obj in qs.filter(email__in={str(i).lower() for i in idents}, archived=archived).order_by("pk"):
-            by_email.setdefault(obj.email, obj)
+        emails = sorted({str(i).lower() for i in idents})
+        if emails:
+            found = bulk.fetch(CrmObject, f"portal_id = %s AND object_type = %s AND email IN ({bulk.marks(len(emails))})",
+                               [portal.pk, object_type, *emails])  # archived below: see existing_emails
+            for obj in sorted(found, key=lambda o: o.pk):
+                if obj.archived == archived:
+                    by_email.setdefault(obj.email, obj)
         return {i: by_email[str(i).lower()] for i in idents if str(i).lower() in by_email}
-    wanted = {int(i) for i in idents if schema.is_id(i)}
-    rows = {obj.pk: obj for obj in qs.filter(pk__in=wanted)}
+    # By primary key alone (the (portal, type, ...) indexes would scan the portal's records).
+    rows = {obj.pk: obj for obj in _by_ids({int(i) for i in idents if schema.is_id(i)})
+            if obj.portal_id == portal.pk and obj.object_type == object_type}
     hops = 0
     while hops < 10:
         pending = {o.merged_into_id for o in rows.values() if o.merged_into_id and o.merged_into_id not in rows}
         if not pending:
             break
-        rows.update({obj.pk: obj for obj in CrmObject.objects.filter(pk__in=pending)})
+        rows.update({obj.pk: obj for obj in _by_ids(pending)})
         hops += 1
     out = {}
     for ident in idents:
@@ -318,6 +320,11 @@ def resolve_many(portal: Portal, object_type: str, idents: list[str], *, id_prop
         if obj is not None and obj.archived == archived:
             out[ident] = obj
     return out
+
+
+def _by_ids(ids) -> list[CrmObject]:
+    ids = sorted(ids)
+    return bulk.fetch(CrmObject, f"id IN ({bulk.marks(len(ids))})", ids) if ids else []
 
 
 NEW_ID_ON_MERGE = ("contacts", "companies")

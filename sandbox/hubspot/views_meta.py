@@ -407,7 +407,8 @@ def _pair_error(message: str, from_id: str, to_id: str, sub_category: str = "") 
 
 
 def _labels_many(portal, from_type, to_type, pairs: list[tuple[int, int]]) -> list[dict]:
-    found = associations.for_ids(portal, from_type, sorted({f for f, _ in pairs}), to_type)
+    found = associations.for_ids(portal, from_type, sorted({f for f, _ in pairs}), to_type,
+                                 to_ids=[t for _, t in pairs])
     out = []
     for from_id, to_id in pairs:
         types = next((t["associationTypes"] for t in found.get(from_id, []) if t["toObjectId"] == to_id), [])

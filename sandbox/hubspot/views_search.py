@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.http import JsonResponse
 from django.utils import timezone
 
+from sandbox import bulk
 from sandbox.hubspot import store
 from sandbox.hubspot.gate import BadRequest, api, object_scopes, read_json
 from sandbox.hubspot.models import CrmObject
@@ -216,9 +217,9 @@ def _run(portal, object_type: str, body: dict, groups: list[list[dict]]) -> tupl
             qs = qs.filter(where)
         order = [f"-{sort_column}" if descending else sort_column, "pk"]
         total = qs.count()
-        page = list(qs.order_by(*order)[offset: min(offset + limit, cap)])
+        page = bulk.fetch_queryset(qs.order_by(*order)[offset: min(offset + limit, cap)])
         return page, total, offset, limit
-    objs = [o for o in qs.order_by("pk") if (not groups or any(all(_matches(o, f) for f in g) for g in groups))
+    objs = [o for o in bulk.fetch_queryset(qs.order_by("pk")) if (not groups or any(all(_matches(o, f) for f in g) for g in groups))
             and (not query or any(query in str(o.properties.get(t, "")).casefold() for t in TEXT_FIELDS))]
     objs.sort(key=lambda o: (_value_of(o, prop) is None, _typed(object_type, prop, _value_of(o, prop) or "0")
                              if prop in PROPERTY_INDEX[object_type] else 0), reverse=descending)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse, JsonResponse
 
+from sandbox import bulk
 from sandbox.salesforce import deletes, schema, store, writes
 from sandbox.salesforce import query as soql_query
 from sandbox.salesforce.models import Record
@@ -299,7 +300,8 @@ def collection_update(ctx) -> JsonResponse:
     ids = [str(r.get("id") or r.get("Id") or "") for r in records]
     full = [store.id18(i) if len(i) == 15 else i for i in ids]
     existing = {
-        rec.sf_id: rec for rec in Record.objects.filter(org=ctx.org, sf_id__in=[i for i in full if i])
+        rec.sf_id: rec
+        for rec in bulk.fetch_queryset(Record.objects.filter(org=ctx.org, sf_id__in=[i for i in full if i]))
     }
     ops = []
     for r, sf_id in zip(records, full, strict=True):
@@ -345,7 +347,9 @@ def collection_read(ctx, sobject: str) -> JsonResponse:
     full = [store.id18(i) if len(i) == 15 else i for i in ids]
     found = {
         r.sf_id: r
-        for r in Record.objects.filter(org=ctx.org, sobject=obj.name, sf_id__in=full, is_deleted=False)
+        for r in bulk.fetch_queryset(
+            Record.objects.filter(org=ctx.org, sobject=obj.name, sf_id__in=full, is_deleted=False)
+        )
     }
     return _json([_render_full(ctx, found[i], names) if i in found else None for i in full])
 
@@ -361,8 +365,8 @@ def collection_upsert(ctx, sobject: str, field: str) -> JsonResponse:
         )
     keys = [str(r.get(field) or "").lower() for r in records]
     existing: dict[str, list[Record]] = {}
-    for rec in Record.objects.filter(
-        org=ctx.org, sobject=obj.name, ext_key__in=[k for k in keys if k], is_deleted=False
+    for rec in bulk.fetch_queryset(
+        Record.objects.filter(org=ctx.org, sobject=obj.name, ext_key__in=[k for k in keys if k], is_deleted=False)
     ):
         existing.setdefault(rec.ext_key, []).append(rec)
     ops = []

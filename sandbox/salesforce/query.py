@@ -12,6 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Collate, Lower
 from django.utils import timezone
 
+from sandbox import bulk
 from sandbox.salesforce import evaluate, soql, store
 from sandbox.salesforce.models import Org, QueryCursor, Record
 from sandbox.salesforce.writes import RequestError
@@ -21,18 +22,19 @@ COLUMNS = ("sf_id", "sobject", "data", "is_deleted", "created_date", "last_modif
 
 
 def rows(queryset) -> list[dict[str, Any]]:
-    """Rows for SOQL from a queryset, without building model instances (10,000s of rows)."""
+    """Rows for SOQL from a queryset, without building model instances (10,000s of rows) and
+    without the ORM's converter per value (its SQL runs on a plain cursor)."""
+    found = bulk.queryset_rows(queryset.values_list(*COLUMNS))
+    from_json, from_datetime = bulk.from_json, bulk.from_datetime
     out = []
-    for sf_id, sobject, data, deleted, created, modified, modstamp in queryset.values_list(*COLUMNS):
-        row = dict(data)
-        row.update(
-            Id=sf_id,
-            IsDeleted=deleted,
-            CreatedDate=created,
-            LastModifiedDate=modified,
-            SystemModstamp=modstamp,
-            _type=sobject,
-        )
+    for sf_id, sobject, data, deleted, created, modified, modstamp in found:
+        row = from_json(data)
+        row["Id"] = sf_id
+        row["IsDeleted"] = bool(deleted)
+        row["CreatedDate"] = from_datetime(created)
+        row["LastModifiedDate"] = from_datetime(modified)
+        row["SystemModstamp"] = from_datetime(modstamp)
+        row["_type"] = sobject
         out.append(row)
     return out
 

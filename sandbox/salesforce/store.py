@@ -51,7 +51,10 @@ def now() -> datetime:
 
 
 def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    """Salesforce's form of a moment: 2026-12-03T14:28:23.000+0000 (UTC, whole seconds)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="seconds")[:19] + ".000+0000"
 
 
 def object_url(sobject: str, sf_id: str) -> str:
@@ -152,13 +155,16 @@ class OrgMeta:
         self.stages.sort(key=lambda s: s.get("SortOrder") or 0)
 
     def fields_of(self, name: str) -> dict | None:
-        obj = schema.visible_object(self.org, name)
-        if obj is None:
-            return None
-        fields = schema.visible_fields(self.org, obj)
-        if name == "Opportunity" and not self.opportunity_record_types():
-            fields.pop("RecordTypeId", None)  # the field only exists once record types do
-        return fields
+        """The fields of `name` this org's user sees (kept for the request: a batch asks per
+        record). Callers must not change the dict."""
+        cache = self.__dict__.setdefault("_fields_of", {})
+        if name not in cache:
+            obj = schema.visible_object(self.org, name)
+            fields = None if obj is None else schema.visible_fields(self.org, obj)
+            if fields is not None and name == "Opportunity" and not self.opportunity_record_types():
+                fields.pop("RecordTypeId", None)  # the field only exists once record types do
+            cache[name] = fields
+        return cache[name]
 
     def opportunity_record_types(self) -> list[dict]:
         return [

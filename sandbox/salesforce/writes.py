@@ -100,6 +100,7 @@ class Validator:
             if op.error is None:
                 op.error = self._fields(op)
         refs = self._load_references(ops)
+        self._load_external_ids(ops)
         ext_seen: dict[tuple[str, str], str] = {}
         for op in ops:
             if op.error is None:
@@ -220,20 +221,31 @@ class Validator:
             return err("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Amount must not be negative.", [])
         return None
 
+    def _load_external_ids(self, ops: list[Op]) -> None:
+        """{(sobject, lowercased external id): [sf_id, ...]} of the live records holding the
+        external ids these ops write (one query for the batch, not one per record)."""
+        keys = {str(op.data["External_Id__c"]).lower() for op in ops if op.data.get("External_Id__c")}
+        self.ext_holders: dict[tuple[str, str], list[str]] = {}
+        if keys:
+            rows = Record.objects.filter(org=self.org, ext_key__in=sorted(keys), is_deleted=False).order_by("pk")
+            for sobject, ext_key, sf_id in rows.values_list("sobject", "ext_key", "sf_id"):
+                self.ext_holders.setdefault((sobject, ext_key), []).append(sf_id)
+
+    def _email_holders(self) -> dict[str, list[int]]:
+        """{lowercased email: [pk, ...]} of the org's live contacts, read once per batch."""
+        if not hasattr(self, "_emails"):
+            self._emails: dict[str, list[int]] = {}
+            rows = Record.objects.filter(org=self.org, sobject="Contact", is_deleted=False).only("data", "sf_id")
+            for rec in rows:
+                self._emails.setdefault((rec.data.get("Email") or "").lower(), []).append(rec.pk)
+        return self._emails
+
     def _duplicates(self, op: Op, seen: dict[tuple[str, str], str]) -> dict | None:
         ext = op.data.get("External_Id__c")
         if ext:
             key = (op.sobject, ext.lower())
             mine = op.existing.sf_id if op.existing else ""
-            other = (
-                seen.get(key)
-                or Record.objects.filter(
-                    org=self.org, sobject=op.sobject, ext_key=ext.lower(), is_deleted=False
-                )
-                .exclude(sf_id=mine)
-                .values_list("sf_id", flat=True)
-                .first()
-            )
+            other = seen.get(key) or next((i for i in self.ext_holders.get(key, []) if i != mine), None)
             if other and other != mine:
                 return err(
                     "DUPLICATE_VALUE",
@@ -243,13 +255,8 @@ class Validator:
             seen[key] = mine or "(this request)"
         email = op.data.get("Email")
         if op.sobject == "Contact" and email and self.org.duplicate_rule_on_email:
-            for rec in Record.objects.filter(org=self.org, sobject="Contact", is_deleted=False).only(
-                "data", "sf_id"
-            ):
-                if (rec.data.get("Email") or "").lower() == email.lower() and (
-                    not op.existing or rec.pk != op.existing.pk
-                ):
-                    return err("DUPLICATES_DETECTED", "Use one of these records?", [])
+            if any(not op.existing or pk != op.existing.pk for pk in self._email_holders().get(email.lower(), [])):
+                return err("DUPLICATES_DETECTED", "Use one of these records?", [])
         return None
 
 
@@ -338,7 +345,7 @@ def _write(org: Org, meta: store.OrgMeta, ops: list[Op]) -> None:
             rec.last_modified_date = rec.system_modstamp = moment
             changed.append(rec)
     with transaction.atomic():
-        Record.objects.bulk_create(new_rows, batch_size=500)
+        bulk.insert_rows(Record, new_rows)
         bulk.update_rows(Record, changed, ["data", "ext_key", "last_modified_date", "system_modstamp"])
         _one_primary_role(org, [*new_rows, *changed], moment)
 
