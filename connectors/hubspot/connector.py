@@ -37,6 +37,7 @@ from connectors.errors import ConnectorError, ErrorCategory
 from connectors.hubspot import reads, writes
 from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
 from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTION_MAPS_FILE, OPTIONAL_SCOPES, REQUIRED_SCOPES
+from connectors.readahead import in_consumer, read_ahead
 
 # Where Syncsite's own HubSpot emulator is mounted: it also serves the app's record pages at
 # HubSpot's paths under its base URL, so links from the health pages open there.
@@ -72,13 +73,11 @@ class HubSpotConnector(Connector):
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._fixed_options: dict[str, set[str]] = {}  # enumerations whose options HubSpot owns
 
-    defer_associations = False  # set while read_changes joins search pages (reads._records)
-
     def _report_usage(self, used: int, allowed: int) -> None:
         # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
         callback = getattr(self, "on_api_usage", None)
         if callback is not None:
-            callback(used, allowed)
+            in_consumer(callback, used, allowed)  # it saves to the database: never from a read-ahead thread
 
     # --- discovery -------------------------------------------------------------------------
     def object_types(self) -> list[ObjectTypeInfo]:
@@ -247,27 +246,23 @@ class HubSpotConnector(Connector):
         return missing
 
     # --- reads -----------------------------------------------------------------------------
-    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator:
+    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         """Pages of up to `page_records` records (default 1,000): several search pages of 200
         make one page, whose associations are read in one batch of up to 1,000 ids, and whose
         records the engine looks up and writes together, in full batches (a page of 200 cost one
-        association read, one lookup and two half-full write batches per 200 records)."""
+        association read, one lookup and two half-full write batches per 200 records). Each page
+        is read while the engine works on the one before (connectors.readahead; option
+        `read_ahead`, default on), so that HubSpot's rate limit is spent while the engine works."""
+        pages = self._joined_pages(object_type, cursor)
+        if not self.options.get("read_ahead", True):
+            return pages
+        return read_ahead(pages, setup=self.client.http.own_session, name=f"hubspot {object_type} read-ahead")
+
+    def _joined_pages(self, object_type: str, cursor: Any) -> Iterator[Page]:
         size = max(1, int(self.options.get("page_records", PAGE_RECORDS)))
-        if not self.options.get("read_associations", True):
-            yield from _grouped(reads.read_changes(self, object_type, cursor), size)
-            return
-        pages = _grouped(reads.read_changes(self, object_type, cursor), size)
-        while True:
-            # Only while the search pages are read: the engine's own reads and lookups between
-            # two pages (batch reads by id or email) still bring their associations.
-            self.defer_associations = True
-            try:
-                page = next(pages, None)
-            finally:
-                self.defer_associations = False
-            if page is None:
-                return
-            self._attach_associations(object_type, page.records)
+        for page in _grouped(reads.read_changes(self, object_type, cursor), size):
+            if self.options.get("read_associations", True):
+                self._attach_associations(object_type, page.records)
             yield page
 
     def _attach_associations(self, object_type: str, records: list[Record]) -> None:

@@ -47,6 +47,8 @@ def _epoch_ms(value: Any) -> int | None:
 
 
 def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -> Iterator[Page]:
+    """Search pages of the records changed since `cursor`, without their associations: the
+    connector joins pages and reads the associations of each joined page at once."""
     state = dict(cursor) if isinstance(cursor, dict) else {"t": 0, "id": None}
     t, last_id = int(state.get("t") or 0), state.get("id")
     # Search lags writes by a few seconds (reference 1.6): a record changed just now may not be
@@ -68,7 +70,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             if items:
                 t = max(_epoch_ms(i["properties"][prop]) for i in items)
                 last_id = max(int(i["id"]) for i in items if _epoch_ms(i["properties"][prop]) == t)
-                yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
+                yield Page(_records(conn, object_type, items, associations=False), {"t": t, "id": last_id}, body.get("total"))
             return
         if not items:
             raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, f"HubSpot's search results have no {prop}")
@@ -79,7 +81,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             older = [i for i in items if _epoch_ms(i["properties"][prop]) < newest]
             t, last_id = newest, None
             if older:
-                yield Page(_records(conn, object_type, older), {"t": t, "id": None}, body.get("total"))
+                yield Page(_records(conn, object_type, older, associations=False), {"t": t, "id": None}, body.get("total"))
             continue
         # A whole page shares timestamp t: walk that timestamp by id until it is exhausted.
         while True:
@@ -87,7 +89,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             body = _search(conn, object_type, [tie], "hs_object_id", page_size)
             if body["results"]:
                 last_id = max(int(i["id"]) for i in body["results"])
-                yield Page(_records(conn, object_type, body["results"]), {"t": t, "id": last_id}, body.get("total"))
+                yield Page(_records(conn, object_type, body["results"], associations=False), {"t": t, "id": last_id}, body.get("total"))
             if len(body["results"]) < page_size:
                 break
 
@@ -116,7 +118,7 @@ def _property_names(conn: HubSpotConnector, object_type: str) -> list[str]:
     return sorted(conn.field_map(object_type))
 
 
-def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> list[Record]:
+def _records(conn: HubSpotConnector, object_type: str, items: list[dict], *, associations: bool = True) -> list[Record]:
     specs = conn.field_map(object_type)
     prop = lastmod_property(object_type)
     records = []
@@ -129,8 +131,7 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> lis
             archived=bool(item.get("archived")),
             merged_ids=[i for i in str(props.get("hs_merged_object_ids") or "").split(";") if i.strip()],
         ))
-    # read_changes' caller (HubSpotConnector) reads the associations once per joined page.
-    if conn.options.get("read_associations", True) and not getattr(conn, "defer_associations", False):
+    if associations and conn.options.get("read_associations", True):
         for to_type in ASSOCIATED.get(object_type, ()):
             found = read_associations(conn, object_type, [r.id for r in records], to_type)
             for record in records:

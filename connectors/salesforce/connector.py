@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from connectors.base import (
     load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
+from connectors.readahead import in_consumer, read_ahead
 from connectors.salesforce import associations, deals, defaults, soql
 from connectors.salesforce.client import SalesforceClient, record_error
 from connectors.salesforce.convert import field_spec, from_salesforce, to_salesforce
@@ -65,7 +67,7 @@ class SalesforceConnector(Connector):
             self.base_url,
             self.credentials,
             save_credentials=self._save_credentials,
-            on_api_usage=usage if callable(usage) else self._report_usage,
+            on_api_usage=partial(in_consumer, usage if callable(usage) else self._report_usage),
             budget_share=float(opts.get("api_budget_share", 0.75)),
             max_attempts=int(opts.get("max_attempts", 5)),
             backoff_base=float(opts.get("backoff_base", 0.5)),
@@ -260,7 +262,15 @@ class SalesforceConnector(Connector):
     # --- reads -----------------------------------------------------------------------------
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         """Records by SystemModstamp then Id; the cursor (timestamp, id) resumes exactly after the
-        last record delivered even when thousands share one timestamp."""
+        last record delivered even when thousands share one timestamp. Each query batch is read
+        while the engine works on the one before (connectors.readahead; option `read_ahead`,
+        default on)."""
+        pages = self._changed_pages(object_type, cursor)
+        if not self.options.get("read_ahead", True):
+            return pages
+        return read_ahead(pages, setup=self.client.http.own_session, name=f"salesforce {object_type} read-ahead")
+
+    def _changed_pages(self, object_type: str, cursor: Any) -> Iterator[Page]:
         delivered = False
         for batch, after in self.batches_since(self.sobject(object_type), self._select(object_type), cursor):
             records = [self._record(object_type, raw) for raw in batch["records"]]
