@@ -160,6 +160,19 @@ def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter | rat
 Classifier = Callable[[requests.Response], ConnectorError]
 
 
+class _Session(requests.Session):
+    """A client's own session: closing it also closes the spare sessions its helper threads used."""
+
+    def __init__(self, spares: list[requests.Session]) -> None:
+        super().__init__()
+        self._spares = spares
+
+    def close(self) -> None:
+        super().close()
+        while self._spares:
+            self._spares.pop().close()
+
+
 def replay_safe(method: str, path: str) -> bool:  # noqa: ARG001 (connectors pass their own, by path)
     """Whether sending a request twice does no more than sending it once. A POST may create a
     record: after its answer was lost (read timeout, connection cut mid-answer) it may have been
@@ -261,9 +274,10 @@ class HttpClient:
         self.sleep = sleep
         self.secrets = secrets  # credential values to scrub from every message, besides the request's own
         self.replay_safe = replay_safe
-        self._local = threading.local()  # per thread: the auth headers last sent, an own session
+        self._local = threading.local()  # per thread: the auth headers last sent, a lent session
         self._count_lock = threading.Lock()
-        self.session = requests.Session()
+        self._spares: list[requests.Session] = []  # sessions lent to helper threads, kept alive between loans
+        self.session = _Session(self._spares)
         self.calls = 0  # HTTP requests actually sent, retries included
         self.retries = 0
 
@@ -281,15 +295,20 @@ class HttpClient:
 
     @contextlib.contextmanager
     def own_session(self):
-        """This thread's requests go through a session of its own, closed at the end (a
-        requests.Session is not thread-safe; connectors.readahead's threads use this)."""
-        session = requests.Session()
+        """This thread's requests go through a session of its own for the length of the block (a
+        requests.Session is not thread-safe; connectors.readahead's threads use this). The
+        session is a spare one, kept with its open connections for the next helper thread;
+        closing the client's session closes the spares too."""
+        try:
+            session = self._spares.pop()
+        except IndexError:
+            session = requests.Session()
         self._local.session = session
         try:
             yield session
         finally:
             self._local.session = None
-            session.close()
+            self._spares.append(session)
 
     def current_session(self) -> requests.Session:
         """The session this thread sends through: its own (see `own_session`), else the client's."""

@@ -168,6 +168,8 @@ SCHEMAS: dict[str, dict[str, Check]] = {
     "connection_options": {
         # Both: read the next page while the engine works on the current one (connectors.readahead).
         "read_ahead": boolean,
+        # Both: calls of one lookup, read or write sent at once (connectors.fanout).
+        "parallel_calls": number(1, whole=True),
         # HubSpot
         "client_rate_limit": boolean,
         "rate_limit_per_10s": number(1, whole=True),

@@ -39,7 +39,7 @@ _END = object()  # the pages are exhausted
 _STOP = object()  # the consumer is gone: the thread ends
 POLL_SECONDS = 0.5  # how often a consumer waiting for a page looks at the thread's wait note
 
-_worker = threading.local()  # .reader: the ReadAhead whose thread this is
+_worker = threading.local()  # .pending: where this thread's in_consumer calls wait (a helper thread's)
 
 
 class Stopped(Exception):
@@ -49,11 +49,36 @@ class Stopped(Exception):
 def in_consumer(callback: Callable[..., Any], *args: Any) -> None:
     """Call `callback(*args)` now, or, on a read-ahead thread, on its consumer's thread when the
     consumer takes its next page: anything that touches the database belongs there."""
-    reader = getattr(_worker, "reader", None)
-    if reader is None:
+    pending = getattr(_worker, "pending", None)
+    if pending is None:
         callback(*args)
     else:
-        reader.pending.append((callback, args))
+        pending.append((callback, args))
+
+
+def deliver(pending: list[tuple[Callable[..., Any], tuple]]) -> None:
+    """Run, on this thread, the in_consumer calls a helper thread left."""
+    while pending:
+        callback, args = pending.pop(0)
+        callback(*args)
+
+
+def helper_thread(pending: list) -> AbstractContextManager:
+    """Mark the current thread as a helper whose in_consumer calls wait in `pending`, and close
+    its database connections (if anything opened one) when it is done."""
+    return _Helper(pending)
+
+
+class _Helper:
+    def __init__(self, pending: list) -> None:
+        self.pending = pending
+
+    def __enter__(self) -> None:
+        _worker.pending = self.pending
+
+    def __exit__(self, *exc) -> None:
+        _worker.pending = None
+        close_database_connections()
 
 
 def read_ahead(pages: Iterator[T], *, setup: Callable[[], AbstractContextManager] | None = None,
@@ -138,15 +163,13 @@ class ReadAhead(Generic[T]):
                 ratelimit.notify_wait("", 0.0)
 
     def _deliver(self) -> None:
-        while self.pending:
-            callback, args = self.pending.pop(0)
-            callback(*args)
+        deliver(self.pending)
 
     # --- the thread's side ---------------------------------------------------------------
     def _work(self) -> None:
-        _worker.reader = self
         try:
             with ExitStack() as stack:
+                stack.enter_context(helper_thread(self.pending))
                 if self._setup is not None:
                     stack.enter_context(self._setup())
                 while (context := self._asks.get()) is not _STOP:
@@ -158,8 +181,6 @@ class ReadAhead(Generic[T]):
             if not self._stopped.is_set():
                 self._answers.put((exc, True))
         finally:
-            _worker.reader = None
-            close_database_connections()
             self._pages_closed()
 
     def _read(self) -> tuple[Any, bool]:

@@ -34,6 +34,7 @@ from connectors.base import (
     load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
+from connectors.fanout import parallel_calls, run_all, threads_allowed
 from connectors.hubspot import reads, writes
 from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
 from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTION_MAPS_FILE, OPTIONAL_SCOPES, REQUIRED_SCOPES
@@ -72,6 +73,13 @@ class HubSpotConnector(Connector):
                                     options=self.options, on_usage=self._report_usage)
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._fixed_options: dict[str, set[str]] = {}  # enumerations whose options HubSpot owns
+
+    def calls_side_by_side(self, calls):
+        """Independent calls (the batches of one lookup, read or write) sent `parallel_calls`
+        at a time (default 3, 1 where CONNECTOR_THREADS is off; connectors.fanout), each call's
+        outcome in order."""
+        return run_all(calls, workers=parallel_calls(self.options),
+                       setup=self.client.http.own_session)
 
     def _report_usage(self, used: int, allowed: int) -> None:
         # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
@@ -252,9 +260,10 @@ class HubSpotConnector(Connector):
         records the engine looks up and writes together, in full batches (a page of 200 cost one
         association read, one lookup and two half-full write batches per 200 records). Each page
         is read while the engine works on the one before (connectors.readahead; option
-        `read_ahead`, default on), so that HubSpot's rate limit is spent while the engine works."""
+        `read_ahead`, default on unless CONNECTOR_THREADS is off), so that HubSpot's rate limit
+        is spent while the engine works."""
         pages = self._joined_pages(object_type, cursor)
-        if not self.options.get("read_ahead", True):
+        if not self.options.get("read_ahead", threads_allowed()):
             return pages
         return read_ahead(pages, setup=self.client.http.own_session, name=f"hubspot {object_type} read-ahead")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Page, Record
@@ -140,12 +141,21 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict], *, ass
 
 
 def read(conn: HubSpotConnector, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
-    out: dict[str, Record] = {}
-    for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH):
-        items = _batch_read(conn, object_type, [{"id": i} for i in chunk])
-        for record in _records(conn, object_type, items):
-            out[record.id] = record
-    return out
+    """The records of `ids` that exist, their batches read side by side (connectors.fanout)."""
+
+    def read_chunk(chunk: list[str]) -> list[Record]:
+        return _records(conn, object_type, _batch_read(conn, object_type, [{"id": i} for i in chunk]))
+
+    chunks = _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH)
+    return {record.id: record for records in _side_by_side(conn, read_chunk, chunks) for record in records}
+
+
+def _side_by_side(conn: HubSpotConnector, call, chunks) -> list:
+    """`[call(chunk) for chunk in chunks]`, sent side by side; the first error in order is raised."""
+    batch = conn.calls_side_by_side([partial(call, chunk) for chunk in chunks])
+    if batch.errors:
+        raise batch.errors[min(batch.errors)]
+    return batch.results
 
 
 def _batch_read(conn: HubSpotConnector, object_type: str, inputs: list[dict], id_property: str = "") -> list[dict]:
@@ -168,27 +178,29 @@ def find(conn: HubSpotConnector, object_type: str, field_name: str, values: Sequ
     if spec is None:
         raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, f"HubSpot has no {object_type} property {field_name}",
                              field=field_name)
-    keys = list(wanted)
     if object_type == CONTACTS and field_name == "email":
-        items = []
-        for chunk in _chunks(keys, BATCH):
-            items += _batch_read(conn, object_type, [{"id": k} for k in chunk], id_property="email")
+        by_email = partial(_batch_read, conn, object_type, id_property="email")
+        parts = _side_by_side(conn, lambda chunk: by_email([{"id": k} for k in chunk]), _chunks(list(wanted), BATCH))
     else:
-        items = []
-        for chunk in _chunks(list(wanted.values()), BATCH):
-            after = None
-            while True:
-                body = _search(conn, object_type, [[{"propertyName": field_name, "operator": "IN", "values": chunk}]],
-                               "hs_object_id", 200, after)
-                items += body["results"]
-                after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
+        parts = _side_by_side(conn, partial(_search_in, conn, object_type, field_name), _chunks(list(wanted.values()), BATCH))
+    items = [item for part in parts for item in part]
     for record in _records(conn, object_type, items):
         key = str(record.values.get(field_name) or "").strip().casefold()
         if key in wanted:
             out.setdefault(wanted[key], []).append(record)
     return out
+
+
+def _search_in(conn: HubSpotConnector, object_type: str, field_name: str, values: list[str]) -> list[dict]:
+    """Every record whose `field_name` is one of `values`, through search's pages."""
+    items, after = [], None
+    while True:
+        body = _search(conn, object_type, [[{"propertyName": field_name, "operator": "IN", "values": values}]],
+                       "hs_object_id", 200, after)
+        items += body["results"]
+        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return items
 
 
 def read_associations(conn: HubSpotConnector, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:

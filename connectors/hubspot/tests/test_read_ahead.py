@@ -21,7 +21,7 @@ def _read(conn):
 
 def test_it_reads_the_same_pages_in_the_same_order_with_the_same_calls_as_reading_in_turn(portal, connect):
     seed_records(portal, contacts=130, companies=6)
-    ahead = connect(portal, search_page_size=20, page_records=40)
+    ahead = connect(portal, search_page_size=20, page_records=40, read_ahead=True)
     in_turn = connect(portal, search_page_size=20, page_records=40, read_ahead=False)
     pages = _read(ahead)
     assert len(pages) >= 3 and sum(len(p) for p in pages) == 130
@@ -34,7 +34,7 @@ def test_a_429_on_a_page_read_ahead_is_retried_as_before(make_portal, connect):
     # before, is answered 429 once and retried after HubSpot's secondly window.
     portal = make_portal(rate_limit_enabled=True, search_per_second=1, ten_second_limit=1000)
     seed_records(portal, contacts=25)
-    conn = connect(portal, search_page_size=10, page_records=10)
+    conn = connect(portal, search_page_size=10, page_records=10, read_ahead=True)
     pages = _read(conn)
     assert len(pages) >= 3 and sum(len(p) for p in pages) == 25
     assert conn.client.http.retries == Portal.objects.get(pk=portal.pk).rate_limited_count >= 1
@@ -44,7 +44,7 @@ def test_a_429_on_a_page_read_ahead_is_retried_as_before(make_portal, connect):
 def test_the_usage_it_reads_ahead_is_reported_on_the_engines_thread(make_portal, connect):
     portal = make_portal(rate_limit_enabled=True, ten_second_limit=1000, search_per_second=100)
     seed_records(portal, contacts=30)
-    conn = connect(portal, search_page_size=10, page_records=10)
+    conn = connect(portal, search_page_size=10, page_records=10, read_ahead=True)
     threads = []
     conn.on_api_usage = lambda used, allowed: threads.append(threading.current_thread())
     assert sum(len(p) for p in _read(conn)) == 30

@@ -17,7 +17,7 @@ def _read(connector, object_type=CONTACTS):
 def test_it_reads_the_same_batches_in_the_same_order_with_the_same_calls_as_reading_in_turn(
         transactional_db, make_connector):
     seeded = seed_org("ahead", contacts=450, accounts=3, opportunities=30)
-    ahead = make_connector(seeded, query_batch_size=200)
+    ahead = make_connector(seeded, query_batch_size=200, read_ahead=True)
     in_turn = make_connector(seeded, query_batch_size=200, read_ahead=False)
     pages = _read(ahead)
     assert [len(p) for p in pages] == [200, 200, 50]
@@ -29,7 +29,7 @@ def test_it_reads_the_same_batches_in_the_same_order_with_the_same_calls_as_read
 def test_the_usage_it_reads_ahead_is_reported_on_the_engines_thread(transactional_db, make_connector):
     threads = []
     seeded = seed_org("usage", contacts=450, accounts=2)
-    connector = make_connector(seeded, query_batch_size=200,
+    connector = make_connector(seeded, query_batch_size=200, read_ahead=True,
                                on_api_usage=lambda used, allowed: threads.append(threading.current_thread()))
     assert sum(len(p) for p in _read(connector)) == 450
     assert len(threads) >= 4 and set(threads) == {threading.current_thread()}
