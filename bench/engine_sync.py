@@ -36,6 +36,9 @@ def main() -> None:
                         help="share of the Salesforce contacts that already exist in HubSpot (same email)")
     parser.add_argument("--rate-limits", action="store_true",
                         help="keep the HubSpot portal's default limits (190 per 10 s, search 5/s) and the client's limiters")
+    parser.add_argument("--parallel-calls", type=int, default=None,
+                        help="the connections' parallel_calls option (calls of one lookup, read or write at once)")
+    parser.add_argument("--no-read-ahead", action="store_true", help="the connections read each page in turn")
     parser.add_argument("--port", type=int, default=8772)
     args = parser.parse_args()
 
@@ -97,6 +100,12 @@ def run(base: str, portal, org, args) -> None:
     from syncrules.models import LinkStatus, ObjectSync, RecordLink
 
     hubspot, salesforce = sandbox_connections(base, portal, org, rate_limits=args.rate_limits)
+    threads = {**({"parallel_calls": args.parallel_calls} if args.parallel_calls else {}),
+               **({"read_ahead": False} if args.no_read_ahead else {})}
+    for connection in (hubspot, salesforce):
+        connection.options = {**connection.options, **threads}
+        connection.save(update_fields=["options"])
+    print(f"connector threads: {threads or 'defaults (read-ahead on, 3 calls side by side)'}")
     sync = ObjectSync.objects.create(connection_a=hubspot, connection_b=salesforce, object_type=CONTACTS,
                                      state=ObjectSync.State.ACTIVE)
     create_default_mappings(sync)
@@ -201,7 +210,8 @@ def endpoint(method: str, url: str, params, body=None) -> tuple[str, str]:
             return app, "query: next batch (nextRecordsUrl)"
         sobject = re.search(r"FROM (\w+)", soql)
         lookup = re.search(r"WHERE (\w+) IN \(", soql)
-        shape = f"lookup by {lookup.group(1)} IN (...)" if lookup else "changes" if "SystemModstamp" in soql else "other"
+        shape = (f"lookup by {lookup.group(1)} IN (...)" if lookup else "deleted" if "IsDeleted = true" in soql
+                 else "changes" if "SystemModstamp" in soql else "other")
         return app, f"query {sobject.group(1) if sobject else '?'}: {shape}"
     name = f"{method} " + re.sub(r"/\d+(?=/|$)", "/{id}", path)
     if path.endswith("/batch/read") and "/v3/" in path and isinstance(body, dict):

@@ -14,6 +14,7 @@ ceiling is the calls made under it over what it allows in the wall time: calls /
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -62,6 +63,8 @@ class RateMeter:
         self.seconds: dict[tuple[str, str], float] = defaultdict(float)  # (thread, app) in flight
         self.waits: dict[tuple[str, str], float] = defaultdict(float)  # (thread, limiter) blocked
         self.page_waits = 0.0  # the engine waiting on a read-ahead page
+        self.side_by_side = 0.0  # the engine inside a connector's calls side by side (connectors.fanout)
+        self._local = threading.local()
         self.events: list[tuple[float, tuple[str, str]]] = []  # (seconds from the start, endpoint) per call
         self._lock = threading.Lock()
         self._undo: list = []
@@ -79,11 +82,12 @@ class RateMeter:
         self._wrap(http.RateLimiter, "acquire", self._timing(self._limiter_wait))
         self._wrap(ratelimit.RedisWindow, "acquire", self._timing(self._limiter_wait))
         try:
-            from connectors import readahead
+            from connectors import fanout, readahead
         except ImportError:  # before the connectors read ahead
             pass
         else:
             self._wrap(readahead.ReadAhead, "_take", self._timing(self._page_wait))
+            self._wrap_function(fanout, "run_all")
         self.started, self.cpu, self.engine_cpu = time.perf_counter(), time.process_time(), time.thread_time()
         self.server_cpu = server_cpu()
         return self
@@ -110,12 +114,37 @@ class RateMeter:
             try:
                 return original(session, method, url, *args, **kwargs)
             finally:
+                inside = getattr(meter._local, "inside", False)  # counted as side-by-side time
                 with meter._lock:
                     meter.calls[key] += 1
-                    meter.seconds[(meter.thread(), key[0])] += time.perf_counter() - started
+                    if not inside:
+                        meter.seconds[(meter.thread(), key[0])] += time.perf_counter() - started
                     meter.events.append((started - meter.started, key))
 
         return request
+
+    def _wrap_function(self, module, name: str) -> None:
+        """Time the engine thread inside `module.name` (calls side by side) as one item, whatever
+        its own calls do meanwhile."""
+        original = getattr(module, name)
+        meter = self
+
+        def timed(*args, **kwargs):
+            if meter.thread() != ENGINE or getattr(meter._local, "inside", False):
+                return original(*args, **kwargs)
+            meter._local.inside, started = True, time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                meter._local.inside = False
+                meter.side_by_side += time.perf_counter() - started
+
+        self._undo.append((module, name, original))
+        setattr(module, name, timed)
+        for holder in (sys.modules.get("connectors.hubspot.connector"), sys.modules.get("connectors.salesforce.connector")):
+            if holder is not None and getattr(holder, name, None) is original:
+                self._undo.append((holder, name, original))
+                setattr(holder, name, timed)
 
     def _timing(self, on_done):
         """A wrapper maker: the wrapped method runs as before, then `on_done(owner, seconds)`."""
@@ -180,6 +209,7 @@ class RateMeter:
         split = {f"{app} calls in flight": self.seconds.get((ENGINE, app), 0.0) for app in ("hubspot", "salesforce")}
         split |= {f"waiting on the {kind} limiter": s for (thread, kind), s in self.waits.items() if thread == ENGINE}
         split["waiting for a read-ahead page"] = self.page_waits
+        split["lookups, reads and writes (calls side by side)"] = self.side_by_side
         split["engine thread CPU"] = self.engine_cpu
         split["other (database I/O, waiting for the GIL)"] = self.wall - sum(split.values())
         print("where the engine thread's wall time went (limiter waits are outside the calls' flight):")
