@@ -57,10 +57,11 @@ def in_consumer(callback: Callable[..., Any], *args: Any) -> None:
 
 
 def deliver(pending: list[tuple[Callable[..., Any], tuple]]) -> None:
-    """Run, on this thread, the in_consumer calls a helper thread left."""
+    """Run, on this thread, the in_consumer calls a helper thread left (or pass them on to this
+    thread's own consumer when it is a helper too: a read-ahead of a read-ahead)."""
     while pending:
         callback, args = pending.pop(0)
-        callback(*args)
+        in_consumer(callback, *args)
 
 
 def helper_thread(pending: list) -> AbstractContextManager:
@@ -170,6 +171,7 @@ class ReadAhead(Generic[T]):
         try:
             with ExitStack() as stack:
                 stack.enter_context(helper_thread(self.pending))
+                stack.callback(self._pages_closed)  # still a helper: what closing reports waits too
                 if self._setup is not None:
                     stack.enter_context(self._setup())
                 while (context := self._asks.get()) is not _STOP:
@@ -180,8 +182,6 @@ class ReadAhead(Generic[T]):
         except BaseException as exc:  # noqa: BLE001 - a setup that failed is the next page's error
             if not self._stopped.is_set():
                 self._answers.put((exc, True))
-        finally:
-            self._pages_closed()
 
     def _read(self) -> tuple[Any, bool]:
         """One page, in the consumer's context, with hooks that stop it once the consumer is gone."""

@@ -262,17 +262,27 @@ class HubSpotConnector(Connector):
         is read while the engine works on the one before (connectors.readahead; option
         `read_ahead`, default on unless CONNECTOR_THREADS is off), so that HubSpot's rate limit
         is spent while the engine works."""
-        pages = self._joined_pages(object_type, cursor)
-        if not self.options.get("read_ahead", threads_allowed()):
+        ahead = self.options.get("read_ahead", threads_allowed())
+        pages = self._joined_pages(object_type, cursor, ahead=ahead)
+        if not ahead:
             return pages
         return read_ahead(pages, setup=self.client.http.own_session, name=f"hubspot {object_type} read-ahead")
 
-    def _joined_pages(self, object_type: str, cursor: Any) -> Iterator[Page]:
+    def _joined_pages(self, object_type: str, cursor: Any, *, ahead: bool = False) -> Iterator[Page]:
         size = max(1, int(self.options.get("page_records", PAGE_RECORDS)))
-        for page in _grouped(reads.read_changes(self, object_type, cursor), size):
-            if self.options.get("read_associations", True):
-                self._attach_associations(object_type, page.records)
-            yield page
+        searched = _grouped(reads.read_changes(self, object_type, cursor), size)
+        associations = self.options.get("read_associations", True)
+        if ahead and associations:
+            # Search has a limit of its own (5 per second), which binds a full read: the next
+            # page's searches go on while this page's associations are read.
+            searched = read_ahead(searched, setup=self.client.http.own_session, name=f"hubspot {object_type} search")
+        try:
+            for page in searched:
+                if associations:
+                    self._attach_associations(object_type, page.records)
+                yield page
+        finally:
+            getattr(searched, "close", lambda: None)()
 
     def _attach_associations(self, object_type: str, records: list[Record]) -> None:
         for to_type in reads.ASSOCIATED.get(object_type, ()):
