@@ -167,7 +167,8 @@ class RateMeter:
             self.waits[(self.thread(), kind)] += seconds
 
     def _page_wait(self, _reader, seconds: float) -> None:
-        self.page_waits += seconds
+        if self.thread() == ENGINE:  # not a read-ahead thread waiting on the search stage's pages
+            self.page_waits += seconds
 
     # --- the report ----------------------------------------------------------------------
     def report(self, ceilings: list[Ceiling], phases: dict[str, tuple[float, float]] | None = None) -> None:
