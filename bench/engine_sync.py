@@ -7,6 +7,13 @@ Salesforce org directly in the database, starts `manage.py sandbox_serve` in a s
 runs over real HTTP: the initial two-way sync, the run after it (which reads the initial run's
 writes back), an incremental run after `--changed` edits on each side, and a quiet run. Prints records/second, HTTP calls per 100 records, peak memory and
 run times. Asserts nothing.
+
+With `--rate-limits` the sandbox portal enforces HubSpot's limits (190 calls per 10 s, search 5
+per second) and the connectors keep their client-side limiters; the initial sync then prints
+each limit's calls and share of its ceiling, calls / (wall seconds x allowed rate), the binding
+one (Salesforce has only a daily allocation, so a HubSpot limit binds), and where the engine
+thread's wall time went (its CPU, each app's calls in flight, limiter waits, read-ahead waits),
+beside the sandbox server's CPU (bench/ratemeter.py).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 from datetime import timedelta
 
 from harness import bench_database, sandbox_connections, sandbox_server
+from ratemeter import Ceiling, RateMeter, load_average
 
 
 def main() -> None:
@@ -28,8 +36,16 @@ def main() -> None:
                         help="share of the Salesforce contacts that already exist in HubSpot (same email)")
     parser.add_argument("--rate-limits", action="store_true",
                         help="keep the HubSpot portal's default limits (190 per 10 s, search 5/s) and the client's limiters")
+    parser.add_argument("--parallel-calls", type=int, default=None,
+                        help="the connections' parallel_calls option (calls of one lookup, read or write at once)")
+    parser.add_argument("--no-read-ahead", action="store_true", help="the connections read each page in turn")
+    parser.add_argument("--debug-off", action="store_true",
+                        help="run this process and the sandbox server with DEBUG off, as production runs (no "
+                             "query log: Django's debug cursor costs a few per cent of the engine's CPU)")
     parser.add_argument("--port", type=int, default=8772)
     args = parser.parse_args()
+    if args.debug_off:
+        debug_off()
 
     with bench_database("engine-bench-") as env:
         import django
@@ -44,6 +60,18 @@ def main() -> None:
         connection.close()
         with sandbox_server(env, args.port, "/salesforce/services/data/") as base:
             run(base, portal, org, args)
+
+
+def debug_off() -> None:
+    """The environment of a production run on loopback: DEBUG off, throwaway keys, plain HTTP."""
+    import os
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    os.environ.update({"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40), "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                       "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(), "SECURE_SSL_REDIRECT": "false",
+                       "SECURE_HSTS_SECONDS": "0"})
 
 
 def seed(args):
@@ -89,15 +117,26 @@ def run(base: str, portal, org, args) -> None:
     from syncrules.models import LinkStatus, ObjectSync, RecordLink
 
     hubspot, salesforce = sandbox_connections(base, portal, org, rate_limits=args.rate_limits)
+    threads = {**({"parallel_calls": args.parallel_calls} if args.parallel_calls else {}),
+               **({"read_ahead": False} if args.no_read_ahead else {})}
+    for connection in (hubspot, salesforce):
+        connection.options = {**connection.options, **threads}
+        connection.save(update_fields=["options"])
+    print(f"connector threads: {threads or 'defaults (read-ahead on, 3 calls side by side)'}")
     sync = ObjectSync.objects.create(connection_a=hubspot, connection_b=salesforce, object_type=CONTACTS,
                                      state=ObjectSync.State.ACTIVE)
     create_default_mappings(sync)
     print("mappings:", ", ".join(str(m) for m in sync.field_mappings.all()))
 
     rss_before = peak_rss_mb()
-    with CallTally() as tally:
+    print(f"before the initial sync: {load_average()}")
+    with RateMeter(endpoint) as meter:
         initial = timed("initial two-way sync", lambda: run_sync(sync.pk))
-    report_calls(tally, minimum_calls(args, sync, initial))
+    report_calls(meter.calls, minimum_calls(args, sync, initial))
+    # The engine reads HubSpot first (its searches), then Salesforce: the two phases bind differently.
+    second = meter.phase_start(lambda app, name: app == "salesforce" and name.endswith(": changes"))
+    meter.report(ceilings(portal), {"the HubSpot side (read by search)": (0.0, second),
+                                    "the Salesforce side": (second, meter.wall)})
     print(f"peak memory (max RSS of this process): {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before the run)")
 
     # The initial run's own writes come back once as changes (no delta, nothing written).
@@ -173,33 +212,6 @@ def timed(label: str, action):
     return run
 
 
-class CallTally:
-    """Counts the HTTP calls this process sends, per app and endpoint (the sandbox runs in a
-    subprocess, so every request here is a connector's), for the figures per endpoint."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
-
-    def __enter__(self):
-        import requests
-
-        self._original = original = requests.Session.request
-        tally = self
-
-        def request(session, method, url, *args, **kwargs):
-            key = endpoint(method, url, kwargs.get("params"), kwargs.get("json"))
-            tally.counts[key] = tally.counts.get(key, 0) + 1
-            return original(session, method, url, *args, **kwargs)
-
-        requests.Session.request = request
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import requests
-
-        requests.Session.request = self._original
-
-
 def endpoint(method: str, url: str, params, body=None) -> tuple[str, str]:
     """(app, endpoint) of one request: ids in paths become {id}; a SOQL query is named by its
     object and WHERE shape (changes, lookup by a field's IN list, next batch)."""
@@ -215,7 +227,8 @@ def endpoint(method: str, url: str, params, body=None) -> tuple[str, str]:
             return app, "query: next batch (nextRecordsUrl)"
         sobject = re.search(r"FROM (\w+)", soql)
         lookup = re.search(r"WHERE (\w+) IN \(", soql)
-        shape = f"lookup by {lookup.group(1)} IN (...)" if lookup else "changes" if "SystemModstamp" in soql else "other"
+        shape = (f"lookup by {lookup.group(1)} IN (...)" if lookup else "deleted" if "IsDeleted = true" in soql
+                 else "changes" if "SystemModstamp" in soql else "other")
         return app, f"query {sobject.group(1) if sobject else '?'}: {shape}"
     name = f"{method} " + re.sub(r"/\d+(?=/|$)", "/{id}", path)
     if path.endswith("/batch/read") and "/v3/" in path and isinstance(body, dict):
@@ -300,22 +313,34 @@ GROUPS = {  # our endpoints -> the minimum's rows
 }
 
 
-def report_calls(tally: CallTally, minimum: dict[tuple[str, str], int]) -> None:
+def report_calls(counts: dict[tuple[str, str], int], minimum: dict[tuple[str, str], int]) -> None:
     """Our calls per endpoint beside the minimum's, and the total ratio (goal <= 1.2)."""
     ours: dict[tuple[str, str], int] = {}
     print("HTTP calls of the initial sync, per endpoint:")
-    for key, count in sorted(tally.counts.items(), key=lambda kv: -kv[1]):
+    for key, count in sorted(counts.items(), key=lambda kv: -kv[1]):
         print(f"  {key[0]:10s} {key[1]:62s} {count:5d}")
         if key in GROUPS:
             ours[GROUPS[key]] = ours.get(GROUPS[key], 0) + count
-    setup = sum(tally.counts.values()) - sum(ours.values())
+    setup = sum(counts.values()) - sum(ours.values())
     print("ours / minimum the batch sizes allow:")
     for key, least in minimum.items():
         mine = ours.get(key, 0)
         print(f"  {key[0]:10s} {key[1]:30s} ours {mine:5d}  minimum {least:5d}  ratio {mine / least if least else 0:5.2f}")
-    total, least = sum(tally.counts.values()), sum(minimum.values())
+    total, least = sum(counts.values()), sum(minimum.values())
     print(f"  {'total':41s} ours {total:5d}  minimum {least:5d}  ratio {total / least:5.2f}  "
           f"(of ours, {setup} setup calls: describe, properties, ...)")
+
+
+def ceilings(portal) -> list[Ceiling]:
+    """The portal's limits (HubSpot's, reference 1.13): search calls count against the search
+    limit only, every other call against the ten-second one."""
+    per_second = portal.ten_second_limit / (portal.interval_ms / 1000)
+    return [
+        Ceiling("hubspot", f"ten-second limit ({portal.ten_second_limit} per {portal.interval_ms / 1000:g} s)",
+                per_second, lambda _app, name: not name.endswith("/search")),
+        Ceiling("hubspot", f"search limit ({portal.search_per_second} per second)", portal.search_per_second,
+                lambda _app, name: name.endswith("/search")),
+    ]
 
 
 def peak_rss_mb() -> float:

@@ -357,9 +357,12 @@ class Connector:
         return ""
 
     def _save_credentials(self, **changes: Any) -> None:
+        from connectors.readahead import in_consumer
+
         self.credentials.update(changes)
         if self.on_credentials:
-            self.on_credentials(dict(self.credentials))
+            # Saved to the database on the consumer's thread when a read-ahead thread refreshed.
+            in_consumer(self.on_credentials, dict(self.credentials))
 
 
 __all__ = [

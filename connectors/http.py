@@ -10,6 +10,7 @@ for one and not the other), and each connector supplies that knowledge through `
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -159,6 +160,19 @@ def shared_limiter(key: str, max_calls: int, period: float) -> RateLimiter | rat
 Classifier = Callable[[requests.Response], ConnectorError]
 
 
+class _Session(requests.Session):
+    """A client's own session: closing it also closes the spare sessions its helper threads used."""
+
+    def __init__(self, spares: list[requests.Session]) -> None:
+        super().__init__()
+        self._spares = spares
+
+    def close(self) -> None:
+        super().close()
+        while self._spares:
+            self._spares.pop().close()
+
+
 def replay_safe(method: str, path: str) -> bool:  # noqa: ARG001 (connectors pass their own, by path)
     """Whether sending a request twice does no more than sending it once. A POST may create a
     record: after its answer was lost (read timeout, connection cut mid-answer) it may have been
@@ -260,14 +274,52 @@ class HttpClient:
         self.sleep = sleep
         self.secrets = secrets  # credential values to scrub from every message, besides the request's own
         self.replay_safe = replay_safe
-        self._last_auth_headers: dict[str, str] = {}
-        self.session = requests.Session()
+        self._local = threading.local()  # per thread: the auth headers last sent, a lent session
+        self._count_lock = threading.Lock()
+        self._spares: list[requests.Session] = []  # sessions lent to helper threads, kept alive between loans
+        self.session = _Session(self._spares)
         self.calls = 0  # HTTP requests actually sent, retries included
         self.retries = 0
+
+    @property
+    def _last_auth_headers(self) -> dict[str, str]:
+        return getattr(self._local, "auth_headers", {})
+
+    @_last_auth_headers.setter
+    def _last_auth_headers(self, headers: dict[str, str]) -> None:
+        self._local.auth_headers = headers
 
     def close(self) -> None:
         """Close kept-alive connections (a later request opens new ones)."""
         self.session.close()
+
+    @contextlib.contextmanager
+    def own_session(self):
+        """This thread's requests go through a session of its own for the length of the block (a
+        requests.Session is not thread-safe; connectors.readahead's threads use this). The
+        session is a spare one, kept with its open connections for the next helper thread;
+        closing the client's session closes the spares too."""
+        try:
+            session = self._spares.pop()
+        except IndexError:
+            session = requests.Session()
+        self._local.session = session
+        try:
+            yield session
+        finally:
+            self._local.session = None
+            self._spares.append(session)
+
+    def current_session(self) -> requests.Session:
+        """The session this thread sends through: its own (see `own_session`), else the client's."""
+        return getattr(self._local, "session", None) or self.session
+
+    def _count(self, retry: bool = False) -> None:
+        with self._count_lock:
+            if retry:
+                self.retries += 1
+            else:
+                self.calls += 1
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -336,20 +388,20 @@ class HttpClient:
                 for limiter in limiters:
                     limiter.penalise(wait)
             log.info("retrying %s %s in %.2fs after %s", method, self.redact(path, kwargs), wait, error.category.name)
-            self.retries += 1
+            self._count(retry=True)
             self.sleep(wait)
 
     def _send(self, method: str, path: str, kwargs: dict) -> requests.Response | ConnectorError:
         try:
-            response = self.session.request(method, self.url(path), **kwargs)
+            response = self.current_session().request(method, self.url(path), **kwargs)
         except requests.Timeout as exc:
-            self.calls += 1
+            self._count()
             error = ConnectorError(ErrorCategory.APP_UNAVAILABLE, f"{method} {path} timed out")
             error.answer_lost = not isinstance(exc, requests.exceptions.ConnectTimeout)  # sent, then no answer
             return error
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             # ChunkedEncodingError: the connection dropped after the headers, mid-body.
-            self.calls += 1
+            self._count()
             error = ConnectorError(
                 ErrorCategory.APP_UNAVAILABLE, f"{method} {path} failed: connection error ({type(exc).__name__})"
             )
@@ -357,9 +409,9 @@ class HttpClient:
             error.answer_lost = "NewConnectionError" not in repr(exc)
             return error
         except requests.RequestException as exc:
-            self.calls += 1
+            self._count()
             return ConnectorError(ErrorCategory.UNKNOWN, f"{method} {path} failed: {type(exc).__name__}: {exc}")
-        self.calls += 1
+        self._count()
         if self.on_response is not None:
             self.on_response(response)
         if response.status_code < 400:
@@ -388,5 +440,5 @@ class HttpClient:
                     raise
                 wait = self._backoff(attempt)
                 log.info("refetching %s %s in %.2fs after an unreadable answer", method, self.redact(path), wait)
-                self.retries += 1
+                self._count(retry=True)
                 self.sleep(wait)

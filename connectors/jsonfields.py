@@ -166,6 +166,10 @@ def _kind(value: Any) -> str:
 SCHEMAS: dict[str, dict[str, Check]] = {
     # Connection.options: every connector's settings (connectors/hubspot, connectors/salesforce).
     "connection_options": {
+        # Both: read the next page while the engine works on the current one (connectors.readahead).
+        "read_ahead": boolean,
+        # Both: calls of one lookup, read or write sent at once (connectors.fanout).
+        "parallel_calls": number(1, whole=True),
         # HubSpot
         "client_rate_limit": boolean,
         "rate_limit_per_10s": number(1, whole=True),

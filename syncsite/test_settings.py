@@ -14,3 +14,7 @@ RATE_LIMIT_NAMESPACE = f"syncsite-test-{os.getpid()}"
 # The HubSpot sandbox search index lags writes by 2 s by default; tests that need a record
 # searchable at once get no lag (tests of the lag turn it on with override_settings).
 SANDBOX_HUBSPOT_SEARCH_DELAY_SECONDS = 0.0
+# Django's live server shares one in-memory SQLite connection between its request threads, so
+# concurrent requests to the sandboxes would interleave their transactions: on SQLite the
+# connectors send one request at a time (no read-ahead, no parallel calls) unless a test asks.
+CONNECTOR_THREADS = not DATABASES["default"]["ENGINE"].endswith("sqlite3")  # noqa: F405

@@ -34,9 +34,11 @@ from connectors.base import (
     load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
+from connectors.fanout import parallel_calls, run_all, threads_allowed
 from connectors.hubspot import reads, writes
 from connectors.hubspot.client import PUBLIC_API, PUBLIC_AUTHORIZE, HubSpotClient, credentials_from_tokens
 from connectors.hubspot.defaults import DEFAULT_FIELDS, OPTION_MAPS_FILE, OPTIONAL_SCOPES, REQUIRED_SCOPES
+from connectors.readahead import in_consumer, read_ahead
 
 # Where Syncsite's own HubSpot emulator is mounted: it also serves the app's record pages at
 # HubSpot's paths under its base URL, so links from the health pages open there.
@@ -72,13 +74,18 @@ class HubSpotConnector(Connector):
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._fixed_options: dict[str, set[str]] = {}  # enumerations whose options HubSpot owns
 
-    defer_associations = False  # set while read_changes joins search pages (reads._records)
+    def calls_side_by_side(self, calls):
+        """Independent calls (the batches of one lookup, read or write) sent `parallel_calls`
+        at a time (default 3, 1 where CONNECTOR_THREADS is off; connectors.fanout), each call's
+        outcome in order."""
+        return run_all(calls, workers=parallel_calls(self.options),
+                       setup=self.client.http.own_session)
 
     def _report_usage(self, used: int, allowed: int) -> None:
         # `on_api_usage` is set on the instance by whoever wants usage figures (the Connection).
         callback = getattr(self, "on_api_usage", None)
         if callback is not None:
-            callback(used, allowed)
+            in_consumer(callback, used, allowed)  # it saves to the database: never from a read-ahead thread
 
     # --- discovery -------------------------------------------------------------------------
     def object_types(self) -> list[ObjectTypeInfo]:
@@ -247,28 +254,35 @@ class HubSpotConnector(Connector):
         return missing
 
     # --- reads -----------------------------------------------------------------------------
-    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator:
+    def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         """Pages of up to `page_records` records (default 1,000): several search pages of 200
         make one page, whose associations are read in one batch of up to 1,000 ids, and whose
         records the engine looks up and writes together, in full batches (a page of 200 cost one
-        association read, one lookup and two half-full write batches per 200 records)."""
+        association read, one lookup and two half-full write batches per 200 records). Each page
+        is read while the engine works on the one before (connectors.readahead; option
+        `read_ahead`, default on unless CONNECTOR_THREADS is off), so that HubSpot's rate limit
+        is spent while the engine works."""
+        ahead = self.options.get("read_ahead", threads_allowed())
+        pages = self._joined_pages(object_type, cursor, ahead=ahead)
+        if not ahead:
+            return pages
+        return read_ahead(pages, setup=self.client.http.own_session, name=f"hubspot {object_type} read-ahead")
+
+    def _joined_pages(self, object_type: str, cursor: Any, *, ahead: bool = False) -> Iterator[Page]:
         size = max(1, int(self.options.get("page_records", PAGE_RECORDS)))
-        if not self.options.get("read_associations", True):
-            yield from _grouped(reads.read_changes(self, object_type, cursor), size)
-            return
-        pages = _grouped(reads.read_changes(self, object_type, cursor), size)
-        while True:
-            # Only while the search pages are read: the engine's own reads and lookups between
-            # two pages (batch reads by id or email) still bring their associations.
-            self.defer_associations = True
-            try:
-                page = next(pages, None)
-            finally:
-                self.defer_associations = False
-            if page is None:
-                return
-            self._attach_associations(object_type, page.records)
-            yield page
+        searched = _grouped(reads.read_changes(self, object_type, cursor), size)
+        associations = self.options.get("read_associations", True)
+        if ahead and associations:
+            # Search has a limit of its own (5 per second), which binds a full read: the next
+            # page's searches go on while this page's associations are read.
+            searched = read_ahead(searched, setup=self.client.http.own_session, name=f"hubspot {object_type} search")
+        try:
+            for page in searched:
+                if associations:
+                    self._attach_associations(object_type, page.records)
+                yield page
+        finally:
+            getattr(searched, "close", lambda: None)()
 
     def _attach_associations(self, object_type: str, records: list[Record]) -> None:
         for to_type in reads.ASSOCIATED.get(object_type, ()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Page, Record
@@ -47,6 +48,8 @@ def _epoch_ms(value: Any) -> int | None:
 
 
 def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -> Iterator[Page]:
+    """Search pages of the records changed since `cursor`, without their associations: the
+    connector joins pages and reads the associations of each joined page at once."""
     state = dict(cursor) if isinstance(cursor, dict) else {"t": 0, "id": None}
     t, last_id = int(state.get("t") or 0), state.get("id")
     # Search lags writes by a few seconds (reference 1.6): a record changed just now may not be
@@ -68,7 +71,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             if items:
                 t = max(_epoch_ms(i["properties"][prop]) for i in items)
                 last_id = max(int(i["id"]) for i in items if _epoch_ms(i["properties"][prop]) == t)
-                yield Page(_records(conn, object_type, items), {"t": t, "id": last_id}, body.get("total"))
+                yield Page(_records(conn, object_type, items, associations=False), {"t": t, "id": last_id}, body.get("total"))
             return
         if not items:
             raise ConnectorError(ErrorCategory.MALFORMED_RESPONSE, f"HubSpot's search results have no {prop}")
@@ -79,7 +82,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             older = [i for i in items if _epoch_ms(i["properties"][prop]) < newest]
             t, last_id = newest, None
             if older:
-                yield Page(_records(conn, object_type, older), {"t": t, "id": None}, body.get("total"))
+                yield Page(_records(conn, object_type, older, associations=False), {"t": t, "id": None}, body.get("total"))
             continue
         # A whole page shares timestamp t: walk that timestamp by id until it is exhausted.
         while True:
@@ -87,7 +90,7 @@ def read_changes(conn: HubSpotConnector, object_type: str, cursor: Any = None) -
             body = _search(conn, object_type, [tie], "hs_object_id", page_size)
             if body["results"]:
                 last_id = max(int(i["id"]) for i in body["results"])
-                yield Page(_records(conn, object_type, body["results"]), {"t": t, "id": last_id}, body.get("total"))
+                yield Page(_records(conn, object_type, body["results"], associations=False), {"t": t, "id": last_id}, body.get("total"))
             if len(body["results"]) < page_size:
                 break
 
@@ -116,7 +119,7 @@ def _property_names(conn: HubSpotConnector, object_type: str) -> list[str]:
     return sorted(conn.field_map(object_type))
 
 
-def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> list[Record]:
+def _records(conn: HubSpotConnector, object_type: str, items: list[dict], *, associations: bool = True) -> list[Record]:
     specs = conn.field_map(object_type)
     prop = lastmod_property(object_type)
     records = []
@@ -129,8 +132,7 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> lis
             archived=bool(item.get("archived")),
             merged_ids=[i for i in str(props.get("hs_merged_object_ids") or "").split(";") if i.strip()],
         ))
-    # read_changes' caller (HubSpotConnector) reads the associations once per joined page.
-    if conn.options.get("read_associations", True) and not getattr(conn, "defer_associations", False):
+    if associations and conn.options.get("read_associations", True):
         for to_type in ASSOCIATED.get(object_type, ()):
             found = read_associations(conn, object_type, [r.id for r in records], to_type)
             for record in records:
@@ -139,12 +141,21 @@ def _records(conn: HubSpotConnector, object_type: str, items: list[dict]) -> lis
 
 
 def read(conn: HubSpotConnector, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
-    out: dict[str, Record] = {}
-    for chunk in _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH):
-        items = _batch_read(conn, object_type, [{"id": i} for i in chunk])
-        for record in _records(conn, object_type, items):
-            out[record.id] = record
-    return out
+    """The records of `ids` that exist, their batches read side by side (connectors.fanout)."""
+
+    def read_chunk(chunk: list[str]) -> list[Record]:
+        return _records(conn, object_type, _batch_read(conn, object_type, [{"id": i} for i in chunk]))
+
+    chunks = _chunks(list(dict.fromkeys(str(i) for i in ids)), BATCH)
+    return {record.id: record for records in _side_by_side(conn, read_chunk, chunks) for record in records}
+
+
+def _side_by_side(conn: HubSpotConnector, call, chunks) -> list:
+    """`[call(chunk) for chunk in chunks]`, sent side by side; the first error in order is raised."""
+    batch = conn.calls_side_by_side([partial(call, chunk) for chunk in chunks])
+    if batch.errors:
+        raise batch.errors[min(batch.errors)]
+    return batch.results
 
 
 def _batch_read(conn: HubSpotConnector, object_type: str, inputs: list[dict], id_property: str = "") -> list[dict]:
@@ -167,27 +178,29 @@ def find(conn: HubSpotConnector, object_type: str, field_name: str, values: Sequ
     if spec is None:
         raise ConnectorError(ErrorCategory.INVALID_PROPERTY_VALUE, f"HubSpot has no {object_type} property {field_name}",
                              field=field_name)
-    keys = list(wanted)
     if object_type == CONTACTS and field_name == "email":
-        items = []
-        for chunk in _chunks(keys, BATCH):
-            items += _batch_read(conn, object_type, [{"id": k} for k in chunk], id_property="email")
+        by_email = partial(_batch_read, conn, object_type, id_property="email")
+        parts = _side_by_side(conn, lambda chunk: by_email([{"id": k} for k in chunk]), _chunks(list(wanted), BATCH))
     else:
-        items = []
-        for chunk in _chunks(list(wanted.values()), BATCH):
-            after = None
-            while True:
-                body = _search(conn, object_type, [[{"propertyName": field_name, "operator": "IN", "values": chunk}]],
-                               "hs_object_id", 200, after)
-                items += body["results"]
-                after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
+        parts = _side_by_side(conn, partial(_search_in, conn, object_type, field_name), _chunks(list(wanted.values()), BATCH))
+    items = [item for part in parts for item in part]
     for record in _records(conn, object_type, items):
         key = str(record.values.get(field_name) or "").strip().casefold()
         if key in wanted:
             out.setdefault(wanted[key], []).append(record)
     return out
+
+
+def _search_in(conn: HubSpotConnector, object_type: str, field_name: str, values: list[str]) -> list[dict]:
+    """Every record whose `field_name` is one of `values`, through search's pages."""
+    items, after = [], None
+    while True:
+        body = _search(conn, object_type, [[{"propertyName": field_name, "operator": "IN", "values": values}]],
+                       "hs_object_id", 200, after)
+        items += body["results"]
+        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return items
 
 
 def read_associations(conn: HubSpotConnector, object_type: str, ids: Sequence[str], to_type: str) -> dict[str, list[str]]:

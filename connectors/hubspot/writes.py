@@ -9,6 +9,7 @@ one so the good records still get written and each bad one gets its own error.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, WriteResult
@@ -39,8 +40,11 @@ def _properties(conn: HubSpotConnector, object_type: str, values: Mapping[str, A
 
 def write(conn: HubSpotConnector, object_type: str, creates: Sequence[Mapping[str, Any]],
           updates: Mapping[str, Mapping[str, Any]]) -> list[WriteResult]:
+    """One result per record, in order (creates, then updates). The batches are sent side by side
+    (connectors.fanout); once one fails as a whole, no other starts: the records of those not sent
+    get its error, and when no batch was written at all the error is raised (the whole call failed)."""
     results: dict[Any, WriteResult] = {}
-    sent, failure = False, None
+    batches: list[tuple[str, list[tuple[Any, dict]]]] = []
     for action, items in (("create", list(enumerate(creates))), ("update", list(updates.items()))):
         entries = []
         for ref, values in items:
@@ -52,22 +56,15 @@ def write(conn: HubSpotConnector, object_type: str, creates: Sequence[Mapping[st
             if action == "update":
                 entry["id"] = str(ref)
             entries.append((ref, entry))
-        for start in range(0, len(entries), BATCH):
-            chunk = entries[start:start + BATCH]
-            if failure is None:
-                try:
-                    chunk_results = _send(conn, object_type, action, chunk)
-                except ConnectorError as exc:
-                    if not sent:
-                        raise  # nothing written yet: the whole call failed
-                    failure = exc
-                sent = True
-            if failure is not None:
-                # Earlier batches were written: report them, and this error for the rest, which
-                # are not sent (the same failure would only repeat).
-                chunk_results = {ref: WriteResult(ref, error=failure) for ref, _ in chunk}
-            for ref, result in chunk_results.items():
-                results[(action, ref)] = result
+        batches += [(action, entries[start:start + BATCH]) for start in range(0, len(entries), BATCH)]
+    sent = conn.calls_side_by_side([partial(_send, conn, object_type, action, chunk) for action, chunk in batches])
+    if sent.errors and not sent.done:
+        raise sent.errors[min(sent.errors)]  # nothing written: the whole call failed
+    failure = sent.errors[min(sent.errors)] if sent.errors else None
+    for index, (action, chunk) in enumerate(batches):
+        answers = sent.results[index] if index in sent.done else {ref: WriteResult(ref, error=failure) for ref, _ in chunk}
+        for ref, result in answers.items():
+            results[(action, ref)] = result
     ordered = [results[("create", i)] for i in range(len(creates))]
     return ordered + [results[("update", ref)] for ref in updates]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -152,6 +153,8 @@ class SalesforceClient:
         self.budget = ApiBudget(budget_share, key=f"salesforce:{self.instance_url}:{_org_key(credentials)}")
         self.timeout = timeout or (5.0, 60.0)
         self.token_calls = 0
+        self._refresh_lock = threading.Lock()
+        self._sent = threading.local()
         self.server_time: datetime | None = None  # from the last response's Date header
         # Sforce-Query-Options: batchSize=200..2000 (records per query batch; default 2000).
         self.query_headers = (
@@ -176,10 +179,9 @@ class SalesforceClient:
         return (self.credentials.get("instance_url") or self.login_url).rstrip("/")
 
     def _auth_headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.credentials.get('access_token', '')}",
-            "Accept": "application/json",
-        }
+        token = self.credentials.get("access_token", "")
+        self._sent.token = token  # what this thread's request carries (see refresh_session)
+        return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     # --- classification and metering ---------------------------------------------------------
     def classify(self, response: requests.Response) -> ConnectorError:
@@ -225,7 +227,18 @@ class SalesforceClient:
 
     # --- OAuth -------------------------------------------------------------------------------
     def refresh_session(self) -> bool:
-        """Trade the refresh token for a new session; raise AUTHENTICATION_EXPIRED if refused."""
+        """Trade the refresh token for a new session; raise AUTHENTICATION_EXPIRED if refused.
+
+        One thread at a time (a read-ahead thread and the engine's may both be refused with the
+        old session): a request sent with a session that another thread has replaced since is
+        simply sent again, so one expired session costs one token call."""
+        with self._refresh_lock:
+            sent = getattr(self._sent, "token", None)
+            if sent is not None and sent != self.credentials.get("access_token", ""):
+                return True
+            return self._refresh_session()
+
+    def _refresh_session(self) -> bool:
         refresh_token = self.credentials.get("refresh_token")
         if not refresh_token:
             raise ConnectorError(
@@ -266,7 +279,7 @@ class SalesforceClient:
         self.token_calls += 1
         url = f"{self.login_url}/services/oauth2/token"
         try:
-            response = self.http.session.post(url, data=form, timeout=self.timeout)
+            response = self.http.current_session().post(url, data=form, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ConnectorError(
                 ErrorCategory.APP_UNAVAILABLE, f"token request failed: {type(exc).__name__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,8 @@ from connectors.base import (
     load_option_maps,
 )
 from connectors.errors import ConnectorError, ErrorCategory
+from connectors.fanout import in_parallel, parallel_calls, threads_allowed
+from connectors.readahead import in_consumer, read_ahead
 from connectors.salesforce import associations, deals, defaults, soql
 from connectors.salesforce.client import SalesforceClient, record_error
 from connectors.salesforce.convert import field_spec, from_salesforce, to_salesforce
@@ -65,7 +68,7 @@ class SalesforceConnector(Connector):
             self.base_url,
             self.credentials,
             save_credentials=self._save_credentials,
-            on_api_usage=usage if callable(usage) else self._report_usage,
+            on_api_usage=partial(in_consumer, usage if callable(usage) else self._report_usage),
             budget_share=float(opts.get("api_budget_share", 0.75)),
             max_attempts=int(opts.get("max_attempts", 5)),
             backoff_base=float(opts.get("backoff_base", 0.5)),
@@ -87,6 +90,13 @@ class SalesforceConnector(Connector):
             return
         if allowed > 0 and datetime.now(UTC) - at < timedelta(hours=1):
             self.client.budget.used, self.client.budget.allowed = used, allowed
+
+    def side_by_side(self, calls: Sequence[Any]) -> list:
+        """Independent calls (the queries of one lookup, the Collections calls of one write) sent
+        `parallel_calls` at a time (default 3, 1 where CONNECTOR_THREADS is off; connectors.fanout);
+        their results in order, the first error in order raised."""
+        return in_parallel(calls, workers=parallel_calls(self.options),
+                           setup=self.client.http.own_session)
 
     def _report_usage(self, used: int, allowed: int) -> None:
         if self.on_api_usage is not None:
@@ -260,7 +270,15 @@ class SalesforceConnector(Connector):
     # --- reads -----------------------------------------------------------------------------
     def read_changes(self, object_type: str, cursor: Any = None) -> Iterator[Page]:
         """Records by SystemModstamp then Id; the cursor (timestamp, id) resumes exactly after the
-        last record delivered even when thousands share one timestamp."""
+        last record delivered even when thousands share one timestamp. Each query batch is read
+        while the engine works on the one before (connectors.readahead; option `read_ahead`,
+        default on unless CONNECTOR_THREADS is off)."""
+        pages = self._changed_pages(object_type, cursor)
+        if not self.options.get("read_ahead", threads_allowed()):
+            return pages
+        return read_ahead(pages, setup=self.client.http.own_session, name=f"salesforce {object_type} read-ahead")
+
+    def _changed_pages(self, object_type: str, cursor: Any) -> Iterator[Page]:
         delivered = False
         for batch, after in self.batches_since(self.sobject(object_type), self._select(object_type), cursor):
             records = [self._record(object_type, raw) for raw in batch["records"]]
@@ -327,9 +345,8 @@ class SalesforceConnector(Connector):
         found: dict[str, Record] = {}
         fields, sobject = self._select(object_type), self.sobject(object_type)
         by_id = lambda in_: soql.select(fields, sobject, f"Id IN {in_}")  # noqa: E731
-        for _, text in in_chunks(list(dict.fromkeys(ids)), by_id, budget=self.client.in_budget):
-            for raw in self.client.query_all(text):
-                found[raw["Id"]] = self._record(object_type, raw)
+        for raw in self._query_each(in_chunks(list(dict.fromkeys(ids)), by_id, budget=self.client.in_budget)):
+            found[raw["Id"]] = self._record(object_type, raw)
         if object_type == DEALS and found:
             self._attach_contacts(list(found.values()))
         return found
@@ -351,12 +368,16 @@ class SalesforceConnector(Connector):
         fields, sobject = self._select(object_type), self.sobject(object_type)
         # As many values per query as the URI holds (hundreds of emails), not a fixed few.
         lookup = lambda in_: soql.select(fields, sobject, f"{field_name} IN {in_}")  # noqa: E731
-        for _, text in in_chunks(list(wanted), lookup, budget=self.client.in_budget):
-            for raw in self.client.query_all(text):
-                record = self._record(object_type, raw)
-                for original in wanted.get(str(raw.get(field_name) or "").lower(), []):
-                    result.setdefault(original, []).append(record)
+        for raw in self._query_each(in_chunks(list(wanted), lookup, budget=self.client.in_budget)):
+            record = self._record(object_type, raw)
+            for original in wanted.get(str(raw.get(field_name) or "").lower(), []):
+                result.setdefault(original, []).append(record)
         return result
+
+    def _query_each(self, queries) -> list[dict]:
+        """The rows of each (values, SOQL) query, in order; the queries sent side by side."""
+        answers = self.side_by_side([partial(self.client.query_all, text) for _, text in queries])
+        return [raw for rows in answers for raw in rows]
 
     def read_deleted(self, object_type: str, cursor: Any = None) -> Iterator[DeletedPage]:
         """Deleted records from the recycle bin through queryAll (IsDeleted = true)."""
@@ -400,9 +421,11 @@ class SalesforceConnector(Connector):
             (rid, {"attributes": {"type": sobject}, **self._outgoing(object_type, v), "id": rid})
             for rid, v in (updates or {}).items()
         ]
-        for method, items in (("POST", create_items), ("PATCH", update_items)):
-            for chunk in chunks(items, self.batch_size):
-                results.extend(self._write_chunk(method, chunk))
+        calls = [partial(self._write_chunk, method, chunk)
+                 for method, items in (("POST", create_items), ("PATCH", update_items))
+                 for chunk in chunks(items, self.batch_size)]
+        for answers in self.side_by_side(calls):
+            results.extend(answers)
         return results
 
     def _write_chunk(self, method: str, chunk: Sequence[tuple[Any, dict]]) -> list[WriteResult]:

@@ -81,7 +81,7 @@ def test_it_reports_an_association_to_a_missing_record(portal, hubspot):
 def test_it_reports_batches_written_before_a_call_fails(portal, connect):
     from sandbox.hubspot.models import Portal
 
-    conn = connect(portal, max_attempts=1)
+    conn = connect(portal, max_attempts=1, parallel_calls=1)  # one batch after the other
     conn.fields("contacts")
 
     def fail_after_first_batch(response):

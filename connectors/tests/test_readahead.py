@@ -1,0 +1,169 @@
+"""connectors.readahead: the next page is read while the consumer works on the current one,
+one page ahead at most, with the same pages, errors and stops as reading in turn."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from connectors import ratelimit
+from connectors.readahead import ReadAhead, in_consumer, read_ahead
+
+
+class Pages:
+    """A page source that notes which pages it produced, on which thread, and when it closed."""
+
+    def __init__(self, count: int, *, fail_at: int | None = None, before: dict[int, threading.Event] | None = None):
+        self.count, self.fail_at, self.before = count, fail_at, before or {}
+        self.produced: list[int] = []
+        self.threads: set[str] = set()
+        self.closed = threading.Event()
+        self.error = RuntimeError("page 3 could not be read")
+
+    def __iter__(self):
+        try:
+            for number in range(1, self.count + 1):
+                if number in self.before:
+                    self.before[number].wait(5)
+                ratelimit.checkpoint()  # as the HTTP layer does before every request
+                if number == self.fail_at:
+                    raise self.error
+                self.threads.add(threading.current_thread().name)
+                self.produced.append(number)
+                yield number
+        finally:
+            self.closed.set()
+
+
+def read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "test read-ahead" and t.is_alive()]
+
+
+def wait_until(condition, seconds: float = 5.0) -> bool:
+    done = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return True
+        done.wait(0.01)
+    return condition()
+
+
+def test_it_gives_every_page_in_order_reading_the_next_while_the_consumer_holds_one():
+    source = Pages(5)
+    pages = read_ahead(iter(source), name="test read-ahead")
+    assert next(pages) == 1
+    # Page 2 is read while the consumer still works on page 1, and no further.
+    assert wait_until(lambda: source.produced == [1, 2])
+    threading.Event().wait(0.1)
+    assert source.produced == [1, 2]
+    assert [*pages] == [2, 3, 4, 5]
+    assert source.threads == {"test read-ahead"}
+    assert source.closed.is_set() and not read_ahead_threads()
+
+
+def test_an_error_reading_page_3_is_raised_when_the_consumer_asks_for_page_3():
+    source = Pages(5, fail_at=3)
+    pages = read_ahead(iter(source), name="test read-ahead")
+    assert next(pages) == 1
+    assert next(pages) == 2
+    with pytest.raises(RuntimeError) as info:
+        next(pages)
+    assert info.value is source.error
+    assert source.produced == [1, 2]
+    assert list(pages) == []  # a generator that raised is finished, as before
+    assert not read_ahead_threads()
+
+
+def test_a_consumer_that_stops_early_ends_the_thread_and_closes_the_pages():
+    source = Pages(5)
+    pages = read_ahead(iter(source), name="test read-ahead")
+    assert next(pages) == 1
+    assert wait_until(lambda: source.produced == [1, 2])
+    pages.close()
+    assert not read_ahead_threads()
+    assert source.closed.is_set()
+    assert source.produced == [1, 2]
+
+
+def test_a_consumer_that_stops_early_stops_the_thread_before_its_next_request():
+    release = threading.Event()
+    source = Pages(5, before={2: release})  # page 2 waits, then checks in before its "request"
+    reader = ReadAhead(iter(source), name="test read-ahead")
+    assert next(reader) == 1
+    closer = threading.Thread(target=reader.close)
+    closer.start()
+    assert wait_until(reader._stopped.is_set)
+    release.set()
+    closer.join(5)
+    assert not closer.is_alive()
+    assert source.produced == [1]  # page 2's request was never sent
+    assert source.closed.is_set() and not read_ahead_threads()
+
+
+def test_a_consumer_that_drops_the_pages_unread_ends_the_thread():
+    source = Pages(5)
+    pages = read_ahead(iter(source), name="test read-ahead")
+    assert next(pages) == 1
+    del pages  # garbage: the generator closes, and so does its thread
+    assert wait_until(lambda: not read_ahead_threads())
+    assert source.closed.is_set()
+
+
+def test_the_runs_hooks_stop_the_read_ahead_thread_too():
+    class Lost(Exception):
+        pass
+
+    lost = threading.Event()
+
+    def check():
+        if lost.is_set():
+            raise Lost("the run lost its claim")
+
+    token = ratelimit.run_hooks.set(ratelimit.RunHooks(check=check))
+    try:
+        pages = read_ahead(iter(Pages(5)), name="test read-ahead")
+        assert next(pages) == 1
+        assert next(pages) == 2
+        lost.set()
+        with pytest.raises(Lost):  # at page 4 at the latest (page 3 may be read already)
+            next(pages)
+            next(pages)
+    finally:
+        ratelimit.run_hooks.reset(token)
+    assert not read_ahead_threads()
+
+
+def test_what_the_thread_reports_for_the_database_runs_on_the_consumers_thread():
+    reported: list[tuple[str, int]] = []
+
+    def report(number):
+        reported.append((threading.current_thread().name, number))
+
+    def pages():
+        for number in (1, 2, 3):
+            in_consumer(report, number)
+            yield number
+
+    assert list(read_ahead(pages(), name="test read-ahead")) == [1, 2, 3]
+    assert reported == [(threading.current_thread().name, n) for n in (1, 2, 3)]
+
+
+def test_a_wait_of_the_thread_for_api_budget_shows_on_the_run_only_while_the_consumer_waits():
+    notes: list[str] = []
+    release = threading.Event()
+
+    def pages():
+        ratelimit.notify_wait("Waiting for API budget (search limit: 5 requests per 1 s)", 2.0)
+        release.wait(5)
+        ratelimit.notify_wait("", 0.0)
+        yield 1
+
+    token = ratelimit.run_hooks.set(ratelimit.RunHooks(on_wait=lambda note, seconds: notes.append(note)))
+    try:
+        reader = read_ahead(pages(), name="test read-ahead")
+        threading.Timer(0.8, release.set).start()
+        assert next(reader) == 1
+    finally:
+        ratelimit.run_hooks.reset(token)
+    assert notes == ["Waiting for API budget (search limit: 5 requests per 1 s)", ""]
