@@ -43,16 +43,19 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from harness import MANAGE, ROOT, bench_database, sandbox_connections, wait_until_up
 
 CONTACT_FIELDS = (("email", "Email"), ("firstname", "FirstName"), ("lastname", "LastName"), ("jobtitle", "Title"))
 COMPANY_FIELDS = (("name", "Name"), ("city", "BillingCity"))
 READ_TIMEOUT = 15.0
+LOST_LEASE = "was taken over by another worker: this run stops"  # syncrules.lease's log line
 TIMEOUT_HOLD = 17
 
 
@@ -180,6 +183,8 @@ class Chaos:
         self.portal_limit = portal.ten_second_limit
         self.kills = 0
         self.kill_times: dict[int, float] = {}
+        self.killed_runs: list[tuple] = []  # two workers: (when, the runs going on) at each kill
+        self.lost_leases = 0  # runs whose worker lived on but lost its lease to another (from the logs)
         self.recoveries: list[float] = []
         self.edits: dict[tuple[str, int], tuple[str, str, str]] = {}  # (type, link pk) -> (field a, field b, value)
         self.created: dict[str, list[tuple[str, str]]] = {CONTACTS: []}  # (side, email)
@@ -230,6 +235,7 @@ class Chaos:
                 delay = self.rng.uniform(0.5, self.args.kill_window)
                 try:
                     output, _ = process.communicate(timeout=delay)
+                    self.lost_leases += output.decode(errors="replace").count(LOST_LEASE)
                     tail = output.decode(errors="replace").strip().splitlines()[-1:] if output else []
                     print(f"  {sync.object_type} run ended ({process.returncode}) {tail[0][:160] if tail else ''}")
                     if process.returncode == 0 and sync.pk in self.kill_times:
@@ -254,6 +260,7 @@ class Chaos:
                 done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
                                       capture_output=True, text=True)
                 tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+                self.lost_leases += (done.stdout + done.stderr).count(LOST_LEASE)
                 print(f"  run {n + 1} under faults, {sync.object_type}: {time.monotonic() - started:.0f}s "
                       f"({done.returncode}) {tail[0][:160]}")
                 if done.returncode == 0 and sync.pk in self.kill_times:
@@ -262,13 +269,18 @@ class Chaos:
     # --- two workers: qcluster processes on the same syncs ------------------------------------
     def two_workers(self) -> None:
         from django.db import transaction
+        from django.utils import timezone
 
-        from syncrules.models import ObjectSync
+        from syncrules.models import ObjectSync, SyncRun
         from syncrules.tasks import enqueue_run
 
+        logs = Path(tempfile.mkdtemp(prefix="chaos-workers-"))
+
         def start():
-            return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            log = open(logs / f"worker-{len(list(logs.iterdir())) + 1}.log", "wb")  # noqa: SIM115 (the child's)
+            with log:
+                return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
         workers = [start(), start()]
         try:
@@ -281,6 +293,10 @@ class Chaos:
                 time.sleep(3)
                 if time.monotonic() >= next_kill:
                     victim = self.rng.randrange(2)
+                    # The runs going on now: the victim's will end Interrupted (see report()).
+                    running = list(SyncRun.objects.filter(object_sync__in=self.syncs.values(),
+                                                          status=SyncRun.Status.RUNNING).values_list("pk", flat=True))
+                    self.killed_runs.append((timezone.now(), running))
                     os.killpg(workers[victim].pid, signal.SIGKILL)
                     workers[victim].wait()
                     self.kills += 1
@@ -300,6 +316,9 @@ class Chaos:
                     os.killpg(worker.pid, signal.SIGKILL)
             if self.args.unsafe_clear_claims_after_kill:  # a run cut short by stopping its worker
                 ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).update(running_since=None)
+            for path in sorted(logs.iterdir()):
+                self.lost_leases += path.read_text(errors="replace").count(LOST_LEASE)
+            print(f"workers' logs: {logs}")
 
     # --- people editing both apps between runs --------------------------------------------------
     def edit_round(self) -> None:
@@ -478,7 +497,14 @@ class Chaos:
             spans = [(r.started_at, r.finished_at) for r in runs if r.object_sync_id == sync.pk
                      and r.finished_at and "nterrupted" not in (r.error or "")]
             double += sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:], strict=False) if s2 < f1)
-        print(f"runs: {runs.count()} ({Counter(runs.values_list('status', flat=True))}), double runs {double}")
+        for killed_at, running in self.killed_runs:  # two workers: from the runs' own times
+            for run in runs.filter(pk__in=running, status=SyncRun.Status.INTERRUPTED):
+                ok = runs.filter(object_sync_id=run.object_sync_id, finished_at__gt=killed_at,
+                                 status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)).first()
+                if ok:  # (ordered by start: the first to start after the kill and succeed)
+                    self.recoveries.append((ok.finished_at - killed_at).total_seconds())
+        print(f"runs: {runs.count()} ({Counter(runs.values_list('status', flat=True))}), double runs {double}, "
+              f"runs that lost their lease while their worker lived: {self.lost_leases}")
         print(f"failing links by category: {dict(by_category)}; not lost but waiting for a person: {explained}")
         print(f"edits made: {len(self.edits)} fields, contacts created between runs: {len(self.created[CONTACTS])}")
         print(f"faults injected: {stats['injected']}")
