@@ -145,6 +145,8 @@ def seed(args):
 
     hub_companies = list(CrmObject.objects.filter(portal=portal, object_type="companies").order_by("pk"))
     accounts = list(Record.objects.filter(org=org.org, sobject="Account").order_by("pk"))
+    distinct_company_names(hub_companies, accounts, args.seed)
+    CrmObject.objects.bulk_update(hub_companies, ["properties"], batch_size=500)
     shared = int(args.overlap * min(len(hub_companies), len(accounts)))
     for source, target in zip(hub_companies[:shared], accounts[:shared], strict=False):
         props = source.properties
@@ -156,6 +158,36 @@ def seed(args):
     hour_ago = timezone.now().replace(microsecond=0) - timedelta(hours=1)
     Record.objects.filter(org=org.org).update(system_modstamp=hour_ago)
     return portal, org
+
+
+def distinct_company_names(hub_companies, accounts, seed: int) -> None:
+    """Give distinct companies distinct names (in place). Both sandboxes' seeders draw names from
+    one seeded Faker, so nearly every company of one app had a namesake in the other, and the
+    engine, which matches companies by name or domain, paired companies that differ (their
+    domains then converged): --overlap was not the share of companies in both apps. A seeder's
+    deliberate duplicate (same name and domain) keeps its twin's new name."""
+    from faker import Faker
+
+    from syncrules.engine.match import normalize_name
+
+    fake = Faker()
+    fake.seed_instance(seed + 1)
+    taken: set[str] = set()
+
+    def fresh(name: str) -> str:
+        while not name or normalize_name(name) in taken:
+            name = fake.company()
+        taken.add(normalize_name(name))
+        return name
+
+    renamed: dict[tuple, str] = {}
+    for company in hub_companies:
+        key = (company.properties.get("name"), company.properties.get("domain"))
+        if key not in renamed:
+            renamed[key] = fresh(key[0] or "")
+        company.properties = {**company.properties, "name": renamed[key]}
+    for record in accounts:
+        record.data = {**record.data, "Name": fresh(record.data.get("Name") or "")}
 
 
 # --- the bench -------------------------------------------------------------------------------
