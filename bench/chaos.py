@@ -4,7 +4,7 @@ between runs; then runs to the end with the faults still on, then until quiet wi
 off, and checks record by record.
 
     .venv/bin/python bench/chaos.py [--contacts 5000] [--companies 1000] [--kills 10] [--fault-share 0.005]
-    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2 [--hubspot-limit 40]
 
 One worker (default): each run is a `manage.py sync_run` subprocess, SIGKILLed after a random
 delay (uniform in [0.5, --kill-window] s) if still running. Two workers (`--workers 2`, needs
@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--faulty-runs", type=int, default=2,
                         help="runs per sync to the end with faults still on, after the kills")
     parser.add_argument("--quiet-runs", type=int, default=8, help="most final runs per sync, faults off")
+    parser.add_argument("--hubspot-limit", type=int, default=None,
+                        help="the HubSpot portal's 10-second limit (the sandbox's default: 190); a low one makes "
+                             "two workers share a scarce budget")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=18781)
     args = parser.parse_args()
@@ -118,7 +121,8 @@ def seed(args):
     from sandbox.salesforce.seed import seed_org
 
     rng = random.Random(args.seed)
-    portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=True)
+    limit = {"ten_second_limit": args.hubspot_limit} if args.hubspot_limit else {}
+    portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=True, **limit)
     seed_records(portal, contacts=args.contacts, companies=args.companies, seed=args.seed)
     org = seed_org(f"chaos{int(time.time())}", contacts=args.contacts, accounts=args.companies, api_max=10_000_000)
 
