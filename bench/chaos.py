@@ -219,7 +219,7 @@ class Chaos:
         self.portal_limit = portal.ten_second_limit
         self.kills = 0
         self.kill_times: dict[int, float] = {}
-        self.killed_runs: list[tuple] = []  # two workers: (when, the runs going on) at each kill
+        self.killed_runs: list[tuple] = []  # two workers: (when, the victim's runs) of each kill
         self.lost_leases = 0  # runs whose worker lived on but lost its lease to another (from the logs)
         self.recoveries: list[float] = []
         self.edits: dict[tuple[str, int], tuple[str, str, str]] = {}  # (type, link pk) -> (field a, field b, value)
@@ -304,7 +304,9 @@ class Chaos:
 
     # --- two workers: qcluster processes on the same syncs ------------------------------------
     def two_workers(self) -> None:
+        from django.conf import settings
         from django.db import transaction
+        from django.db.models import F
         from django.utils import timezone
 
         from syncrules.models import ObjectSync, SyncRun
@@ -318,6 +320,28 @@ class Chaos:
                 return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
+        def live_runs():
+            """(run, sync, lease token, lease expiry) of each run whose worker holds a live lease."""
+            return [(run_pk, sync_pk, token, expires) for run_pk, sync_pk, token, expires in SyncRun.objects.filter(
+                object_sync__in=self.syncs.values(), status=SyncRun.Status.RUNNING,
+                object_sync__lease_token=F("lease_token"), object_sync__lease_expires_at__gt=timezone.now(),
+            ).values_list("pk", "object_sync_id", "lease_token", "object_sync__lease_expires_at")]
+
+        # The victim of a kill is known once the other worker had time to renew its lease: the
+        # victim's runs are those still holding the lease they held at the kill, never renewed.
+        pending: list[tuple] = []
+        beat = settings.SYNC_LEASE_SECONDS / 4 + 2
+
+        def settle(done: bool) -> None:
+            while pending and (done or time.monotonic() - pending[0][1] >= beat):
+                killed_at, at, runs = pending.pop(0)
+                if done:
+                    time.sleep(max(0.0, at + beat - time.monotonic()))
+                now = {(pk, token): expires for pk, token, expires in ObjectSync.objects.filter(
+                    pk__in=[sync for _, sync, _, _ in runs]).values_list("pk", "lease_token", "lease_expires_at")}
+                self.killed_runs.append((killed_at, [run for run, sync, token, expires in runs
+                                                     if now.get((sync, token)) == expires]))
+
         workers = [start(), start()]
         try:
             next_kill = time.monotonic() + self.rng.uniform(0.5, self.args.kill_window)
@@ -327,12 +351,10 @@ class Chaos:
                         enqueue_run(sync.pk)  # both workers may take one: the claim must let one through
                         enqueue_run(sync.pk)
                 time.sleep(3)
+                settle(done=False)
                 if time.monotonic() >= next_kill:
                     victim = self.rng.randrange(2)
-                    # The runs going on now: the victim's will end Interrupted (see report()).
-                    running = list(SyncRun.objects.filter(object_sync__in=self.syncs.values(),
-                                                          status=SyncRun.Status.RUNNING).values_list("pk", flat=True))
-                    self.killed_runs.append((timezone.now(), running))
+                    pending.append((timezone.now(), time.monotonic(), live_runs()))
                     os.killpg(workers[victim].pid, signal.SIGKILL)
                     workers[victim].wait()
                     self.kills += 1
@@ -343,6 +365,7 @@ class Chaos:
                     next_kill = time.monotonic() + self.rng.uniform(0.5, self.args.kill_window)
                 self.edit_round()
             time.sleep(5)
+            settle(done=True)
         finally:
             for worker in workers:
                 try:
@@ -533,8 +556,8 @@ class Chaos:
             spans = [(r.started_at, r.finished_at) for r in runs if r.object_sync_id == sync.pk
                      and r.finished_at and "nterrupted" not in (r.error or "")]
             double += sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:], strict=False) if s2 < f1)
-        for killed_at, running in self.killed_runs:  # two workers: from the runs' own times
-            for run in runs.filter(pk__in=running, status=SyncRun.Status.INTERRUPTED):
+        for killed_at, victims in self.killed_runs:  # two workers: from the runs' own times
+            for run in runs.filter(pk__in=victims, status=SyncRun.Status.INTERRUPTED):
                 ok = runs.filter(object_sync_id=run.object_sync_id, finished_at__gt=killed_at,
                                  status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)).first()
                 if ok:  # (ordered by start: the first to start after the kill and succeed)
