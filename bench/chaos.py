@@ -567,7 +567,8 @@ class Chaos:
         print(f"failing links by category: {dict(by_category)}; not lost but waiting for a person: {explained}")
         print(f"edits made: {len(self.edits)} fields, contacts created between runs: {len(self.created[CONTACTS])}")
         print(f"faults injected: {stats['injected']}")
-        print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']}; "
+        print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']} "
+              f"{stats.get('refused_by_policy', {})}; "
               f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit})")
         if self.recoveries:
             print(f"time from a kill to the sync's next successful run: median "

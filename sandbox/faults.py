@@ -111,6 +111,7 @@ class _State:
         self.injected: collections.Counter = collections.Counter()  # (vendor, kind) -> n
         self.requests: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_for_limit: collections.Counter = collections.Counter()  # vendor -> n
+        self.refused_by_policy: collections.Counter = collections.Counter()  # (vendor, policy) -> n
         self.windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
         self.max_in_window: collections.Counter = collections.Counter()  # vendor -> most requests in 10 s
 
@@ -151,6 +152,8 @@ def stats() -> dict:
             "injected": injected,
             "injected_total": sum(_state.injected.values()),
             "refused_for_limit": {v: _state.refused_for_limit[v] for v in VENDORS},
+            "refused_by_policy": {v: {p: n for (vendor, p), n in sorted(_state.refused_by_policy.items())
+                                      if vendor == v} for v in VENDORS},
             "max_requests_per_10s": {v: _state.max_in_window[v] for v in VENDORS},
         }
 
@@ -204,6 +207,19 @@ def _refused_for_limit(vendor: str, response: HttpResponse) -> bool:
     if response.status_code != 403:
         return False
     return b"REQUEST_LIMIT_EXCEEDED" in getattr(response, "content", b"")
+
+
+def _policy(vendor: str, response: HttpResponse) -> str:
+    """Which limit a real refusal was for: HubSpot's policyName (TEN_SECONDLY_ROLLING, SECONDLY
+    for search, DAILY), Salesforce's errorCode."""
+    try:
+        body = json.loads(getattr(response, "content", b"") or b"{}")
+    except ValueError:
+        return "unknown"
+    if vendor == "salesforce":
+        body = body[0] if isinstance(body, list) and body else {}
+        return str(body.get("errorCode") or "unknown") if isinstance(body, dict) else "unknown"
+    return str(body.get("policyName") or "unknown") if isinstance(body, dict) else "unknown"
 
 
 # --- the vendors' error answers ---------------------------------------------------------------
@@ -304,8 +320,10 @@ class FaultMiddleware:
             time.sleep(config["slow_seconds"])
         response = self.get_response(request)
         if _refused_for_limit(vendor, response):
+            policy = _policy(vendor, response)
             with _state.lock:
                 _state.refused_for_limit[vendor] += 1
+                _state.refused_by_policy[(vendor, policy)] += 1
         if kind == "timeout":
             time.sleep(config["timeout_seconds"])  # the client has given up by now
             return response

@@ -140,6 +140,15 @@ def test_real_rate_limit_refusals_are_counted_apart_from_injected_ones(call):
     assert statuses == [200, 200, 429]
     stats = faults.stats()
     assert stats["refused_for_limit"]["hubspot"] == 1 and stats["max_requests_per_10s"]["hubspot"] == 3
+    assert stats["refused_by_policy"] == {"hubspot": {"TEN_SECONDLY_ROLLING": 1}, "salesforce": {}}
+
+
+def test_injected_rate_limit_answers_are_not_counted_as_real_refusals(call):
+    faults.configure({"http_429": 1.0})
+    assert {call(vendor).status_code for vendor in ("hubspot", "salesforce")} == {429, 403}
+    stats = faults.stats()
+    assert stats["refused_for_limit"] == {"hubspot": 0, "salesforce": 0}
+    assert stats["refused_by_policy"] == {"hubspot": {}, "salesforce": {}}
 
 
 @pytest.mark.parametrize("config", [{"http_999": 0.1}, {"http_500": 1.5}, {"http_500": "often"},
@@ -181,3 +190,14 @@ def test_sandbox_serve_options_configure_the_faults_before_serving(monkeypatch):
     for bad in (["--fault", "nope=0.1"], ["--fault", "http_500"], ["--fault", "http_500=x"], ["--all-faults", "0.2"]):
         with pytest.raises(CommandError):
             call_command("sandbox_serve", *bad, stdout=open("/dev/null", "w"))
+
+
+def test_a_spent_salesforce_allocation_is_counted_as_a_real_refusal_by_its_error_code():
+    org = seed_org("spent", contacts=1, api_max=2)
+    client = Client()
+    statuses = [client.get(SALESFORCE, {"q": "SELECT Id FROM Contact"},
+                           headers={"Authorization": f"Bearer {org.access_token}"}).status_code for _ in range(4)]
+    assert statuses[-1] == 403
+    stats = faults.stats()
+    assert stats["refused_for_limit"]["salesforce"] == statuses.count(403)
+    assert stats["refused_by_policy"]["salesforce"] == {"REQUEST_LIMIT_EXCEEDED": statuses.count(403)}
