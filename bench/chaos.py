@@ -219,6 +219,7 @@ class Chaos:
         self.portal_limit = portal.ten_second_limit
         self.kills = 0
         self.kill_times: dict[int, float] = {}
+        self.killed_syncs: list[tuple] = []  # one worker: (when, sync) of each kill
         self.killed_runs: list[tuple] = []  # two workers: (when, the victim's runs) of each kill
         self.lost_leases = 0  # runs whose worker lived on but lost its lease to another (from the logs)
         self.recoveries: list[float] = []
@@ -260,6 +261,8 @@ class Chaos:
 
     # --- one worker: sync_run subprocesses, killed at random -----------------------------------
     def one_worker(self) -> None:
+        from django.utils import timezone
+
         from syncrules.models import ObjectSync
 
         attempts = 0
@@ -281,6 +284,7 @@ class Chaos:
                     process.communicate()
                     self.kills += 1
                     self.kill_times.setdefault(sync.pk, time.monotonic())
+                    self.killed_syncs.append((timezone.now(), sync.pk))
                     print(f"  kill {self.kills}: {sync.object_type} run SIGKILLed after {delay:.1f}s")
                     if self.args.unsafe_clear_claims_after_kill:
                         ObjectSync.objects.filter(pk=sync.pk).update(running_since=None)
@@ -556,8 +560,10 @@ class Chaos:
             spans = [(r.started_at, r.finished_at) for r in runs if r.object_sync_id == sync.pk
                      and r.finished_at and "nterrupted" not in (r.error or "")]
             double += sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:], strict=False) if s2 < f1)
+        killed = list(self.killed_syncs)
         for killed_at, victims in self.killed_runs:  # two workers: from the runs' own times
             for run in runs.filter(pk__in=victims, status=SyncRun.Status.INTERRUPTED):
+                killed.append((killed_at, run.object_sync_id))
                 ok = runs.filter(object_sync_id=run.object_sync_id, finished_at__gt=killed_at,
                                  status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)).first()
                 if ok:  # (ordered by start: the first to start after the kill and succeed)
@@ -570,6 +576,11 @@ class Chaos:
         print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']} "
               f"{stats.get('refused_by_policy', {})}; "
               f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit})")
+        restarts = [(run.started_at - killed_at).total_seconds() for killed_at, sync_pk in killed
+                    for run in runs.filter(object_sync_id=sync_pk, started_at__gt=killed_at)[:1]]
+        if restarts:
+            print(f"time from a kill to the sync's next run starting: median "
+                  f"{sorted(restarts)[len(restarts) // 2]:.0f}s, max {max(restarts):.0f}s ({len(restarts)} measured)")
         if self.recoveries:
             print(f"time from a kill to the sync's next successful run: median "
                   f"{sorted(self.recoveries)[len(self.recoveries) // 2]:.0f}s, max {max(self.recoveries):.0f}s "
