@@ -216,7 +216,7 @@ class Chaos:
                                              object_type=object_type, state=ObjectSync.State.ACTIVE)
             create_default_mappings(sync)
             self.syncs[object_type] = sync
-        self.portal_limit = portal.ten_second_limit
+        self.portal_limit, self.search_limit = portal.ten_second_limit, portal.search_per_second
         self.kills = 0
         self.kill_times: dict[int, float] = {}
         self.killed_syncs: list[tuple] = []  # one worker: (when, sync) of each kill
@@ -575,7 +575,9 @@ class Chaos:
         print(f"faults injected: {stats['injected']}")
         print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']} "
               f"{stats.get('refused_by_policy', {})}; "
-              f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit})")
+              f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit}; "
+              f"its searches apart: at most {stats.get('max_searches_per_1s', {}).get('hubspot')} in 1 s, "
+              f"limit {self.search_limit})")
         restarts = [(run.started_at - killed_at).total_seconds() for killed_at, sync_pk in killed
                     for run in runs.filter(object_sync_id=sync_pk, started_at__gt=killed_at)[:1]]
         if restarts:

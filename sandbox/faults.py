@@ -28,8 +28,9 @@ Faults before serving (429, 5xx, HTML) leave the vendor's data untouched; `timeo
 and `truncated_json` lose the answer of a request that was carried out, as real networks do.
 
 The counters also record, per vendor, the requests the sandboxes themselves refused for a
-real limit (HubSpot's 429s, Salesforce's daily REQUEST_LIMIT_EXCEEDED) and the most requests
-one account sent in any 10-second window, so a benchmark can tell whether clients kept to the
+real limit (HubSpot's 429s, Salesforce's daily REQUEST_LIMIT_EXCEEDED), by policy, and the most
+requests one account sent in any 10-second window (HubSpot's searches apart: the most in any
+second, as their own limit counts them), so a benchmark can tell whether clients kept to the
 vendors' limits.
 """
 
@@ -65,6 +66,7 @@ SERVED_FIRST = frozenset({"timeout", "reset", "truncated_json"})
 OPTIONS = {"seed": 0, "retry_after": 1.0, "timeout_seconds": 65.0, "slow_seconds": 2.0, "budget": -1}
 VENDORS = ("hubspot", "salesforce")
 WINDOW_SECONDS = 10.0
+_clock = time.monotonic  # the counters' clock (a test holds it still)
 
 
 class FaultConfigError(ValueError):
@@ -112,8 +114,9 @@ class _State:
         self.requests: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_for_limit: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_by_policy: collections.Counter = collections.Counter()  # (vendor, policy) -> n
-        self.windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self.windows: dict[tuple[str, str, bool], collections.deque] = collections.defaultdict(collections.deque)
         self.max_in_window: collections.Counter = collections.Counter()  # vendor -> most requests in 10 s
+        self.max_searches: collections.Counter = collections.Counter()  # vendor -> most searches in 1 s
 
     @property
     def active(self) -> bool:
@@ -155,6 +158,7 @@ def stats() -> dict:
             "refused_by_policy": {v: {p: n for (vendor, p), n in sorted(_state.refused_by_policy.items())
                                       if vendor == v} for v in VENDORS},
             "max_requests_per_10s": {v: _state.max_in_window[v] for v in VENDORS},
+            "max_searches_per_1s": {"hubspot": _state.max_searches["hubspot"]},
         }
 
 
@@ -173,15 +177,22 @@ def _account(request: HttpRequest) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def _count(vendor: str, account: str) -> None:
-    now = time.monotonic()
+def _is_search(vendor: str, path: str) -> bool:
+    """HubSpot's searches have a per-second limit of their own and do not count in its
+    ten-secondly one (reference 1.13)."""
+    return vendor == "hubspot" and path.rstrip("/").endswith("/search")
+
+
+def _count(vendor: str, account: str, search: bool = False) -> None:
+    now = _clock()
+    span, most = (1.0, _state.max_searches) if search else (WINDOW_SECONDS, _state.max_in_window)
     with _state.lock:
         _state.requests[vendor] += 1
-        window = _state.windows[(vendor, account)]
+        window = _state.windows[(vendor, account, search)]
         window.append(now)
-        while window and now - window[0] >= WINDOW_SECONDS:
+        while window and now - window[0] >= span:
             window.popleft()
-        _state.max_in_window[vendor] = max(_state.max_in_window[vendor], len(window))
+        most[vendor] = max(most[vendor], len(window))
 
 
 def _draw(vendor: str) -> str | None:
@@ -311,7 +322,7 @@ class FaultMiddleware:
         if vendor is None:
             return self.get_response(request)
         _ensure_loaded()
-        _count(vendor, _account(request))
+        _count(vendor, _account(request), _is_search(vendor, request.path))
         kind = _draw(vendor) if _state.active else None
         config = _state.config
         if kind is not None and kind not in SERVED_FIRST and kind != "slow":

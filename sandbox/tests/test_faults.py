@@ -201,3 +201,18 @@ def test_a_spent_salesforce_allocation_is_counted_as_a_real_refusal_by_its_error
     stats = faults.stats()
     assert stats["refused_for_limit"]["salesforce"] == statuses.count(403)
     assert stats["refused_by_policy"]["salesforce"] == {"REQUEST_LIMIT_EXCEEDED": statuses.count(403)}
+
+
+def test_hubspot_searches_are_counted_per_second_apart_from_the_ten_second_window(monkeypatch):
+    monkeypatch.setattr(faults, "_clock", lambda: 100.0)  # every request in the same instant
+    portal = ensure_portal(5102, rate_limit_enabled=False)
+    client = Client()
+    auth = {"Authorization": f"Bearer {portal.private_token}"}
+    for _ in range(3):
+        client.post("/sandbox/hubspot/crm/v3/objects/contacts/search", "{}", content_type="application/json",
+                    headers=auth)
+    client.get(HUBSPOT, headers=auth)
+    stats = faults.stats()
+    assert stats["requests"]["hubspot"] == 4
+    assert stats["max_searches_per_1s"] == {"hubspot": 3}
+    assert stats["max_requests_per_10s"]["hubspot"] == 1
