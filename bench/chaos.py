@@ -10,13 +10,18 @@ One worker (default): each run is a `manage.py sync_run` subprocess, SIGKILLed a
 delay (uniform in [0.5, --kill-window] s) if still running. Two workers (`--workers 2`, needs
 PostgreSQL and Redis): two `manage.py qcluster` processes take the runs the bench queues for both
 syncs every few seconds; one of them, chosen at random, is SIGKILLed (with its children) and
-restarted at each kill. Reports double runs (two runs of one sync overlapping in time) and the
-requests the sandboxes refused for a real vendor limit, and the most requests one account sent
-in any 10 seconds (from the sandboxes' own counters, sandbox/faults.py).
+restarted at each kill; --hubspot-limit lowers HubSpot's 10-second limit so that the two must
+share a scarce budget. Reports double runs (two runs of one sync overlapping in time), runs that
+lost their lease while their worker lived (from the workers' logs), the requests the sandboxes
+refused for a real vendor limit, by policy, and the most requests one account sent in any 10
+seconds (HubSpot's searches apart: the most in any second), from the sandboxes' own counters
+(sandbox/faults.py); and the time from a kill to the sync's next run starting (what the lease
+governs) and to its next successful run.
 
 Seeding: both apps get --contacts contacts and --companies companies; --overlap of them share an
-email (contacts) or a name and domain (companies) with the other app; 1% of each app's contacts
-duplicate another's email, 1% have an invalid email, 1% of companies share a name.
+email (contacts) or a name and domain (companies) with the other app, and the other companies
+get names of their own; 1% of each app's contacts duplicate another's email, 1% have an invalid
+email, 1% of companies share a name.
 
 A killed worker keeps its sync claimed until its lease expires (SYNC_LEASE_SECONDS, 120 s by
 default without a heartbeat; `SYNC_LEASE_SECONDS=10` keeps the bench from waiting 2 minutes
