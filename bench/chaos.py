@@ -299,11 +299,25 @@ class Chaos:
 
     def faulty_runs(self) -> None:
         """Runs to the end with every fault still on (the kills mostly cut runs short)."""
+        from django.utils import timezone
+
+        from syncrules.models import ObjectSync
+
         for n in range(self.args.faulty_runs):
             for sync in self.syncs.values():
                 started = time.monotonic()
-                done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
-                                      capture_output=True, text=True)
+                for _ in range(3):
+                    done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
+                                          capture_output=True, text=True)
+                    if "is already running" not in done.stdout + done.stderr:
+                        break
+                    # A killed run's claim lasts until its lease expires: wait for it, so that
+                    # every run under faults is a run (it was refused right after the last kill).
+                    expires = ObjectSync.objects.filter(pk=sync.pk).values_list("lease_expires_at", flat=True).first()
+                    wait = (expires - timezone.now()).total_seconds() + 1 if expires else 1.0
+                    print(f"  run {n + 1} under faults, {sync.object_type}: refused, a killed run's lease "
+                          f"has {wait:.0f}s left; waiting")
+                    time.sleep(max(1.0, wait))
                 tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
                 self.lost_leases += (done.stdout + done.stderr).count(LOST_LEASE)
                 print(f"  run {n + 1} under faults, {sync.object_type}: {time.monotonic() - started:.0f}s "
