@@ -597,6 +597,9 @@ class Chaos:
               f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit}; "
               f"its searches apart: at most {stats.get('max_searches_per_1s', {}).get('hubspot')} in 1 s, "
               f"limit {self.search_limit})")
+        if stats.get("refusals_arrived_in_window"):
+            print("  each refusal (vendor, policy, that account's requests in the window as it arrived, itself "
+                  f"included): {stats['refusals_arrived_in_window']}")
         restarts = [(run.started_at - killed_at).total_seconds() for killed_at, sync_pk in killed
                     for run in runs.filter(object_sync_id=sync_pk, started_at__gt=killed_at)[:1]]
         if restarts:

@@ -114,6 +114,9 @@ class _State:
         self.requests: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_for_limit: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_by_policy: collections.Counter = collections.Counter()  # (vendor, policy) -> n
+        # (vendor, policy, the account's requests in the window when the refused one arrived), the
+        # first 50: a refusal with no more than the limit at arrival was the server's own delay.
+        self.refusals: list[tuple[str, str, int]] = []
         self.windows: dict[tuple[str, str, bool], collections.deque] = collections.defaultdict(collections.deque)
         self.max_in_window: collections.Counter = collections.Counter()  # vendor -> most requests in 10 s
         self.max_searches: collections.Counter = collections.Counter()  # vendor -> most searches in 1 s
@@ -157,6 +160,7 @@ def stats() -> dict:
             "refused_for_limit": {v: _state.refused_for_limit[v] for v in VENDORS},
             "refused_by_policy": {v: {p: n for (vendor, p), n in sorted(_state.refused_by_policy.items())
                                       if vendor == v} for v in VENDORS},
+            "refusals_arrived_in_window": [list(r) for r in _state.refusals],
             "max_requests_per_10s": {v: _state.max_in_window[v] for v in VENDORS},
             "max_searches_per_1s": {"hubspot": _state.max_searches["hubspot"]},
         }
@@ -183,7 +187,8 @@ def _is_search(vendor: str, path: str) -> bool:
     return vendor == "hubspot" and path.rstrip("/").endswith("/search")
 
 
-def _count(vendor: str, account: str, search: bool = False) -> None:
+def _count(vendor: str, account: str, search: bool = False) -> int:
+    """Count a request as it arrives; the account's requests in its window, this one included."""
     now = _clock()
     span, most = (1.0, _state.max_searches) if search else (WINDOW_SECONDS, _state.max_in_window)
     with _state.lock:
@@ -193,6 +198,7 @@ def _count(vendor: str, account: str, search: bool = False) -> None:
         while window and now - window[0] >= span:
             window.popleft()
         most[vendor] = max(most[vendor], len(window))
+        return len(window)
 
 
 def _draw(vendor: str) -> str | None:
@@ -322,7 +328,7 @@ class FaultMiddleware:
         if vendor is None:
             return self.get_response(request)
         _ensure_loaded()
-        _count(vendor, _account(request), _is_search(vendor, request.path))
+        arrived = _count(vendor, _account(request), _is_search(vendor, request.path))
         kind = _draw(vendor) if _state.active else None
         config = _state.config
         if kind is not None and kind not in SERVED_FIRST and kind != "slow":
@@ -335,6 +341,8 @@ class FaultMiddleware:
             with _state.lock:
                 _state.refused_for_limit[vendor] += 1
                 _state.refused_by_policy[(vendor, policy)] += 1
+                if len(_state.refusals) < 50:
+                    _state.refusals.append((vendor, policy, arrived))
         if kind == "timeout":
             time.sleep(config["timeout_seconds"])  # the client has given up by now
             return response

@@ -141,6 +141,7 @@ def test_real_rate_limit_refusals_are_counted_apart_from_injected_ones(call):
     stats = faults.stats()
     assert stats["refused_for_limit"]["hubspot"] == 1 and stats["max_requests_per_10s"]["hubspot"] == 3
     assert stats["refused_by_policy"] == {"hubspot": {"TEN_SECONDLY_ROLLING": 1}, "salesforce": {}}
+    assert stats["refusals_arrived_in_window"] == [["hubspot", "TEN_SECONDLY_ROLLING", 3]]
 
 
 def test_injected_rate_limit_answers_are_not_counted_as_real_refusals(call):
