@@ -327,6 +327,7 @@ class FaultMiddleware:
         vendor = _vendor(request.path)
         if vendor is None:
             return self.get_response(request)
+        request.sandbox_arrived = time.monotonic()  # rate limits count arrivals (hubspot.gate._take)
         _ensure_loaded()
         arrived = _count(vendor, _account(request), _is_search(vendor, request.path))
         kind = _draw(vendor) if _state.active else None

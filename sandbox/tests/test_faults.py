@@ -4,6 +4,8 @@ seeded draws, a budget, counters, the /sandbox/faults/ control and sandbox_serve
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -217,3 +219,22 @@ def test_hubspot_searches_are_counted_per_second_apart_from_the_ten_second_windo
     assert stats["requests"]["hubspot"] == 4
     assert stats["max_searches_per_1s"] == {"hubspot": 3}
     assert stats["max_requests_per_10s"]["hubspot"] == 1
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The gate's clock held at 1,000 s; the requests arrived just before (served late)."""
+    monkeypatch.setattr(gate, "time", SimpleNamespace(monotonic=lambda: 1000.0, sleep=time.sleep))
+    return 1000.0 - 1.5
+
+
+def test_hubspot_rate_limits_count_a_request_at_its_arrival_not_when_the_server_gets_to_it(now):
+    assert [gate._take((1, "search"), 2, 1.0, now + t)[0] for t in (0.5, 0.0, 1.2)] == [True, True, True]
+    gate.reset_rate_limits()
+    assert [gate._take((1, "search"), 2, 1.0, now + t)[0] for t in (0.0, 0.6, 0.5)] == [True, True, False]
+
+
+def test_a_late_served_request_is_refused_when_a_window_holding_its_arrival_is_full(now):
+    assert all(gate._take((1, "search"), 5, 1.0, now + t)[0] for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.05))
+    allowed, remaining, wait = gate._take((1, "search"), 5, 1.0, now + 0.9)  # [0.2, 1.2) holds 5 already
+    assert (allowed, remaining) == (False, 0) and 0 < wait <= 1.0
