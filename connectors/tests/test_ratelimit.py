@@ -142,15 +142,3 @@ def test_without_redis_a_daily_budget_counts_its_own_calls():
     budget.acquire()
     with pytest.raises(ConnectorError):
         budget.acquire()
-
-
-def test_hubspot_client_windows_leave_room_for_a_request_arriving_late_after_its_slot():
-    """On a loaded machine a request reached the sandbox over 0.1 s after taking its slot, and
-    the sandbox counted 6 searches in one second (limit 5): the client's windows must be longer
-    than the server's by more than that."""
-    from connectors.hubspot.client import HubSpotClient
-
-    client = HubSpotClient("http://hubspot.invalid", {"access_token": "t"}, save_credentials=lambda **_: None,
-                           options={})
-    assert client.search_limiter.max_calls == 5 and client.search_limiter.period >= 1.0 + 0.25
-    assert client.ten.max_calls == 190 and client.ten.period >= 10.0 + 0.25
