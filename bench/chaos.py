@@ -4,24 +4,33 @@ between runs; then runs to the end with the faults still on, then until quiet wi
 off, and checks record by record.
 
     .venv/bin/python bench/chaos.py [--contacts 5000] [--companies 1000] [--kills 10] [--fault-share 0.005]
-    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py --workers 2 [--hubspot-limit 40]
 
 One worker (default): each run is a `manage.py sync_run` subprocess, SIGKILLed after a random
 delay (uniform in [0.5, --kill-window] s) if still running. Two workers (`--workers 2`, needs
 PostgreSQL and Redis): two `manage.py qcluster` processes take the runs the bench queues for both
 syncs every few seconds; one of them, chosen at random, is SIGKILLed (with its children) and
-restarted at each kill. Reports double runs (two runs of one sync overlapping in time) and the
-requests the sandboxes refused for a real vendor limit, and the most requests one account sent
-in any 10 seconds (from the sandboxes' own counters, sandbox/faults.py).
+restarted at each kill; --hubspot-limit lowers HubSpot's 10-second limit so that the two must
+share a scarce budget. Reports double runs (two runs of one sync overlapping in time), runs that
+lost their lease while their worker lived (from the workers' logs), the requests the sandboxes
+refused for a real vendor limit, by policy, and the most requests one account sent in any 10
+seconds (HubSpot's searches apart: the most in any second), from the sandboxes' own counters
+(sandbox/faults.py); and the time from a kill to the sync's next run starting (what the lease
+governs) and to its next successful run.
 
 Seeding: both apps get --contacts contacts and --companies companies; --overlap of them share an
-email (contacts) or a name and domain (companies) with the other app; 1% of each app's contacts
-duplicate another's email, 1% have an invalid email, 1% of companies share a name.
+email (contacts) or a name and domain (companies) with the other app, and the other companies
+get names of their own; 1% of each app's contacts duplicate another's email, 1% have an invalid
+email, 1% of companies share a name.
 
-A killed worker keeps its sync claimed until the claim is stale (ObjectSync.claim: 2 h before the
-lease work lands); its sync then counts as stuck. `--unsafe-clear-claims-after-kill` clears the
-claim right after each kill instead (a stand-in for an expired lease, for measuring the rest):
-the bench's default does not.
+A killed worker keeps its sync claimed until its lease expires (SYNC_LEASE_SECONDS, 120 s by
+default without a heartbeat; `SYNC_LEASE_SECONDS=10` keeps the bench from waiting 2 minutes
+per kill); a sync whose lease is still live at the end counts as stuck.
+`--unsafe-clear-claims-after-kill` clears the claim right after each kill instead (it measured
+the rest before leases existed): the bench's default does not.
+
+Companies are checked by domain (HubSpot's domain, Salesforce's Website), or by name when they
+have none: distinct companies share names, seldom domains.
 
 Prints figures and asserts nothing. Last line:
 chaos: N records, K kills, F faults injected, lost L, duplicated D, disagreeing X, unexplained failures U, stuck S
@@ -39,16 +48,19 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from harness import MANAGE, ROOT, bench_database, sandbox_connections, wait_until_up
 
 CONTACT_FIELDS = (("email", "Email"), ("firstname", "FirstName"), ("lastname", "LastName"), ("jobtitle", "Title"))
 COMPANY_FIELDS = (("name", "Name"), ("city", "BillingCity"))
 READ_TIMEOUT = 15.0
+LOST_LEASE = "was taken over by another worker: this run stops"  # syncrules.lease's log line
 TIMEOUT_HOLD = 17
 
 
@@ -68,6 +80,9 @@ def main() -> None:
     parser.add_argument("--faulty-runs", type=int, default=2,
                         help="runs per sync to the end with faults still on, after the kills")
     parser.add_argument("--quiet-runs", type=int, default=8, help="most final runs per sync, faults off")
+    parser.add_argument("--hubspot-limit", type=int, default=None,
+                        help="the HubSpot portal's 10-second limit (the sandbox's default: 190); a low one makes "
+                             "two workers share a scarce budget")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=18781)
     args = parser.parse_args()
@@ -111,7 +126,8 @@ def seed(args):
     from sandbox.salesforce.seed import seed_org
 
     rng = random.Random(args.seed)
-    portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=True)
+    limit = {"ten_second_limit": args.hubspot_limit} if args.hubspot_limit else {}
+    portal = ensure_portal(int(time.time()) % 1_000_000 + 2_000_000, rate_limit_enabled=True, **limit)
     seed_records(portal, contacts=args.contacts, companies=args.companies, seed=args.seed)
     org = seed_org(f"chaos{int(time.time())}", contacts=args.contacts, accounts=args.companies, api_max=10_000_000)
 
@@ -138,6 +154,8 @@ def seed(args):
 
     hub_companies = list(CrmObject.objects.filter(portal=portal, object_type="companies").order_by("pk"))
     accounts = list(Record.objects.filter(org=org.org, sobject="Account").order_by("pk"))
+    distinct_company_names(hub_companies, accounts, args.seed)
+    CrmObject.objects.bulk_update(hub_companies, ["properties"], batch_size=500)
     shared = int(args.overlap * min(len(hub_companies), len(accounts)))
     for source, target in zip(hub_companies[:shared], accounts[:shared], strict=False):
         props = source.properties
@@ -149,6 +167,36 @@ def seed(args):
     hour_ago = timezone.now().replace(microsecond=0) - timedelta(hours=1)
     Record.objects.filter(org=org.org).update(system_modstamp=hour_ago)
     return portal, org
+
+
+def distinct_company_names(hub_companies, accounts, seed: int) -> None:
+    """Give distinct companies distinct names (in place). Both sandboxes' seeders draw names from
+    one seeded Faker, so nearly every company of one app had a namesake in the other, and the
+    engine, which matches companies by name or domain, paired companies that differ (their
+    domains then converged): --overlap was not the share of companies in both apps. A seeder's
+    deliberate duplicate (same name and domain) keeps its twin's new name."""
+    from faker import Faker
+
+    from syncrules.engine.match import normalize_name
+
+    fake = Faker()
+    fake.seed_instance(seed + 1)
+    taken: set[str] = set()
+
+    def fresh(name: str) -> str:
+        while not name or normalize_name(name) in taken:
+            name = fake.company()
+        taken.add(normalize_name(name))
+        return name
+
+    renamed: dict[tuple, str] = {}
+    for company in hub_companies:
+        key = (company.properties.get("name"), company.properties.get("domain"))
+        if key not in renamed:
+            renamed[key] = fresh(key[0] or "")
+        company.properties = {**company.properties, "name": renamed[key]}
+    for record in accounts:
+        record.data = {**record.data, "Name": fresh(record.data.get("Name") or "")}
 
 
 # --- the bench -------------------------------------------------------------------------------
@@ -173,9 +221,12 @@ class Chaos:
                                              object_type=object_type, state=ObjectSync.State.ACTIVE)
             create_default_mappings(sync)
             self.syncs[object_type] = sync
-        self.portal_limit = portal.ten_second_limit
+        self.portal_limit, self.search_limit = portal.ten_second_limit, portal.search_per_second
         self.kills = 0
         self.kill_times: dict[int, float] = {}
+        self.killed_syncs: list[tuple] = []  # one worker: (when, sync) of each kill
+        self.killed_runs: list[tuple] = []  # two workers: (when, the victim's runs) of each kill
+        self.lost_leases = 0  # runs whose worker lived on but lost its lease to another (from the logs)
         self.recoveries: list[float] = []
         self.edits: dict[tuple[str, int], tuple[str, str, str]] = {}  # (type, link pk) -> (field a, field b, value)
         self.created: dict[str, list[tuple[str, str]]] = {CONTACTS: []}  # (side, email)
@@ -215,6 +266,8 @@ class Chaos:
 
     # --- one worker: sync_run subprocesses, killed at random -----------------------------------
     def one_worker(self) -> None:
+        from django.utils import timezone
+
         from syncrules.models import ObjectSync
 
         attempts = 0
@@ -226,6 +279,7 @@ class Chaos:
                 delay = self.rng.uniform(0.5, self.args.kill_window)
                 try:
                     output, _ = process.communicate(timeout=delay)
+                    self.lost_leases += output.decode(errors="replace").count(LOST_LEASE)
                     tail = output.decode(errors="replace").strip().splitlines()[-1:] if output else []
                     print(f"  {sync.object_type} run ended ({process.returncode}) {tail[0][:160] if tail else ''}")
                     if process.returncode == 0 and sync.pk in self.kill_times:
@@ -235,6 +289,7 @@ class Chaos:
                     process.communicate()
                     self.kills += 1
                     self.kill_times.setdefault(sync.pk, time.monotonic())
+                    self.killed_syncs.append((timezone.now(), sync.pk))
                     print(f"  kill {self.kills}: {sync.object_type} run SIGKILLed after {delay:.1f}s")
                     if self.args.unsafe_clear_claims_after_kill:
                         ObjectSync.objects.filter(pk=sync.pk).update(running_since=None)
@@ -244,12 +299,27 @@ class Chaos:
 
     def faulty_runs(self) -> None:
         """Runs to the end with every fault still on (the kills mostly cut runs short)."""
+        from django.utils import timezone
+
+        from syncrules.models import ObjectSync
+
         for n in range(self.args.faulty_runs):
             for sync in self.syncs.values():
                 started = time.monotonic()
-                done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
-                                      capture_output=True, text=True)
+                for _ in range(3):
+                    done = subprocess.run([*MANAGE, "sync_run", str(sync.pk)], env=self.env, cwd=ROOT,
+                                          capture_output=True, text=True)
+                    if "is already running" not in done.stdout + done.stderr:
+                        break
+                    # A killed run's claim lasts until its lease expires: wait for it, so that
+                    # every run under faults is a run (it was refused right after the last kill).
+                    expires = ObjectSync.objects.filter(pk=sync.pk).values_list("lease_expires_at", flat=True).first()
+                    wait = (expires - timezone.now()).total_seconds() + 1 if expires else 1.0
+                    print(f"  run {n + 1} under faults, {sync.object_type}: refused, a killed run's lease "
+                          f"has {wait:.0f}s left; waiting")
+                    time.sleep(max(1.0, wait))
                 tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+                self.lost_leases += (done.stdout + done.stderr).count(LOST_LEASE)
                 print(f"  run {n + 1} under faults, {sync.object_type}: {time.monotonic() - started:.0f}s "
                       f"({done.returncode}) {tail[0][:160]}")
                 if done.returncode == 0 and sync.pk in self.kill_times:
@@ -257,14 +327,43 @@ class Chaos:
 
     # --- two workers: qcluster processes on the same syncs ------------------------------------
     def two_workers(self) -> None:
+        from django.conf import settings
         from django.db import transaction
+        from django.db.models import F
+        from django.utils import timezone
 
-        from syncrules.models import ObjectSync
+        from syncrules.models import ObjectSync, SyncRun
         from syncrules.tasks import enqueue_run
 
+        logs = Path(tempfile.mkdtemp(prefix="chaos-workers-"))
+
         def start():
-            return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            log = open(logs / f"worker-{len(list(logs.iterdir())) + 1}.log", "wb")  # noqa: SIM115 (the child's)
+            with log:
+                return subprocess.Popen([*MANAGE, "qcluster"], env={**self.env, "Q_WORKERS": "1"}, cwd=ROOT,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def live_runs():
+            """(run, sync, lease token, lease expiry) of each run whose worker holds a live lease."""
+            return [(run_pk, sync_pk, token, expires) for run_pk, sync_pk, token, expires in SyncRun.objects.filter(
+                object_sync__in=self.syncs.values(), status=SyncRun.Status.RUNNING,
+                object_sync__lease_token=F("lease_token"), object_sync__lease_expires_at__gt=timezone.now(),
+            ).values_list("pk", "object_sync_id", "lease_token", "object_sync__lease_expires_at")]
+
+        # The victim of a kill is known once the other worker had time to renew its lease: the
+        # victim's runs are those still holding the lease they held at the kill, never renewed.
+        pending: list[tuple] = []
+        beat = settings.SYNC_LEASE_SECONDS / 4 + 2
+
+        def settle(done: bool) -> None:
+            while pending and (done or time.monotonic() - pending[0][1] >= beat):
+                killed_at, at, runs = pending.pop(0)
+                if done:
+                    time.sleep(max(0.0, at + beat - time.monotonic()))
+                now = {(pk, token): expires for pk, token, expires in ObjectSync.objects.filter(
+                    pk__in=[sync for _, sync, _, _ in runs]).values_list("pk", "lease_token", "lease_expires_at")}
+                self.killed_runs.append((killed_at, [run for run, sync, token, expires in runs
+                                                     if now.get((sync, token)) == expires]))
 
         workers = [start(), start()]
         try:
@@ -275,8 +374,10 @@ class Chaos:
                         enqueue_run(sync.pk)  # both workers may take one: the claim must let one through
                         enqueue_run(sync.pk)
                 time.sleep(3)
+                settle(done=False)
                 if time.monotonic() >= next_kill:
                     victim = self.rng.randrange(2)
+                    pending.append((timezone.now(), time.monotonic(), live_runs()))
                     os.killpg(workers[victim].pid, signal.SIGKILL)
                     workers[victim].wait()
                     self.kills += 1
@@ -287,6 +388,7 @@ class Chaos:
                     next_kill = time.monotonic() + self.rng.uniform(0.5, self.args.kill_window)
                 self.edit_round()
             time.sleep(5)
+            settle(done=True)
         finally:
             for worker in workers:
                 try:
@@ -296,6 +398,9 @@ class Chaos:
                     os.killpg(worker.pid, signal.SIGKILL)
             if self.args.unsafe_clear_claims_after_kill:  # a run cut short by stopping its worker
                 ObjectSync.objects.filter(pk__in=[s.pk for s in self.syncs.values()]).update(running_since=None)
+            for path in sorted(logs.iterdir()):
+                self.lost_leases += path.read_text(errors="replace").count(LOST_LEASE)
+            print(f"workers' logs: {logs}")
 
     # --- people editing both apps between runs --------------------------------------------------
     def edit_round(self) -> None:
@@ -388,18 +493,26 @@ class Chaos:
         from connectors.base import COMPANIES, CONTACTS
         from connectors.errors import ErrorCategory
         from syncrules.engine.filters import is_valid_email, normalize_email
+        from syncrules.engine.match import normalize_domain, normalize_name
         from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
 
         after = self.snapshot()
         stats = self.faults()
         transient = {c.code for c in ErrorCategory if c.transient}
         lost = duplicated = disagreeing = explained = 0
-        keys = {CONTACTS: ("email", "Email"), COMPANIES: ("name", "Name")}
+        keys = {CONTACTS: ("email", "Email"), COMPANIES: ("domain", "Website")}
 
-        def norm(object_type, value):
+        def key_of(object_type, values, field):
+            """A contact by its valid email; a company by its domain (distinct companies share
+            names, seldom domains), or by its name when it has no domain."""
             if object_type == CONTACTS:
+                value = values.get(field)
                 return normalize_email(value) if is_valid_email(value) else None
-            return (value or "").strip().lower() or None
+            domain = normalize_domain(values.get(field))
+            if domain:
+                return domain
+            name = normalize_name(values.get("name" if field == "domain" else "Name"))
+            return f"name:{name}" if name else None
 
         for object_type, (key_a, key_b) in keys.items():
             sync = self.syncs[object_type]
@@ -408,17 +521,16 @@ class Chaos:
             status_of.update({("b", link.id_b): link for link in links if link.id_b})
             counts, before = {}, {}
             for side, key in (("a", key_a), ("b", key_b)):
-                counts[side] = Counter(norm(object_type, v.get(key)) for v in after[(object_type, side)].values())
-                before[side] = Counter(norm(object_type, v.get(key)) for v in self.before[(object_type, side)].values())
+                counts[side] = Counter(key_of(object_type, v, key) for v in after[(object_type, side)].values())
+                before[side] = Counter(key_of(object_type, v, key) for v in self.before[(object_type, side)].values())
                 counts[side].pop(None, None)
                 before[side].pop(None, None)
             for side in ("a", "b"):
                 for value, n in counts[side].items():
                     allowed = max(1, before[side][value])
                     if object_type == COMPANIES:
-                        # Distinct companies may share a name (they differ by domain): a side may
-                        # hold as many of a name as the other side does. (A duplicate of one of
-                        # several same-named companies goes uncounted: key by domain to see it.)
+                        # Distinct companies may (seldom) share a domain: a side may hold as many
+                        # of a domain as the other side does.
                         allowed = max(allowed, counts["b" if side == "a" else "a"][value])
                     extra = max(0, n - allowed)
                     if extra:
@@ -431,7 +543,7 @@ class Chaos:
                 if not missing:
                     continue
                 holders = [(side, rid) for side, key in (("a", key_a), ("b", key_b))
-                           for rid, v in after[(object_type, side)].items() if norm(object_type, v.get(key)) == value]
+                           for rid, v in after[(object_type, side)].items() if key_of(object_type, v, key) == value]
                 held = [status_of.get(h) for h in holders]
                 # Not lost: a record waiting for a person (duplicate, invalid value) or excluded by a filter.
                 if held and all(link is not None and (link.status == LinkStatus.EXCLUDED or (
@@ -467,12 +579,32 @@ class Chaos:
             spans = [(r.started_at, r.finished_at) for r in runs if r.object_sync_id == sync.pk
                      and r.finished_at and "nterrupted" not in (r.error or "")]
             double += sum(1 for (s1, f1), (s2, _) in zip(spans, spans[1:], strict=False) if s2 < f1)
-        print(f"runs: {runs.count()} ({Counter(runs.values_list('status', flat=True))}), double runs {double}")
+        killed = list(self.killed_syncs)
+        for killed_at, victims in self.killed_runs:  # two workers: from the runs' own times
+            for run in runs.filter(pk__in=victims, status=SyncRun.Status.INTERRUPTED):
+                killed.append((killed_at, run.object_sync_id))
+                ok = runs.filter(object_sync_id=run.object_sync_id, finished_at__gt=killed_at,
+                                 status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL)).first()
+                if ok:  # (ordered by start: the first to start after the kill and succeed)
+                    self.recoveries.append((ok.finished_at - killed_at).total_seconds())
+        print(f"runs: {runs.count()} ({Counter(runs.values_list('status', flat=True))}), double runs {double}, "
+              f"runs that lost their lease while their worker lived: {self.lost_leases}")
         print(f"failing links by category: {dict(by_category)}; not lost but waiting for a person: {explained}")
         print(f"edits made: {len(self.edits)} fields, contacts created between runs: {len(self.created[CONTACTS])}")
         print(f"faults injected: {stats['injected']}")
-        print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']}; "
-              f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit})")
+        print(f"requests: {stats['requests']}; refused for a real vendor limit: {stats['refused_for_limit']} "
+              f"{stats.get('refused_by_policy', {})}; "
+              f"most in 10 s per account: {stats['max_requests_per_10s']} (HubSpot's limit {self.portal_limit}; "
+              f"its searches apart: at most {stats.get('max_searches_per_1s', {}).get('hubspot')} in 1 s, "
+              f"limit {self.search_limit})")
+        if stats.get("refusals_arrived_in_window"):
+            print("  each refusal (vendor, policy, that account's requests in the window as it arrived, itself "
+                  f"included): {stats['refusals_arrived_in_window']}")
+        restarts = [(run.started_at - killed_at).total_seconds() for killed_at, sync_pk in killed
+                    for run in runs.filter(object_sync_id=sync_pk, started_at__gt=killed_at)[:1]]
+        if restarts:
+            print(f"time from a kill to the sync's next run starting: median "
+                  f"{sorted(restarts)[len(restarts) // 2]:.0f}s, max {max(restarts):.0f}s ({len(restarts)} measured)")
         if self.recoveries:
             print(f"time from a kill to the sync's next successful run: median "
                   f"{sorted(self.recoveries)[len(self.recoveries) // 2]:.0f}s, max {max(self.recoveries):.0f}s "

@@ -28,8 +28,9 @@ Faults before serving (429, 5xx, HTML) leave the vendor's data untouched; `timeo
 and `truncated_json` lose the answer of a request that was carried out, as real networks do.
 
 The counters also record, per vendor, the requests the sandboxes themselves refused for a
-real limit (HubSpot's 429s, Salesforce's daily REQUEST_LIMIT_EXCEEDED) and the most requests
-one account sent in any 10-second window, so a benchmark can tell whether clients kept to the
+real limit (HubSpot's 429s, Salesforce's daily REQUEST_LIMIT_EXCEEDED), by policy, and the most
+requests one account sent in any 10-second window (HubSpot's searches apart: the most in any
+second, as their own limit counts them), so a benchmark can tell whether clients kept to the
 vendors' limits.
 """
 
@@ -65,6 +66,7 @@ SERVED_FIRST = frozenset({"timeout", "reset", "truncated_json"})
 OPTIONS = {"seed": 0, "retry_after": 1.0, "timeout_seconds": 65.0, "slow_seconds": 2.0, "budget": -1}
 VENDORS = ("hubspot", "salesforce")
 WINDOW_SECONDS = 10.0
+_clock = time.monotonic  # the counters' clock (a test holds it still)
 
 
 class FaultConfigError(ValueError):
@@ -111,8 +113,13 @@ class _State:
         self.injected: collections.Counter = collections.Counter()  # (vendor, kind) -> n
         self.requests: collections.Counter = collections.Counter()  # vendor -> n
         self.refused_for_limit: collections.Counter = collections.Counter()  # vendor -> n
-        self.windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self.refused_by_policy: collections.Counter = collections.Counter()  # (vendor, policy) -> n
+        # (vendor, policy, the account's requests in the window when the refused one arrived), the
+        # first 50: a refusal with no more than the limit at arrival was the server's own delay.
+        self.refusals: list[tuple[str, str, int]] = []
+        self.windows: dict[tuple[str, str, bool], collections.deque] = collections.defaultdict(collections.deque)
         self.max_in_window: collections.Counter = collections.Counter()  # vendor -> most requests in 10 s
+        self.max_searches: collections.Counter = collections.Counter()  # vendor -> most searches in 1 s
 
     @property
     def active(self) -> bool:
@@ -151,7 +158,11 @@ def stats() -> dict:
             "injected": injected,
             "injected_total": sum(_state.injected.values()),
             "refused_for_limit": {v: _state.refused_for_limit[v] for v in VENDORS},
+            "refused_by_policy": {v: {p: n for (vendor, p), n in sorted(_state.refused_by_policy.items())
+                                      if vendor == v} for v in VENDORS},
+            "refusals_arrived_in_window": [list(r) for r in _state.refusals],
             "max_requests_per_10s": {v: _state.max_in_window[v] for v in VENDORS},
+            "max_searches_per_1s": {"hubspot": _state.max_searches["hubspot"]},
         }
 
 
@@ -170,15 +181,24 @@ def _account(request: HttpRequest) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def _count(vendor: str, account: str) -> None:
-    now = time.monotonic()
+def _is_search(vendor: str, path: str) -> bool:
+    """HubSpot's searches have a per-second limit of their own and do not count in its
+    ten-secondly one (reference 1.13)."""
+    return vendor == "hubspot" and path.rstrip("/").endswith("/search")
+
+
+def _count(vendor: str, account: str, search: bool = False) -> int:
+    """Count a request as it arrives; the account's requests in its window, this one included."""
+    now = _clock()
+    span, most = (1.0, _state.max_searches) if search else (WINDOW_SECONDS, _state.max_in_window)
     with _state.lock:
         _state.requests[vendor] += 1
-        window = _state.windows[(vendor, account)]
+        window = _state.windows[(vendor, account, search)]
         window.append(now)
-        while window and now - window[0] >= WINDOW_SECONDS:
+        while window and now - window[0] >= span:
             window.popleft()
-        _state.max_in_window[vendor] = max(_state.max_in_window[vendor], len(window))
+        most[vendor] = max(most[vendor], len(window))
+        return len(window)
 
 
 def _draw(vendor: str) -> str | None:
@@ -204,6 +224,19 @@ def _refused_for_limit(vendor: str, response: HttpResponse) -> bool:
     if response.status_code != 403:
         return False
     return b"REQUEST_LIMIT_EXCEEDED" in getattr(response, "content", b"")
+
+
+def _policy(vendor: str, response: HttpResponse) -> str:
+    """Which limit a real refusal was for: HubSpot's policyName (TEN_SECONDLY_ROLLING, SECONDLY
+    for search, DAILY), Salesforce's errorCode."""
+    try:
+        body = json.loads(getattr(response, "content", b"") or b"{}")
+    except ValueError:
+        return "unknown"
+    if vendor == "salesforce":
+        body = body[0] if isinstance(body, list) and body else {}
+        return str(body.get("errorCode") or "unknown") if isinstance(body, dict) else "unknown"
+    return str(body.get("policyName") or "unknown") if isinstance(body, dict) else "unknown"
 
 
 # --- the vendors' error answers ---------------------------------------------------------------
@@ -294,8 +327,9 @@ class FaultMiddleware:
         vendor = _vendor(request.path)
         if vendor is None:
             return self.get_response(request)
+        request.sandbox_arrived = time.monotonic()  # rate limits count arrivals (hubspot.gate._take)
         _ensure_loaded()
-        _count(vendor, _account(request))
+        arrived = _count(vendor, _account(request), _is_search(vendor, request.path))
         kind = _draw(vendor) if _state.active else None
         config = _state.config
         if kind is not None and kind not in SERVED_FIRST and kind != "slow":
@@ -304,8 +338,12 @@ class FaultMiddleware:
             time.sleep(config["slow_seconds"])
         response = self.get_response(request)
         if _refused_for_limit(vendor, response):
+            policy = _policy(vendor, response)
             with _state.lock:
                 _state.refused_for_limit[vendor] += 1
+                _state.refused_by_policy[(vendor, policy)] += 1
+                if len(_state.refusals) < 50:
+                    _state.refusals.append((vendor, policy, arrived))
         if kind == "timeout":
             time.sleep(config["timeout_seconds"])  # the client has given up by now
             return response

@@ -8,6 +8,7 @@ the limit it emulates.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import functools
 import json
@@ -134,7 +135,7 @@ def authenticate(request: HttpRequest) -> Caller | JsonResponse:
 
 
 # --- rate limits ---------------------------------------------------------------------------
-_windows: dict[tuple[int, str], collections.deque] = collections.defaultdict(collections.deque)
+_windows: dict[tuple[int, str], list[float]] = collections.defaultdict(list)  # arrival times, in order
 _daily: dict[int, int] = collections.Counter()
 _lock = threading.Lock()
 
@@ -145,29 +146,39 @@ def reset_rate_limits() -> None:
         _daily.clear()
 
 
-def _take(key: tuple[int, str], limit: int, period: float) -> tuple[bool, int, float]:
-    """Take a slot in a sliding window: (allowed, remaining, seconds until a slot frees)."""
+def _take(key: tuple[int, str], limit: int, period: float, arrived: float | None = None) -> tuple[bool, int, float]:
+    """Take a slot in a sliding window: (allowed, remaining, seconds until a slot frees).
+
+    Requests count at their arrival (`arrived`, stamped by sandbox.faults.FaultMiddleware), as
+    HubSpot counts at its edge: timed after authentication instead, a request delayed by the
+    server's own work could land in a window it never arrived in. The window holds arrival times
+    in order; a request is refused when some `period` holding its arrival would exceed `limit`."""
     now = time.monotonic()
+    at = now if arrived is None else min(arrived, now)
     window = _windows[key]
-    while window and now - window[0] >= period:
-        window.popleft()
-    if len(window) >= limit:
-        return False, 0, period - (now - window[0])
-    window.append(now)
-    return True, limit - len(window), 0.0
+    del window[:bisect.bisect_left(window, now - 2 * period)]  # a request may be served up to `period` late
+    near = window[bisect.bisect_right(window, at - period):bisect.bisect_left(window, at + period)]
+    # The busiest `period` holding `at` starts at `at` or at an arrival before it.
+    starts = [(i, t) for i, t in enumerate(near) if t <= at] + [(bisect.bisect_left(near, at), at)]
+    busiest = max(bisect.bisect_left(near, start + period) - i for i, start in starts)
+    if busiest >= limit:
+        return False, 0, max(0.0, period - (at - near[0])) if near else period
+    bisect.insort(window, at)
+    return True, limit - busiest - 1, 0.0
 
 
-def rate_limit(caller: Caller, search: bool) -> tuple[JsonResponse | None, dict[str, str]]:
+def rate_limit(caller: Caller, search: bool, arrived: float | None = None) -> tuple[JsonResponse | None, dict[str, str]]:
     portal = caller.portal
     if not portal.rate_limit_enabled:
         return None, {}
     with _lock:
         if search:
-            ok, _, wait = _take((portal.pk, "search"), portal.search_per_second, 1.0)
+            ok, _, wait = _take((portal.pk, "search"), portal.search_per_second, 1.0, arrived)
             headers = {}
             policy, text = "SECONDLY", "You have reached your secondly limit."
         else:
-            ok, remaining, wait = _take((portal.pk, "ten"), portal.ten_second_limit, portal.interval_ms / 1000)
+            ok, remaining, wait = _take((portal.pk, "ten"), portal.ten_second_limit, portal.interval_ms / 1000,
+                                        arrived)
             headers = {
                 "X-HubSpot-RateLimit-Interval-Milliseconds": str(portal.interval_ms),
                 "X-HubSpot-RateLimit-Max": str(portal.ten_second_limit),
@@ -278,7 +289,7 @@ def api(*, search: bool = False, scopes=None):
             fault = inject_fault(request, caller.portal)
             if fault is not None:
                 return fault
-            limited, headers = rate_limit(caller, search)
+            limited, headers = rate_limit(caller, search, getattr(request, "sandbox_arrived", None))
             if limited is not None:
                 return limited
             if "object_type" in kwargs:

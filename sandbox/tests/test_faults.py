@@ -4,6 +4,8 @@ seeded draws, a budget, counters, the /sandbox/faults/ control and sandbox_serve
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -140,6 +142,16 @@ def test_real_rate_limit_refusals_are_counted_apart_from_injected_ones(call):
     assert statuses == [200, 200, 429]
     stats = faults.stats()
     assert stats["refused_for_limit"]["hubspot"] == 1 and stats["max_requests_per_10s"]["hubspot"] == 3
+    assert stats["refused_by_policy"] == {"hubspot": {"TEN_SECONDLY_ROLLING": 1}, "salesforce": {}}
+    assert stats["refusals_arrived_in_window"] == [["hubspot", "TEN_SECONDLY_ROLLING", 3]]
+
+
+def test_injected_rate_limit_answers_are_not_counted_as_real_refusals(call):
+    faults.configure({"http_429": 1.0})
+    assert {call(vendor).status_code for vendor in ("hubspot", "salesforce")} == {429, 403}
+    stats = faults.stats()
+    assert stats["refused_for_limit"] == {"hubspot": 0, "salesforce": 0}
+    assert stats["refused_by_policy"] == {"hubspot": {}, "salesforce": {}}
 
 
 @pytest.mark.parametrize("config", [{"http_999": 0.1}, {"http_500": 1.5}, {"http_500": "often"},
@@ -181,3 +193,48 @@ def test_sandbox_serve_options_configure_the_faults_before_serving(monkeypatch):
     for bad in (["--fault", "nope=0.1"], ["--fault", "http_500"], ["--fault", "http_500=x"], ["--all-faults", "0.2"]):
         with pytest.raises(CommandError):
             call_command("sandbox_serve", *bad, stdout=open("/dev/null", "w"))
+
+
+def test_a_spent_salesforce_allocation_is_counted_as_a_real_refusal_by_its_error_code():
+    org = seed_org("spent", contacts=1, api_max=2)
+    client = Client()
+    statuses = [client.get(SALESFORCE, {"q": "SELECT Id FROM Contact"},
+                           headers={"Authorization": f"Bearer {org.access_token}"}).status_code for _ in range(4)]
+    assert statuses[-1] == 403
+    stats = faults.stats()
+    assert stats["refused_for_limit"]["salesforce"] == statuses.count(403)
+    assert stats["refused_by_policy"]["salesforce"] == {"REQUEST_LIMIT_EXCEEDED": statuses.count(403)}
+
+
+def test_hubspot_searches_are_counted_per_second_apart_from_the_ten_second_window(monkeypatch):
+    monkeypatch.setattr(faults, "_clock", lambda: 100.0)  # every request in the same instant
+    portal = ensure_portal(5102, rate_limit_enabled=False)
+    client = Client()
+    auth = {"Authorization": f"Bearer {portal.private_token}"}
+    for _ in range(3):
+        client.post("/sandbox/hubspot/crm/v3/objects/contacts/search", "{}", content_type="application/json",
+                    headers=auth)
+    client.get(HUBSPOT, headers=auth)
+    stats = faults.stats()
+    assert stats["requests"]["hubspot"] == 4
+    assert stats["max_searches_per_1s"] == {"hubspot": 3}
+    assert stats["max_requests_per_10s"]["hubspot"] == 1
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The gate's clock held at 1,000 s; the requests arrived just before (served late)."""
+    monkeypatch.setattr(gate, "time", SimpleNamespace(monotonic=lambda: 1000.0, sleep=time.sleep))
+    return 1000.0 - 1.5
+
+
+def test_hubspot_rate_limits_count_a_request_at_its_arrival_not_when_the_server_gets_to_it(now):
+    assert [gate._take((1, "search"), 2, 1.0, now + t)[0] for t in (0.5, 0.0, 1.2)] == [True, True, True]
+    gate.reset_rate_limits()
+    assert [gate._take((1, "search"), 2, 1.0, now + t)[0] for t in (0.0, 0.6, 0.5)] == [True, True, False]
+
+
+def test_a_late_served_request_is_refused_when_a_window_holding_its_arrival_is_full(now):
+    assert all(gate._take((1, "search"), 5, 1.0, now + t)[0] for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.05))
+    allowed, remaining, wait = gate._take((1, "search"), 5, 1.0, now + 0.9)  # [0.2, 1.2) holds 5 already
+    assert (allowed, remaining) == (False, 0) and 0 < wait <= 1.0
