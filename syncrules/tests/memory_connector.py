@@ -371,7 +371,8 @@ class MemoryApp:
         log, store = self._log[object_type], self.records[object_type]
         start = bisect.bisect_right(log, (after, "\uffff"))
         page = []
-        for seq, rid in itertools.islice(log, start, None):
+        for index in range(start, len(log)):  # by index: islice would walk the log from its start
+            seq, rid = log[index]
             current = store.get(rid)
             if current is not None and current.seq == seq:
                 page.append((seq, rid))
