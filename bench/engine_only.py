@@ -136,12 +136,16 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
         return execute(sql, params, many, context)
 
     collecting = [0.0, 0.0]  # seconds in the cycle collector, when the current pass started
+    passes = [[0, 0.0] for _ in range(3)]  # per generation: passes, seconds
 
     def collector(phase, info):
         if phase == "start":
             collecting[1] = time.process_time()
         else:
-            collecting[0] += time.process_time() - collecting[1]
+            spent = time.process_time() - collecting[1]
+            collecting[0] += spent
+            passes[info["generation"]][0] += 1
+            passes[info["generation"]][1] += spent
 
     calls_before = sum(app.calls for app in apps)
     started, cpu = time.perf_counter(), time.process_time()
@@ -160,6 +164,8 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
           f"{records / cpu if cpu else 0:6.0f} per CPU second)  created {run.created:6d} matched {run.matched:6d} "
           f"updated {run.updated:4d} failed {run.failed:3d}  SQL queries {queries[0]:6d}  "
           f"app calls {sum(app.calls for app in apps) - calls_before:5d}")
+    if collecting[0] > 0.1 * cpu:
+        print("  cycle collector passes per generation: " + ", ".join(f"{n} ({t:.1f}s)" for n, t in passes))
     if run.error:
         print(f"  note: {run.error}")
     return seconds, queries[0]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.base import (
     COMPANIES,
@@ -68,8 +68,11 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
-@dataclass
-class Stored:
+class Stored(NamedTuple):
+    """One record as the app keeps it. Tuples (here and in the lookup index) rather than objects
+    and sets, so that the cycle collector drops them from its passes: a bench holding a million
+    records would otherwise have every full pass walk them, a cost no remote app puts on a run."""
+
     values: dict[str, Any]
     modified_at: datetime
     seq: int
@@ -163,6 +166,12 @@ def fold(value: Any) -> str:
     return str(value).strip().casefold()
 
 
+def _index_add(index: dict[str, tuple[str, ...]], key: str, record_id: str) -> None:
+    ids = index.get(key, ())
+    if record_id not in ids:
+        index[key] = (*ids, record_id)
+
+
 class MemoryApp:
     """The state of one emulated app; `connector()` hands out contract instances for it.
 
@@ -205,7 +214,7 @@ class MemoryApp:
         # is no longer the record's is stale and skipped), and field values folded for lookups
         # ((type, field) -> folded value -> ids; built on a field's first lookup, kept up to date).
         self._log: dict[str, list[tuple[int, str]]] = {t: [] for t in OBJECT_TYPES}
-        self._index: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._index: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
         self.deleted: dict[str, list[tuple[int, DeletedRecord]]] = {t: [] for t in OBJECT_TYPES}
         self.merged: dict[str, dict[str, list[str]]] = {t: {} for t in OBJECT_TYPES}  # survivor -> merged ids
         # (from type, from id, to type) -> associated ids, primary first; kept for both directions.
@@ -347,21 +356,23 @@ class MemoryApp:
         self._log[object_type].append((stored.seq, record_id))
         for (kind, name), index in self._index.items():
             if kind == object_type and name in values:
-                index.setdefault(fold(values[name]), set()).add(record_id)
+                _index_add(index, fold(values[name]), record_id)
 
     def _unindex(self, object_type: str, record_id: str, values: Mapping[str, Any]) -> None:
         for (kind, name), index in self._index.items():
             if kind == object_type and name in values:
-                index.get(fold(values[name]), set()).discard(record_id)
+                key = fold(values[name])
+                if record_id in index.get(key, ()):
+                    index[key] = tuple(rid for rid in index[key] if rid != record_id)
 
     def lookup(self, object_type: str, field_name: str, value: Any) -> list[str]:
         """Ids of the records whose `field_name` folds to `value`'s folding (indexed)."""
         key = (object_type, field_name)
         if key not in self._index:
-            index: dict[str, set[str]] = {}
+            index: dict[str, tuple[str, ...]] = {}
             for rid, stored in self.records[object_type].items():
                 if field_name in stored.values:
-                    index.setdefault(fold(stored.values[field_name]), set()).add(rid)
+                    _index_add(index, fold(stored.values[field_name]), rid)
             self._index[key] = index
         return sorted(self._index[key].get(fold(value), ()), key=lambda rid: (len(rid), rid))  # creation order
 
