@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.models import Field, Model
 from django.utils import timezone
@@ -110,7 +111,6 @@ def _converters(model: type[Model], names: tuple[str, ...], alias: str) -> tuple
 def converter(field: Field, connection: Any) -> Converter:
     """A function giving the database what `field.get_db_prep_save(value)` gives, faster for
     the common cases (text, aware datetimes, JSON, keys and numbers)."""
-    ops = connection.ops
 
     def slow(value: Any) -> Any:
         return field.get_db_prep_save(value, connection)
@@ -120,11 +120,42 @@ def converter(field: Field, connection: Any) -> Converter:
         # What CharField.to_python does: any str (a TextChoices member too) passes as it is.
         return lambda v: v if v is None or isinstance(v, str) else slow(v)
     if kind == "DateTimeField":
-        return lambda v: ops.adapt_datetimefield_value(v) if type(v) is datetime and v.tzinfo is not None else slow(v)
+        return _datetime_converter(connection, slow)
     if kind == "JSONField":
-        encoder = field.encoder
-        return lambda v: None if v is None else ops.adapt_json_value(v, encoder)
+        return _json_converter(connection, field.encoder)
     if kind in ("ForeignKey", "AutoField", "BigAutoField", "IntegerField", "PositiveIntegerField", "BooleanField"):
         plain = (bool,) if kind == "BooleanField" else (int,)
         return lambda v: v if v is None or type(v) in plain else slow(v)
     return slow
+
+
+def _datetime_converter(connection: Any, slow: Converter) -> Converter:
+    ops = connection.ops
+    # SQLite takes UTC text: a time already in the connection's zone (timezone.now()'s) is
+    # what make_naive would give, without its conversions.
+    zone = connection.timezone if connection.vendor == "sqlite" and settings.USE_TZ else None
+
+    def adapt(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None:
+            if value.tzinfo is zone:
+                return str(value.replace(tzinfo=None))
+            return ops.adapt_datetimefield_value(value)
+        return slow(value)
+
+    return adapt
+
+
+def _json_converter(connection: Any, encoder: Any) -> Converter:
+    ops = connection.ops
+    # Empty containers (most links' associations and warnings) encoded once, where the backend
+    # takes text (SQLite); PostgreSQL's Jsonb wrapper is encoded by the driver anyway.
+    empty = {} if connection.vendor == "postgresql" else {t: ops.adapt_json_value(t(), encoder) for t in (dict, list)}
+
+    def adapt(value: Any) -> Any:
+        if value is None:
+            return None
+        if not value and type(value) in empty:
+            return empty[type(value)]
+        return ops.adapt_json_value(value, encoder)
+
+    return adapt
