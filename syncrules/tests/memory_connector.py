@@ -16,6 +16,7 @@ import bisect
 import itertools
 import math
 import re
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -279,7 +280,7 @@ class MemoryApp:
 
     # --- what people do in the app (not counted as API calls) ------------------------------
     def field(self, object_type: str, key: str) -> str:
-        return f"{self.prefix}{key}"
+        return sys.intern(f"{self.prefix}{key}")  # one string per field name, not one per record
 
     def create(self, object_type: str, **values: Any) -> str:
         """A record as a person creates it (no validation); a deal lands in the default pipeline."""
