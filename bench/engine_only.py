@@ -24,6 +24,7 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
 import resource
 import time
@@ -164,6 +165,7 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
             passes[info["generation"]][1] += spent
 
     calls_before = sum(app.calls for app in apps)
+    server = database_cpu()
     started, cpu = time.perf_counter(), time.process_time()
     gc.callbacks.append(collector)
     with connection.execute_wrapper(count):
@@ -174,12 +176,16 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
             profiler.disable()
     gc.callbacks.remove(collector)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server = database_cpu(server)
     records = run.processed
     print(f"{label:44s} {run.status:9s} {seconds:7.2f}s (CPU {cpu:6.1f}s, GC {collecting[0]:4.1f}s)  "
           f"processed {records:7d} ({records / seconds if seconds else 0:6.0f} records/s, "
           f"{records / cpu if cpu else 0:6.0f} per CPU second)  created {run.created:6d} matched {run.matched:6d} "
           f"updated {run.updated:4d} failed {run.failed:3d}  SQL queries {queries[0]:6d}  "
           f"app calls {sum(app.calls for app in apps) - calls_before:5d}")
+    if server is not None:
+        print(f"  the database server's CPU for this connection: {server:.1f}s, so {records / (cpu + server) if cpu + server else 0:.0f} "
+              f"records per CPU second of engine and database together")
     if collecting[0] > 0.1 * cpu:
         print("  cycle collector passes per generation: " + ", ".join(f"{n} ({t:.1f}s)" for n, t in passes))
     if run.error:
@@ -194,6 +200,27 @@ def report_profile(profiler: cProfile.Profile, top: int) -> None:
         stats.sort_stats(order).print_stats(top)
         print(f"\ncProfile of the initial run, top {top} by {order}:")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+
+
+def database_cpu(since: tuple[int, float] | None = None):
+    """PostgreSQL on this machine: (backend pid, its CPU seconds so far), or with `since`, the
+    CPU seconds it spent since then (None when unknown: SQLite, a remote server, a new connection)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    if since is None:
+        return pid, seconds
+    return seconds - since[1] if since[0] == pid else None
 
 
 def rss_mb() -> float:
