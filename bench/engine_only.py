@@ -28,6 +28,7 @@ import os
 import pstats
 import resource
 import time
+from collections import Counter
 
 from harness import bench_database
 
@@ -106,12 +107,15 @@ def scenario(size: int, args, *, profile: bool) -> dict:
     before = peak_rss_mb()
     # CPU time, not wall time: the machine is shared, and waiting for a core is not our cost.
     profiler = cProfile.Profile(time.process_time) if profile else None
-    records_before = sum(len(app.records[CONTACTS]) for app in (app_a, app_b))
+    apps_before = sum(app.footprint(CONTACTS) for app in (app_a, app_b)) / 1024 / 1024
     measure("initial two-way sync", run, (app_a, app_b), profiler)
-    grown, created = peak_rss_mb() - before, sum(len(app.records[CONTACTS]) for app in (app_a, app_b)) - records_before
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (was {before:.0f} MB after seeding: the run added {grown:.0f} MB at "
-          f"most, of which the apps' {created} new records hold about {created * per_record:.0f} MB: the engine's "
-          f"own peak is about {grown - created * per_record:.0f} MB)")
+    grown, peak = peak_rss_mb() - before, peak_rss_mb()
+    apps_grown = sum(app.footprint(CONTACTS) for app in (app_a, app_b)) / 1024 / 1024 - apps_before
+    print(f"peak RSS: {peak:.0f} MB (was {before:.0f} MB after seeding: the run added {grown:.0f} MB at most, "
+          f"of which the apps' records grew {apps_grown:.0f} MB (the sizes of their objects): the engine's own "
+          f"peak is about {grown - apps_grown:.0f} MB)")
+    tracked = Counter(type(o).__name__ for o in gc.get_objects())
+    print(f"  objects the cycle collector tracks now: {sum(tracked.values())} ({tracked.most_common(4)})")
     if profiler is not None:
         report_profile(profiler, args.top)
     measure("next run (reads the initial's writes back)", run, (app_a, app_b))

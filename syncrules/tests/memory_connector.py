@@ -436,6 +436,19 @@ class MemoryApp:
                     break
         return page, len(seqs) - start
 
+    def footprint(self, object_type: str) -> int:
+        """Bytes the type's records take in this process (sys.getsizeof of their rows, ids,
+        values, change log and lookup indexes; field names and small values are shared)."""
+        table = self.records[object_type]
+        total = sys.getsizeof(table) + sum(sys.getsizeof(part) for part in self._log[object_type])
+        for record_id, (flat, moment, _) in dict.items(table):
+            total += sys.getsizeof(record_id) + sys.getsizeof(flat) + sys.getsizeof(moment) + 64  # the row's tuple
+            total += sum(sys.getsizeof(v) for v in flat[1::2] if isinstance(v, str | Decimal))
+        for (kind, _), index in self._index.items():
+            if kind == object_type:
+                total += sys.getsizeof(index) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in index.items())
+        return total
+
     def connector(self) -> MemoryConnector:
         return MemoryConnector(self)
 
