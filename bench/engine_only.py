@@ -7,21 +7,28 @@ Uses its own SQLite file (or DATABASE_URL if set). For each size (--small first,
 batches of 100; B Salesforce-like: pages of 2,000, batches of 200) with that many contacts each,
 --overlap of them sharing an email, and runs: the initial two-way sync, the run after it (which
 reads the initial's writes back), an incremental run after --changes edits on each side, and a
-quiet run. Prints per run: seconds, records/s, SQL queries, the apps' calls; the peak RSS of
-the process (resource.getrusage) before and after the initial run (the apps' own records are
-in this process too: the growth during the run is the engine's); then the incremental and
-quiet costs side by side for the two sizes. --profile prints cProfile's top functions of the
-largest initial run. Asserts nothing.
+quiet run. Prints per run: seconds, CPU seconds and the cycle collector's share of them,
+records/s of wall time and per CPU second (the machine may be shared: the CPU figure is the
+engine's own), SQL queries, the apps' calls; the peak RSS of the process (resource.getrusage)
+before and after the initial run. The apps' records live in this process too: the bench
+measures what a seeded record costs them and takes the records the run created off the run's
+growth, which leaves the engine's own peak. Then the incremental and quiet costs side by side
+for the two sizes. --profile prints cProfile's top functions (CPU time) of the largest initial
+run. Asserts nothing. With DATABASE_URL=postgres://... it runs on that database (it migrates
+it and adds its rows; use a database of its own).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
+import os
 import pstats
 import resource
 import time
+from collections import Counter
 
 from harness import bench_database
 
@@ -35,15 +42,26 @@ def main() -> None:
     parser.add_argument("--overlap", type=float, default=0.5, help="share of the contacts present on both sides")
     parser.add_argument("--profile", action="store_true", help="profile the large initial run (cProfile)")
     parser.add_argument("--top", type=int, default=25, help="functions listed by --profile")
+    parser.add_argument("--sqlite-cache-mb", type=int, default=0,
+                        help="an experiment: SQLite's page cache in MB (PRAGMA cache_size; default: SQLite's 2 MB)")
     args = parser.parse_args()
 
     with bench_database("engine-only-") as env:
         import django
 
         django.setup()
+        from django.conf import settings
         from django.db import connection
 
-        print(f"database: {connection.vendor} ({env['DATABASE_URL'].split('@')[-1]})")
+        # As in production: with DEBUG on, Django's debug cursor quotes and keeps every
+        # statement (on SQLite through one more query each), a tenth of the run's CPU.
+        settings.DEBUG = False
+        if args.sqlite_cache_mb and connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = -{args.sqlite_cache_mb * 1024}")
+            print(f"SQLite page cache: {args.sqlite_cache_mb} MB (an experiment; the settings keep SQLite's default)")
+
+        print(f"database: {connection.vendor} ({env['DATABASE_URL'].split('@')[-1]}), DEBUG off")
         figures = {}
         for size in [s for s in (args.small, args.contacts) if s]:
             print(f"\n--- {size} contacts per side ---")
@@ -52,8 +70,9 @@ def main() -> None:
             (small, a), (large, b) = figures.items()
             print(f"\nO(changes): {small} vs {large} contacts per side (links of both scenarios share one table)")
             for label in ("incremental", "quiet"):
-                (ta, qa), (tb, qb) = a[label], b[label]
+                (ta, ca, qa), (tb, cb, qb) = a[label], b[label]
                 print(f"  {label:12s} time {ta:6.3f}s vs {tb:6.3f}s ({tb / ta if ta else 0:4.1f}x)   "
+                      f"CPU {ca:6.3f}s vs {cb:6.3f}s ({cb / ca if ca else 0:4.1f}x)   "
                       f"SQL queries {qa:5d} vs {qb:5d} ({qb / qa if qa else 0:4.1f}x)")
 
 
@@ -70,10 +89,17 @@ def scenario(size: int, args, *, profile: bool) -> dict:
     app_a = MemoryApp("ha_", clock, page_size=1000, batch_size=100)
     app_b = MemoryApp("sf_", clock, page_size=2000, batch_size=200,
                       pipelines=(SALESFORCE_PIPELINE,), implicit_pipeline=True)
-    started = time.perf_counter()
+    started, rss_before_seeding = time.perf_counter(), rss_mb()
     seed(app_a, app_b, size, args.overlap)
+    for app in (app_a, app_b):  # the email index the run's lookups use, built now (the app's, not the run's)
+        app.lookup(CONTACTS, app.field(CONTACTS, "email"), "")
+    # The apps' records stand for two remote apps: leave them out of the cycle collector's
+    # passes, which would otherwise count millions of the apps' objects against the engine.
+    gc.collect()
+    gc.freeze()
+    per_record = (rss_mb() - rss_before_seeding) / (2 * size)
     print(f"seeded {size} + {size} contacts in {time.perf_counter() - started:.1f}s; "
-          f"peak RSS {peak_rss_mb():.0f} MB")
+          f"peak RSS {peak_rss_mb():.0f} MB; the apps hold {per_record * 1024 * 1024:.0f} bytes a record")
     conn_a = Connection.objects.create(kind="hubspot", name=f"A {size}", credentials={})
     conn_b = Connection.objects.create(kind="salesforce", name=f"B {size}", credentials={})
     REGISTRY[conn_a.pk], REGISTRY[conn_b.pk] = app_a, app_b
@@ -85,10 +111,17 @@ def scenario(size: int, args, *, profile: bool) -> dict:
         return run_sync(sync.pk, connectors={Side.A: app_a.connector(), Side.B: app_b.connector()})
 
     before = peak_rss_mb()
-    profiler = cProfile.Profile() if profile else None
+    # CPU time, not wall time: the machine is shared, and waiting for a core is not our cost.
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    apps_before = sum(app.footprint(CONTACTS) for app in (app_a, app_b)) / 1024 / 1024
     measure("initial two-way sync", run, (app_a, app_b), profiler)
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (was {before:.0f} MB after seeding: the run added "
-          f"{peak_rss_mb() - before:.0f} MB at most)")
+    grown, peak = peak_rss_mb() - before, peak_rss_mb()
+    apps_grown = sum(app.footprint(CONTACTS) for app in (app_a, app_b)) / 1024 / 1024 - apps_before
+    print(f"peak RSS: {peak:.0f} MB (was {before:.0f} MB after seeding: the run added {grown:.0f} MB at most, "
+          f"of which the apps' records grew {apps_grown:.0f} MB (the sizes of their objects): the engine's own "
+          f"peak is about {grown - apps_grown:.0f} MB)")
+    tracked = Counter(type(o).__name__ for o in gc.get_objects())
+    print(f"  objects the cycle collector tracks now: {sum(tracked.values())} ({tracked.most_common(4)})")
     if profiler is not None:
         report_profile(profiler, args.top)
     measure("next run (reads the initial's writes back)", run, (app_a, app_b))
@@ -119,8 +152,8 @@ def seed(app_a, app_b, size: int, overlap: float) -> None:
         app_b.create(CONTACTS, email=email, first=f"First{n}", last=f"Last{n}", vip=n % 2 == 0)
 
 
-def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) -> tuple[float, int]:
-    """Run `action`, print its figures; return (seconds, SQL queries)."""
+def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) -> tuple[float, float, int]:
+    """Run `action`, print its figures; return (seconds, CPU seconds, SQL queries)."""
     from django.db import connection
 
     queries = [0]
@@ -129,23 +162,45 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
         queries[0] += 1
         return execute(sql, params, many, context)
 
+    collecting = [0.0, 0.0]  # seconds in the cycle collector, when the current pass started
+    passes = [[0, 0.0] for _ in range(3)]  # per generation: passes, seconds
+
+    def collector(phase, info):
+        if phase == "start":
+            collecting[1] = time.process_time()
+        else:
+            spent = time.process_time() - collecting[1]
+            collecting[0] += spent
+            passes[info["generation"]][0] += 1
+            passes[info["generation"]][1] += spent
+
     calls_before = sum(app.calls for app in apps)
+    server = database_cpu()
     started, cpu = time.perf_counter(), time.process_time()
+    gc.callbacks.append(collector)
     with connection.execute_wrapper(count):
         if profiler is not None:
             profiler.enable()
         run = action()
         if profiler is not None:
             profiler.disable()
+    gc.callbacks.remove(collector)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server = database_cpu(server)
     records = run.processed
-    print(f"{label:44s} {run.status:9s} {seconds:7.2f}s (CPU {cpu:6.1f}s)  processed {records:7d} "
-          f"({records / seconds if seconds else 0:6.0f} records/s)  created {run.created:6d} matched {run.matched:6d} "
+    print(f"{label:44s} {run.status:9s} {seconds:7.2f}s (CPU {cpu:6.1f}s, GC {collecting[0]:4.1f}s)  "
+          f"processed {records:7d} ({records / seconds if seconds else 0:6.0f} records/s, "
+          f"{records / cpu if cpu else 0:6.0f} per CPU second)  created {run.created:6d} matched {run.matched:6d} "
           f"updated {run.updated:4d} failed {run.failed:3d}  SQL queries {queries[0]:6d}  "
           f"app calls {sum(app.calls for app in apps) - calls_before:5d}")
+    if server is not None:
+        print(f"  the database server's CPU for this connection: {server:.1f}s, so {records / (cpu + server) if cpu + server else 0:.0f} "
+              f"records per CPU second of engine and database together")
+    if collecting[0] > 0.1 * cpu:
+        print("  cycle collector passes per generation: " + ", ".join(f"{n} ({t:.1f}s)" for n, t in passes))
     if run.error:
         print(f"  note: {run.error}")
-    return seconds, queries[0]
+    return seconds, cpu, queries[0]
 
 
 def report_profile(profiler: cProfile.Profile, top: int) -> None:
@@ -155,6 +210,33 @@ def report_profile(profiler: cProfile.Profile, top: int) -> None:
         stats.sort_stats(order).print_stats(top)
         print(f"\ncProfile of the initial run, top {top} by {order}:")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+
+
+def database_cpu(since: tuple[int, float] | None = None):
+    """PostgreSQL on this machine: (backend pid, its CPU seconds so far), or with `since`, the
+    CPU seconds it spent since then (None when unknown: SQLite, a remote server, a new connection)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    if since is None:
+        return pid, seconds
+    return seconds - since[1] if since[0] == pid else None
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (Linux), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1024 / 1024
 
 
 def peak_rss_mb() -> float:

@@ -10,7 +10,9 @@ Two jobs, kept apart:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -187,6 +189,20 @@ def normalize(value: Any, spec: FieldSpec, *, casefold: bool = False) -> Any:
         return _normalize(value, spec, casefold)
     except (ConversionError, ValueError, TypeError, ArithmeticError, OverflowError):
         return str(value).strip()
+
+
+def normalizer(spec: FieldSpec, *, casefold: bool = False) -> Callable[[Any], Any]:
+    """`normalize` for one field, its type looked up once (the merge calls it per field per record)."""
+    if spec.type is not T.TEXT:
+        return functools.partial(normalize, spec=spec, casefold=casefold)
+
+    def text(value: Any) -> Any:
+        if isinstance(value, str):  # what normalize does with text, without its type dispatch
+            value = value.strip()
+            return (value.casefold() if casefold else value) if value else None
+        return normalize(value, spec, casefold=casefold)
+
+    return text
 
 
 def _normalize(value: Any, spec: FieldSpec, casefold: bool) -> Any:

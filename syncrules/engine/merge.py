@@ -23,6 +23,7 @@ from syncrules.engine.convert import (
     evaluate,
     is_empty,
     normalize,
+    normalizer,
 )
 from syncrules.models import Side
 
@@ -30,8 +31,11 @@ A, B = Side.A, Side.B
 CONFLICT_WINDOW = timedelta(minutes=5)
 
 
+_OTHER = {A: B, B: A}
+
+
 def other(side: str) -> Side:
-    return Side(side).other
+    return _OTHER.get(side) or Side(side).other
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ class FieldPair:
     fallback: str = ""
     add_options_on: frozenset[str] = frozenset()
 
+    def __post_init__(self) -> None:
+        # Worked out once per run, not once per value: the merge asks for these per field per
+        # record. (Not dataclass fields: equality, hashing and replace() ignore them.)
+        maps = {target: dict(self.value_map.get(f"{other(target)}_to_{target}") or {}) for target in (A, B)}
+        object.__setattr__(self, "_maps", maps)
+        object.__setattr__(self, "_normalize_a", normalizer(self.spec_a, casefold=self.casefold))
+        object.__setattr__(self, "_normalize_b", normalizer(self.spec_b, casefold=self.casefold))
+
     def spec(self, side: str) -> FieldSpec:
         return self.spec_a if side == A else self.spec_b
 
@@ -58,7 +70,9 @@ class FieldPair:
         return self.to_a if side == A else self.to_b
 
     def current(self, side: str, values: Mapping[str, Any]) -> Any:
-        return normalize(values.get(self.spec(side).name), self.spec(side), casefold=self.casefold)
+        if side == A:
+            return self._normalize_a(values.get(self.spec_a.name))
+        return self._normalize_b(values.get(self.spec_b.name))
 
     def convert_to(self, target: str, value: Any) -> Any:
         """A value of the other side's field, converted for `target`'s field."""
@@ -68,9 +82,9 @@ class FieldPair:
 
     def evaluate_to(self, target: str, value: Any) -> Evaluation:
         """The other side's value for `target`'s field under this mapping's policy."""
-        source = other(target)
+        source, spec = (self.spec_b, self.spec_a) if target == A else (self.spec_a, self.spec_b)
         return evaluate(
-            value, self.spec(source), self.spec(target), dict(self.value_map.get(f"{source}_to_{target}") or {}),
+            value, source, spec, self._maps[target],
             policy=self.policy, fallback=self.fallback, can_add_options=target in self.add_options_on,
         )
 

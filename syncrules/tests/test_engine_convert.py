@@ -15,6 +15,7 @@ from syncrules.engine.convert import (
     explain_incompatibility,
     mapping_directions,
     normalize,
+    normalizer,
 )
 
 TEXT = FieldSpec("t", "Text", FieldType.TEXT)
@@ -135,3 +136,20 @@ def test_it_explains_which_direction_a_one_way_pair_can_take():
     assert mapping_problem(NUMBER, TEXT, "to_b") == ""
     assert "only to side B" in mapping_problem(NUMBER, TEXT, "two_way")
     assert "cannot be mapped" in mapping_problem(BOOL, NUMBER, "to_b")
+
+
+ANY_VALUE = st.one_of(
+    st.none(), st.text(), st.text(alphabet=" \t\nAbc@.1"), st.integers(), st.booleans(),
+    st.decimals(allow_nan=False, allow_infinity=False), st.dates(), st.lists(st.sampled_from(["x", "y", " "])),
+)
+
+
+@given(ANY_VALUE, st.sampled_from([TEXT, SHORT, NUMBER, BOOL, DATE, DATETIME, STAGE_A, MULTI]), st.booleans())
+def test_a_fields_normalizer_gives_what_normalize_gives(value, spec, casefold):
+    assert normalizer(spec, casefold=casefold)(value) == normalize(value, spec, casefold=casefold)
+
+
+def test_the_text_normalizer_trims_folds_and_empties_as_normalize_does():
+    fold = normalizer(TEXT, casefold=True)
+    assert (fold("  Ann@Example.COM "), fold("   "), fold(""), fold(None), fold(42)) == ("ann@example.com", None, None, None, "42")
+    assert normalizer(TEXT)(" Ann ") == "Ann"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import FieldSpec, FieldType
+from connectors.base import FieldSpec, FieldType, Option
 from connectors.errors import ErrorCategory
 from syncrules.engine.merge import A, B, FieldPair, plan_create, plan_link
 
@@ -118,3 +118,15 @@ def test_applying_a_plan_makes_both_sides_agree_and_a_second_plan_writes_nothing
     assert again.writes == {A: {}, B: {}}
     if edited_a and edited_b and (now_a is None) != (now_b is None):
         assert FIRST.current(A, values_a) is not None  # an empty value never wins a conflict
+
+
+def test_a_pair_changed_with_replace_converts_with_its_new_value_map():
+    from dataclasses import replace
+
+    stage_a = FieldSpec("stage", "Stage", FieldType.ENUMERATION, options=(Option("lead", "Lead"),))
+    stage_b = FieldSpec("Status", "Status", FieldType.ENUMERATION, options=(Option("Open", "Open"), Option("New", "New")))
+    pair = FieldPair("stage|Status", stage_a, stage_b, value_map={"a_to_b": {"lead": "Open"}})
+    changed = replace(pair, value_map={"a_to_b": {"lead": "New"}})
+    assert pair.evaluate_to(B, "lead").value == "Open"
+    assert changed.evaluate_to(B, "lead").value == "New"
+    assert changed.current(A, {"stage": " lead "}) == "lead" and changed == replace(pair, value_map=changed.value_map)
