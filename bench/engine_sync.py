@@ -23,7 +23,7 @@ import resource
 import time
 from datetime import timedelta
 
-from harness import bench_database, sandbox_connections, sandbox_server
+from harness import SEARCH_LAG_SECONDS, bench_database, sandbox_connections, sandbox_server
 from ratemeter import Ceiling, RateMeter, load_average
 
 
@@ -147,7 +147,9 @@ def run(base: str, portal, org, args) -> None:
     edit_b = {link.id_b: {"Title": f"Bench title B{n}"} for n, link in enumerate(links[args.changed:])}
     hubspot.connector().write(CONTACTS, updates=edit_a)
     salesforce.connector().write(CONTACTS, updates=edit_b)
-    time.sleep(1.1)  # past the Salesforce connector's one-second re-read window
+    # Past the HubSpot connection's search-lag window (the sandbox's index lags 2 s) and the
+    # Salesforce connector's one-second re-read window, so the run reads every edit.
+    time.sleep(max(1.1, SEARCH_LAG_SECONDS + 0.1))
     timed(f"incremental run ({len(edit_a)} + {len(edit_b)} edits)", lambda: run_sync(sync.pk))
     timed("quiet run (no changes)", lambda: run_sync(sync.pk))
     check(hubspot, salesforce, edit_a, edit_b, links)

@@ -175,6 +175,10 @@ ASSOCIATION_SWEEP_SECONDS = read_int("ASSOCIATION_SWEEP_SECONDS", 300, minimum=0
 # Linked records whose associations one sweep compares (engine.associations), going on where the
 # last stopped: a sweep's cost whatever the size; every link is compared within links/slice sweeps.
 ASSOCIATION_SWEEP_SLICE = read_int("ASSOCIATION_SWEEP_SLICE", 2000, minimum=1)
+# Connectors read the next page while a run works on the current one and send the independent
+# calls of one lookup, read or write up to 3 at a time (connectors.readahead, connectors.fanout);
+# the same calls, through the same rate limits. Per connection: options read_ahead, parallel_calls.
+CONNECTOR_THREADS = read_bool("CONNECTOR_THREADS", True)
 # Deal pipelines an app may hold in all when Syncsite mirrors another app's pipelines into it
 # (Salesforce record types, F6.2): set it to your HubSpot plan's limit.
 DEAL_PIPELINE_LIMIT = read_int("DEAL_PIPELINE_LIMIT", 15, minimum=1)
