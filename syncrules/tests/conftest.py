@@ -4,6 +4,7 @@ import pytest
 
 from connectors.models import Connection
 from syncrules.tests.memory_connector import REGISTRY, Apps
+from syncrules.webhooks import debounce
 
 
 @pytest.fixture
@@ -18,3 +19,11 @@ def memory_connections(monkeypatch):
 def apps(memory_connections):
     """Two memory apps on one clock, as sides A and B."""
     return Apps()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The sync ids of the change-triggered runs handed to django-q2, in order."""
+    calls: list[int] = []
+    monkeypatch.setattr(debounce, "_enqueue", calls.append)
+    return calls

@@ -23,14 +23,6 @@ PORTAL = 4242
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """The sync ids of the triggered runs handed to django-q2, in order."""
-    calls: list[int] = []
-    monkeypatch.setattr(debounce, "_enqueue", calls.append)
-    return calls
-
-
-@pytest.fixture
 def hubspot(db):
     return make_connection("hubspot", "HubSpot", credentials={"hub_id": PORTAL, "client_secret": SECRET,
                                                               "access_token": "pat-x"})

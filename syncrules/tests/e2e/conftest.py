@@ -11,6 +11,7 @@ from connectors.models import Connection
 from sandbox.hubspot import gate
 from sandbox.hubspot.seed import ensure_portal, seed_records
 from sandbox.salesforce.seed import seed_org
+from syncrules.tests.e2e.helpers import connect_sandboxes
 
 _hub_ids = itertools.count(700_001)
 _orgs = itertools.count(1)
@@ -48,21 +49,6 @@ def pair(live_server):
         # The portal's data follows its hub id unless `hub_seed` pins it (a test counting on it).
         seed_records(portal, contacts=contacts, companies=companies, seed=hub_seed)
         org = seed_org(f"e2e{next(_orgs)}", contacts=sf_contacts, accounts=sf_accounts, **org_options)
-        hubspot = Connection.objects.create(
-            kind="hubspot", name="HubSpot sandbox", base_url=f"{live_server.url}/sandbox/hubspot",
-            credentials={"access_token": portal.private_token},
-            # The sandbox indexes searches at once; real HubSpot lags (the connector waits 15 s by default).
-            options={"client_rate_limit": False, "search_lag_seconds": 0},
-        )
-        salesforce = Connection.objects.create(
-            kind="salesforce", name="Salesforce sandbox", base_url=f"{live_server.url}/sandbox/salesforce",
-            credentials={
-                "access_token": org.access_token, "refresh_token": org.refresh_token,
-                "instance_url": f"{live_server.url}/sandbox/salesforce",
-                "client_id": org.org.client_id, "client_secret": org.org.client_secret,
-            },
-            options={"backoff_base": 0.01},
-        )
-        return hubspot, salesforce
+        return connect_sandboxes(live_server.url, portal, org)
 
     return make

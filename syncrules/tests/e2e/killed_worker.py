@@ -7,28 +7,14 @@ from __future__ import annotations
 def setup(sandbox_url: str, contacts: int) -> int:
     """Seed a HubSpot portal with `contacts` contacts and an empty Salesforce org, connect them
     and return the id of an active contact sync between them."""
-    from connectors.models import Connection
     from sandbox.hubspot.seed import ensure_portal, seed_records
     from sandbox.salesforce.seed import seed_org
-    from syncrules.tests.e2e.helpers import new_sync
+    from syncrules.tests.e2e.helpers import connect_sandboxes, new_sync
 
     portal = ensure_portal(900_001, rate_limit_enabled=False)
     seed_records(portal, contacts=contacts, seed=7)
     org = seed_org("killed")
-    hubspot = Connection.objects.create(
-        kind="hubspot", name="HubSpot sandbox", base_url=f"{sandbox_url}/sandbox/hubspot",
-        credentials={"access_token": portal.private_token},
-        options={"client_rate_limit": False, "search_lag_seconds": 0},
-    )
-    salesforce = Connection.objects.create(
-        kind="salesforce", name="Salesforce sandbox", base_url=f"{sandbox_url}/sandbox/salesforce",
-        credentials={
-            "access_token": org.access_token, "refresh_token": org.refresh_token,
-            "instance_url": f"{sandbox_url}/sandbox/salesforce",
-            "client_id": org.org.client_id, "client_secret": org.org.client_secret,
-        },
-        options={"backoff_base": 0.01},
-    )
+    hubspot, salesforce = connect_sandboxes(sandbox_url, portal, org)
     return new_sync(hubspot, salesforce, "contacts").pk
 
 

@@ -26,13 +26,6 @@ def _into_the_next_second() -> None:
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    calls: list[int] = []
-    monkeypatch.setattr(debounce, "_enqueue", calls.append)
-    return calls
-
-
-@pytest.fixture
 def queries(monkeypatch):
     """SOQL texts sent through the Salesforce client."""
     sent: list[str] = []
