@@ -41,6 +41,8 @@ ROLLUP_PROPERTIES = ("num_associated_deals", "first_deal_created_date", "recent_
                      "recent_deal_amount", "total_revenue")
 # Deal properties the roll-ups read: a change to one of them recomputes the deal's contacts.
 DEAL_INPUTS = frozenset({"amount", "closedate", "dealstage", "pipeline"})
+# What a recompute writes: the roll-ups, and the lifecycle stage they promote.
+WRITTEN = (*ROLLUP_PROPERTIES, "lifecyclestage")
 LIFECYCLE_ORDER = [value for value, _label in LIFECYCLE]
 CONTACT_TO_DEAL = 4
 CHUNK = 500
@@ -120,51 +122,59 @@ def recompute(portal: Portal, contact_ids: Iterable[int], *, events: bool = True
 
 
 def _recompute_chunk(portal: Portal, ids: list[int], states: dict, events: bool, modified: bool) -> int:
-    contacts, links, deals = _load(portal, ids)
-    stamp = store.now_ms()
+    """Recompute from the few values the roll-ups read (taken out of the records' JSON by the
+    database) and write only the keys that changed, to the contacts whose values changed."""
+    contacts = _contacts(portal, ids)
+    deals = _deals_of(portal, list(contacts), states)
     dirty = []
-    for pk, current, updated_at in contacts:
-        props = rolled_up(current, [(d, *deals[d]) for d in links.get(pk, ()) if d in deals], states)
-        if props != current:
-            diff = {k: props.get(k, "") for k in set(props) | set(current) if props.get(k) != current.get(k)}
-            dirty.append((pk, props, stamp if modified else updated_at, diff))
-    save_rows([row[:3] for row in dirty])
+    for pk, current in sorted(contacts.items()):
+        values = rolled_up(current, deals.get(pk, []))
+        diff = {k: v for k, v in values.items() if v != current.get(k)}
+        if diff:
+            dirty.append((pk, diff))
+    stamp = store.now_ms()
+    bulk.patch_json(CrmObject, "properties", [(pk, diff, stamp) if modified else (pk, diff) for pk, diff in dirty],
+                    also=["updated_at"] if modified else [])
     if events and portal.webhook_url:
-        for pk, _props, _stamp, diff in dirty:
+        for pk, diff in dirty:
             for name, value in diff.items():
-                webhooks.record_change(portal, "contacts", pk, "propertyChange", name=name, value=value,
+                webhooks.record_change(portal, "contacts", pk, "propertyChange", name=name, value=value or "",
                                        source="CALCULATED")
     return len(dirty)
 
 
-def _live(portal: Portal, object_type: str, ids, stamp: str) -> list[tuple]:
-    """(id, properties, `stamp` column) of the live records of this type among `ids`, looked up
-    by primary key alone (the portal's indexes would walk its records)."""
-    ids = sorted(ids)
+def _contacts(portal: Portal, ids: list[int]) -> dict[int, dict]:
+    """{id: {property: value}} of the properties the roll-ups write, for the live contacts among
+    `ids` (looked up by primary key alone: the portal's indexes would walk its records)."""
     if not ids:
-        return []
-    rows = bulk.values(CrmObject, ["id", "portal_id", "object_type", "archived", "merged_into_id", "properties",
-                                   stamp], f"id IN ({bulk.marks(len(ids))})", ids)
-    return [(pk, bulk.from_json(props), bulk.from_datetime(moment))
-            for pk, portal_id, kind, archived, merged_into, props, moment in rows
-            if portal_id == portal.pk and kind == object_type and not archived and merged_into is None]
+        return {}
+    columns, params = bulk.json_texts(CrmObject, "properties", WRITTEN)
+    rows = bulk.values(CrmObject, ["id", "portal_id", "object_type", "archived", "merged_into_id", *columns],
+                       f"id IN ({bulk.marks(len(ids))})", [*params, *ids])
+    return {pk: {k: v for k, v in zip(WRITTEN, values, strict=True) if v is not None}
+            for pk, portal_id, kind, archived, merged_into, *values in rows
+            if portal_id == portal.pk and kind == "contacts" and not archived and merged_into is None}
 
 
-def _load(portal: Portal, ids: list[int]) -> tuple[list[tuple], dict[int, set[int]], dict[int, tuple]]:
-    """The live contacts among `ids` as (id, properties, modified), their deal ids, and those
-    deals that are live as {id: (properties, created)}."""
-    contacts = sorted(_live(portal, "contacts", ids, "updated_at"))
-    links: dict[int, set[int]] = {}
-    for contact_id, deal_id in bulk.values(
-            Association, ["from_id", "to_id"],
-            f"portal_id = %s AND from_type = %s AND from_id IN ({bulk.marks(len(ids))}) AND to_type = %s "
-            "AND type_id = %s", [portal.pk, "contacts", *ids, "deals", CONTACT_TO_DEAL]):
-        links.setdefault(contact_id, set()).add(deal_id)
-    deals = {}
-    for chunk in _chunks(sorted(set().union(*links.values()))):
-        for pk, props, created in _live(portal, "deals", chunk, "created_at"):
-            deals[pk] = (props, created)
-    return contacts, links, deals
+def _deals_of(portal: Portal, contact_ids: list[int], states: dict) -> dict[int, list[tuple]]:
+    """{contact id: [(deal id, created, amount, close date, "open" | "won" | "lost")]} of the
+    live deals associated with these contacts, in one join (liveness is checked here: in the
+    WHERE clause it could lead the database to the deals' portal index)."""
+    if not contact_ids:
+        return {}
+    columns, params = bulk.json_texts(CrmObject, "d.properties", ("amount", "closedate", "pipeline", "dealstage"))
+    created = bulk.datetime_text(CrmObject, "d.created_at")
+    sql = (f"SELECT a.from_id, d.id, d.portal_id, d.object_type, d.archived, d.merged_into_id, {created}, "  # noqa: S608
+           f"{', '.join(columns)} FROM {Association._meta.db_table} a JOIN {CrmObject._meta.db_table} d "
+           f"ON d.id = a.to_id WHERE a.portal_id = %s AND a.from_type = %s "
+           f"AND a.from_id IN ({bulk.marks(len(contact_ids))}) AND a.to_type = %s AND a.type_id = %s")
+    rows = bulk.select(CrmObject, sql, [*params, portal.pk, "contacts", *contact_ids, "deals", CONTACT_TO_DEAL])
+    out: dict[int, list[tuple]] = {}
+    for contact_id, pk, portal_id, kind, archived, merged_into, moment, amount, closedate, pipeline, stage in rows:
+        if portal_id == portal.pk and kind == "deals" and not archived and merged_into is None:
+            out.setdefault(contact_id, []).append((pk, bulk.from_datetime(moment), amount, closedate,
+                                                   states.get((pipeline or "default", stage or ""), "open")))
+    return out
 
 
 def save_rows(rows: list[tuple]) -> None:
@@ -187,26 +197,26 @@ def stage_states(portal: Portal) -> dict[tuple[str, str], str]:
     return states
 
 
-def rolled_up(current: dict, deals: list[tuple], states: dict) -> dict:
-    """A contact's properties with its roll-ups computed from `deals` [(id, properties, created_at)]."""
-    props = {k: v for k, v in current.items() if k not in ROLLUP_PROPERTIES}
+def rolled_up(current: dict, deals: list[tuple]) -> dict:
+    """The values of WRITTEN for a contact whose properties are `current`, from its live deals
+    [(id, created, amount, close date, state)]; None for a property with nothing to roll up."""
+    values = dict.fromkeys(ROLLUP_PROPERTIES)
+    values["lifecyclestage"] = current.get("lifecyclestage")
     if not deals:
-        return props
-    kinds = [states.get((p.get("pipeline") or "default", p.get("dealstage") or ""), "open") for _, p, _ in deals]
-    won = [p for (_, p, _), kind in zip(deals, kinds, strict=True) if kind == "won"]
-    newest = max(deals, key=lambda d: (d[2], d[0]))
-    values = {
+        return values
+    won = [d for d in deals if d[4] == "won"]
+    newest = max(deals, key=lambda d: (d[1], d[0]))
+    values.update({
         "num_associated_deals": str(len(deals)),
-        "first_deal_created_date": store.iso(min(created for _, _, created in deals)),
-        "recent_deal_amount": newest[1].get("amount"),
-        "recent_deal_close_date": max((p["closedate"] for p in won if p.get("closedate")), default=None),
-        "total_revenue": _total([p.get("amount") for p in won]) if won else None,
-    }
-    props.update({k: v for k, v in values.items() if v not in (None, "")})
-    target = "customer" if won else "opportunity" if "open" in kinds else None
-    if target and _rank(props.get("lifecyclestage")) < _rank(target):
-        props["lifecyclestage"] = target
-    return props
+        "first_deal_created_date": store.iso(min(d[1] for d in deals)),
+        "recent_deal_amount": newest[2] or None,
+        "recent_deal_close_date": max((d[3] for d in won if d[3]), default=None),
+        "total_revenue": _total([d[2] for d in won]) if won else None,
+    })
+    target = "customer" if won else "opportunity" if any(d[4] == "open" for d in deals) else None
+    if target and _rank(values["lifecyclestage"]) < _rank(target):
+        values["lifecyclestage"] = target
+    return values
 
 
 def _rank(stage: str | None) -> int:
