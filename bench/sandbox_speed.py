@@ -9,7 +9,8 @@ after another: the figure is the server's own work per call, without the HTTP st
 limits off. Prints calls/s (wall clock: measured under whatever load the machine has), CPU ms
 per call and its inverse (calls per CPU-second: the rate on an idle core), and SQL queries per
 call (an executemany counts as one); asserts nothing. A target is judged on calls per
-CPU-second. The targets (10x the vendor limits the sandboxes emulate): >= 200 HubSpot batch
+CPU-second (and, beside it, the best run of ten calls: on a busy machine the least disturbed
+figure). The targets (10x the vendor limits the sandboxes emulate): >= 200 HubSpot batch
 calls/s of 100 records, >= 50 searches/s, >= 20 Salesforce Collections calls/s of 200 records.
 The two "Floor" lines are what any call costs: a 401 (Django's request handling and the
 middleware alone) and an authenticated one-record page.
@@ -30,6 +31,7 @@ import time
 from harness import bench_database
 
 TARGETS = {"batch": 200, "search": 50, "collections": 20}
+CHUNK = 10
 
 
 def main() -> None:
@@ -66,18 +68,24 @@ def timed(label: str, calls: int, call, target: int | None = None) -> None:
         queries.append(1)
         return execute(sql, params, many, context)
 
+    chunks = []  # CPU seconds of each run of CHUNK calls
     with connection.execute_wrapper(count):
         started, cpu = time.perf_counter(), time.process_time()
         for n in range(1, calls + 1):
             call(n)
+            if n % CHUNK == 0:
+                chunks.append(time.process_time() - cpu - sum(chunks))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = calls / seconds
     # CPU time per call is the figure that holds when other processes share the cores: 1000 /
     # cpu ms is the rate one client would see on an idle core (SQLite runs in this process).
+    # Neighbours still inflate it (shared caches and cores); the best run of CHUNK calls is
+    # the figure least disturbed by them.
     cpu_ms = cpu * 1000 / calls
+    best = CHUNK / min(chunks) if chunks and min(chunks) > 0 else 1000 / cpu_ms
     verdict = "" if target is None else ("  ok" if 1000 / cpu_ms >= target else f"  BELOW {target}/s")
     print(f"{label:<46} {rate:>8.1f} calls/s {cpu_ms:>8.1f} CPU ms/call {1000 / cpu_ms:>8.1f} calls/CPU-s "
-          f"{len(queries) / calls:>6.1f} queries/call{verdict}")
+          f"{best:>8.1f} best {CHUNK} {len(queries) / calls:>6.1f} queries/call{verdict}")
 
 
 def profiled(label: str, calls: int, call) -> None:

@@ -247,22 +247,42 @@ def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION
 UPDATE_FIELDS = ["properties", "email", "updated_at"]
 
 
+def save_changes(updates: list[tuple[CrmObject, dict, bool]]) -> None:
+    """Write what `update(..., deferred=...)` collected: per record only the keys that changed
+    (an empty value removes its key), and the email column only where the email changed (its
+    index is then left alone), in two executemany at most."""
+    merged: dict[int, list] = {}
+    for obj, changed, email_changed in updates:
+        entry = merged.setdefault(obj.pk, [{}, obj, False])
+        entry[0].update({k: v if v != "" else None for k, v in changed.items()})
+        entry[1], entry[2] = obj, entry[2] or email_changed
+    bulk.patch_json(CrmObject, "properties", [(pk, patch, obj.email, obj.updated_at)
+                                              for pk, (patch, obj, email) in merged.items() if email],
+                    also=["email", "updated_at"])
+    bulk.patch_json(CrmObject, "properties", [(pk, patch, obj.updated_at)
+                                              for pk, (patch, obj, email) in merged.items() if not email],
+                    also=["updated_at"])
+
+
 def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION",
            deferred: list | None = None) -> CrmObject:
-    """Validate and apply `incoming`; with `deferred`, the row is appended there for the caller
-    to save with the others of its batch (one UPDATE for the batch) instead of saved now."""
+    """Validate and apply `incoming`; with `deferred`, (record, changed properties, whether its
+    email changed) is appended there for the caller to save with the others of its batch (one
+    UPDATE for the batch, of the changed keys alone) instead of saved now."""
     props = validate(portal, obj.object_type, obj.properties, incoming)
-    if props.get("email", "").lower() != obj.email:  # HubSpot checks an email when it changes
+    email = props.get("email", "").lower()
+    if email != obj.email:  # HubSpot checks an email when it changes
         check_unique_email(portal, obj.object_type, props, exclude_id=obj.pk)
     changed = {k: v for k, v in props.items() if obj.properties.get(k) != v}
     changed.update({k: "" for k in obj.properties if k not in props})
+    email_changed = email != obj.email
     obj.properties = props
-    obj.email = props.get("email", "").lower()
+    obj.email = email
     obj.updated_at = now_ms()  # HubSpot bumps the last-modified date on every write
     if deferred is None:
         obj.save(update_fields=UPDATE_FIELDS)
     else:
-        deferred.append(obj)
+        deferred.append((obj, changed, email_changed))
     for name, value in changed.items():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
     if obj.object_type == "deals" and rollups.DEAL_INPUTS & changed.keys():

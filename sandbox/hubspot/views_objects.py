@@ -227,7 +227,7 @@ class _Batch:
             for obj in objs:
                 store.created_events(self.portal, obj)
         if self.to_update:
-            bulk.update_rows(CrmObject, self.to_update, store.UPDATE_FIELDS)
+            store.save_changes(self.to_update)
             self.to_update = []
 
 
