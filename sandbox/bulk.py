@@ -61,6 +61,7 @@ def marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+@functools.lru_cache(maxsize=16384)  # records are read again and again, and a batch shares its moments
 def from_datetime(value):
     """A DateTimeField's value as the database returned it, as an aware datetime."""
     if value is None:

@@ -227,11 +227,12 @@ def create(portal: Portal, object_type: str, incoming: dict, *, source: str = "I
 
 
 def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
-                   known_emails: dict[str, int] | None = None) -> CrmObject:
-    """A new record, validated but not saved (batch creates insert them together)."""
+                   known_emails: dict[str, int] | None = None, stamp: datetime | None = None) -> CrmObject:
+    """A new record, validated but not saved (batch creates insert them together, created at
+    the batch's `stamp`)."""
     props = validate(portal, object_type, {}, incoming)
     check_unique_email(portal, object_type, props, known=known_emails)
-    stamp = now_ms()
+    stamp = stamp or now_ms()
     return bulk.new(CrmObject, id=None, portal_id=portal.pk, object_type=object_type, properties=props,
                     email=props.get("email", "").lower(), created_at=stamp, updated_at=stamp, archived=False,
                     archived_at=None, merged_into_id=None)
@@ -265,7 +266,7 @@ def save_changes(updates: list[tuple[CrmObject, dict, bool]]) -> None:
 
 
 def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INTEGRATION",
-           deferred: list | None = None) -> CrmObject:
+           deferred: list | None = None, stamp: datetime | None = None) -> CrmObject:
     """Validate and apply `incoming`; with `deferred`, (record, changed properties, whether its
     email changed) is appended there for the caller to save with the others of its batch (one
     UPDATE for the batch, of the changed keys alone) instead of saved now."""
@@ -278,7 +279,7 @@ def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INT
     email_changed = email != obj.email
     obj.properties = props
     obj.email = email
-    obj.updated_at = now_ms()  # HubSpot bumps the last-modified date on every write
+    obj.updated_at = stamp or now_ms()  # HubSpot bumps the last-modified date on every write
     if deferred is None:
         obj.save(update_fields=UPDATE_FIELDS)
     else:

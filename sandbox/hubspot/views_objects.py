@@ -212,6 +212,7 @@ class _Batch:
                     self.resolved[use] = {"": exc}
         self.to_insert: list = []
         self.to_update: list = []
+        self.stamp = store.now_ms()  # the batch's records share their create and modify moment
 
     def lookup(self, use: str, ident: str):
         found = self.resolved.get(use, {})
@@ -242,7 +243,7 @@ def _write_one(batch: _Batch, entry, id_property):
             batch.flush()  # a duplicate of a record waiting in this batch: insert those, then name its id
             batch.known.update({o.email: o.pk for o in CrmObject.objects.filter(
                 portal=portal, object_type="contacts", email=email, archived=False)})
-        obj = store.prepare_create(portal, object_type, props, known_emails=batch.known)
+        obj = store.prepare_create(portal, object_type, props, known_emails=batch.known, stamp=batch.stamp)
         if entry.get("associations"):
             with transaction.atomic():
                 obj.save(force_insert=True)
@@ -264,7 +265,7 @@ def _write_one(batch: _Batch, entry, id_property):
         return obj, True
     if obj is None:
         raise store.Invalid(404, "OBJECT_NOT_FOUND", NOT_FOUND)
-    return store.update(portal, obj, props, deferred=batch.to_update), False
+    return store.update(portal, obj, props, deferred=batch.to_update, stamp=batch.stamp), False
 
 
 def _batch_write(_request, portal, object_type, action, body, inputs):
