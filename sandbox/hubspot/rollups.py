@@ -18,9 +18,13 @@ changeSource CALCULATED); an association change alone never touches the modified
 record, as in HubSpot, so a change feed built on modified dates sees roll-up changes but not
 association changes.
 
-Recomputing is set-based: inside `batched()` (every sandbox API request runs in one) the
-affected contacts are collected and recomputed once, with a handful of queries per request
-whatever the number of rows the request touched.
+Recomputing is set-based and touches only what changed: inside `batched()` (every sandbox API
+request runs in one) the contacts whose deals changed in a way the roll-ups read are collected
+and recomputed once, with a handful of queries per request whatever the number of rows it
+touched. A recompute reads only the values the roll-ups need (the database takes them out of the
+records' JSON; a contact's deals come joined to it) and writes only the keys that changed, to
+only the contacts whose values changed. The result equals a recompute from scratch
+(tests/test_rollups_incremental.py checks it after random sequences of writes).
 """
 
 from __future__ import annotations
