@@ -128,7 +128,12 @@ def _options(portal: Portal, object_type: str, name: str, props: dict) -> list[s
                                            pipeline_id=props.get("pipeline") or "default").first()
         return [stage["id"] for stage in pipeline.stages] if pipeline else []
     custom = (portal.property_options or {}).get(object_type, {}).get(name)
-    return [opt["value"] for opt in (custom if custom is not None else PROPERTY_INDEX[object_type][name]["options"])]
+    return [opt["value"] for opt in custom] if custom is not None else _builtin_options(object_type, name)
+
+
+@functools.cache  # the built-in lists never change; a batch checks one per record
+def _builtin_options(object_type: str, name: str) -> list[str]:
+    return [opt["value"] for opt in PROPERTY_INDEX[object_type][name]["options"]]
 
 
 def _normalise(object_type: str, name: str, value: str) -> str:
@@ -239,6 +244,8 @@ def prepare_create(portal: Portal, object_type: str, incoming: dict, *,
 
 
 def created_events(portal: Portal, obj: CrmObject, *, source: str = "INTEGRATION") -> None:
+    if not portal.webhook_url:  # nothing to send: skip a call per property of every new record
+        return
     webhooks.record_change(portal, obj.object_type, obj.pk, "creation", source=source)
     for name, value in obj.properties.items():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value,
@@ -284,7 +291,7 @@ def update(portal: Portal, obj: CrmObject, incoming: dict, *, source: str = "INT
         obj.save(update_fields=UPDATE_FIELDS)
     else:
         deferred.append((obj, changed, email_changed))
-    for name, value in changed.items():
+    for name, value in changed.items() if portal.webhook_url else ():
         webhooks.record_change(portal, obj.object_type, obj.pk, "propertyChange", name=name, value=value, source=source)
     if obj.object_type == "deals" and rollups.DEAL_INPUTS & changed.keys():
         rollups.touch_deals(portal, [obj.pk])
