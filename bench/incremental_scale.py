@@ -84,12 +84,15 @@ def main() -> None:
             print(f"\n=== {size} links ===")
             results[size] = scenario(size, args, state)
             saved.write_bytes(pickle.dumps(results[size]))
+        elif not saved.exists():
+            print(f"\n=== {size} links: no figures saved as {saved} yet ===")
         else:
             results[size] = pickle.loads(saved.read_bytes())  # noqa: S301 (this bench's own file)
             print(f"\n=== {size} links: figures of an earlier invocation ({saved}) ===")
             for kind in KINDS:
                 report_runs(kind, results[size]["runs"][kind])
-    compare(results, sizes[0], sizes[-1], args.top)
+    if sizes[0] in results and sizes[-1] in results:
+        compare(results, sizes[0], sizes[-1], args.top)
 
 
 # --- the state -----------------------------------------------------------------------------------
