@@ -1,7 +1,8 @@
 """What an incremental run and a quiet run cost at 10k, 100k and 1M links, and where it grows.
 
     .venv/bin/python bench/incremental_scale.py [--links 10000,100000,1000000] [--runs 7]
-        [--changes 100] [--profile-runs 3] [--pick random|first] [--state-dir DIR]
+        [--changes 100] [--profile-runs 3] [--pick random|first] [--companies]
+        [--state-dir DIR] [--label NAME] [--only SIZES]
 
 Per size, two memory apps (as in bench/engine_only.py: A HubSpot-like, B Salesforce-like) hold
 N contacts each, every one linked to its counterpart as an initial sync leaves them: the links
@@ -9,16 +10,19 @@ and their "matched" outcomes are made by the engine's own merge and writes (Engi
 Engine.finish, store.save_changes), in chunks, without the reads and lookups of a real initial
 sync, and both cursors stand at the end of the apps' change logs. On SQLite each size keeps its
 seeded file in --state-dir and later invocations copy it instead of seeding again (the apps are
-seeded the same way every time, so their ids, change sequences and clock match the file); with
-DATABASE_URL=postgres://... the tables are emptied, seeded and ANALYZEd per size (use a
-database of its own).
+seeded the same way every time, so their ids, change sequences and clock match the file). With
+DATABASE_URL=postgres://... (a database of its own) the tables hold one size at a time: emptied,
+seeded and ANALYZEd, and the links the cycles edited are put back afterwards, so the next
+invocation for that size reuses them (seeding 1M links there takes ~20 minutes).
 
-Then --runs cycles of: --changes edits on each side (random links, or the first by pk as
-engine_only does), the incremental run, the run that reads its writes back, and a quiet run
-(nothing changed). Prints per run kind the median and minimum CPU and wall seconds, the SQL
-queries and their time; each statement shape's count and milliseconds per run, side by side for
-the smallest and largest size; and cProfile of --profile-runs more incremental and quiet runs,
-the functions whose time grew most from the smallest size to the largest. Asserts nothing.
+Then --runs cycles of: --changes edits on each side (random links, the same every invocation,
+or the first by pk as engine_only does), the incremental run, the run that reads its writes
+back, and a quiet run (nothing changed). Prints per run kind the median and minimum CPU and wall
+seconds, the SQL queries and their time; per statement shape, side by side for the smallest and
+largest size: calls, wall and CPU milliseconds, and the read/write system calls made meanwhile
+(SQLite reads and writes a page per call: its pages); and cProfile of --profile-runs more cycles,
+the functions whose time grew most. Each size's figures are saved under --label: --only runs
+some sizes and compares with the others' saved figures. Asserts nothing.
 """
 
 from __future__ import annotations
