@@ -48,6 +48,7 @@ from syncrules.engine.context import StepResult
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, other, pick_winner
 from syncrules.engine.store import LinkChange, Outcome
+from syncrules.engine.values import with_warnings
 from syncrules.models import AssociationProblem, LinkStatus, ObjectSync, RecordLink, RecordOutcome, Side
 
 if TYPE_CHECKING:
@@ -474,25 +475,30 @@ class Associations(Extension):
     def after_retries(self, engine: Engine) -> Iterator[StepResult]:
         """Re-check links carrying a blocked association: once the associated record's link
         changes (fixed, included again, resynced), the association completes. One query per
-        1,000 links; the apps are read only for links whose associated record changed."""
-        rows = RecordLink.objects.filter(object_sync=engine.sync, status__in=ACTIVE, has_warnings=True).order_by("pk")
+        1,000 links (per status: see values.with_warnings); the apps are read only for links
+        whose associated record changed."""
         for target in self.targets_of(engine):
-            last = 0
-            while True:
-                batch = list(rows.filter(pk__gt=last)[:SWEEP_BATCH])
-                if not batch:
-                    break
-                last = batch[-1].pk
-                carrying = [(link, warnings_of(link, target.to_type)) for link in batch if self.syncs(link)]
-                carrying = [(link, items) for link, items in carrying if items]
-                resolved = {}
-                for s in (A, B):
-                    ids = [item["id"] for _, items in carrying for item in items if item["on"] == s]
-                    resolved[s] = target.resolve(s, ids) if ids else {}
-                changed = [link for link, items in carrying if any(
-                    resolved[item["on"]].get(item["id"]) != SKIP
-                    or target.blocked.get(item["id"], ("", "", ""))[2] != item.get("reason") for item in items)]
-                yield self.reconcile(engine, A, [(link, None) for link in changed], only=target)
+            seen: set[int] = set()  # a link this pass made failing is not checked again as such
+            for status in ACTIVE:
+                last = 0
+                while batch := list(with_warnings(engine.sync, status).filter(pk__gt=last)[:SWEEP_BATCH]):
+                    last = batch[-1].pk
+                    fresh = [link for link in batch if link.pk not in seen]
+                    seen.update(link.pk for link in fresh)
+                    yield self.recheck(engine, target, fresh)
+
+    def recheck(self, engine: Engine, target: Target, batch: Sequence[RecordLink]) -> StepResult:
+        """Reconcile those of `batch` whose blocked associated records changed since."""
+        carrying = [(link, warnings_of(link, target.to_type)) for link in batch if self.syncs(link)]
+        carrying = [(link, items) for link, items in carrying if items]
+        resolved = {}
+        for s in (A, B):
+            ids = [item["id"] for _, items in carrying for item in items if item["on"] == s]
+            resolved[s] = target.resolve(s, ids) if ids else {}
+        changed = [link for link, items in carrying if any(
+            resolved[item["on"]].get(item["id"]) != SKIP
+            or target.blocked.get(item["id"], ("", "", ""))[2] != item.get("reason") for item in items)]
+        return self.reconcile(engine, A, [(link, None) for link in changed], only=target)
 
 
 def warnings_of(link: RecordLink, to_type: str) -> list[dict]:

@@ -90,6 +90,8 @@ def save_changes(sync: ObjectSync, run: SyncRun, changes: Sequence[LinkChange], 
         if existing:
             update_rows(existing, LINK_FIELDS)
         rows.insert_objects(new)
+        for link in new:
+            link.mark_saved()
         rows.insert(RecordOutcome, OUTCOME_COLUMNS, _outcome_rows(sync, run, changes, now))
     _count(run, changes)
 
@@ -101,8 +103,17 @@ def save_names(links: Sequence[RecordLink]) -> None:
 
 
 def update_rows(links: Sequence[RecordLink], fields: Sequence[str]) -> None:
-    """UPDATE each link's `fields` by primary key, as one prepared statement (engine.rows)."""
-    rows.update(RecordLink, fields, links)
+    """UPDATE each link's `fields` by primary key, as one prepared statement (engine.rows) per
+    set of indexed fields that changed: an indexed column left out of the SET keeps its index
+    entries as they are (SQLite rewrites the entries of every indexed column set, changed or not)."""
+    indexed = set(RecordLink.INDEXED_FIELDS)
+    groups: dict[tuple[str, ...], list[RecordLink]] = {}
+    for link in links:
+        groups.setdefault(link.changed_indexed_fields(), []).append(link)
+    for changed, group in groups.items():
+        rows.update(RecordLink, [f for f in fields if f not in indexed or f in changed], group)
+        for link in group:
+            link.mark_saved()
 
 
 OUTCOME_COLUMNS = (

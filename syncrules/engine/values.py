@@ -16,13 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from django.db.models import QuerySet
+
 from connectors.base import Option
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import store
 from syncrules.engine.context import StepResult
 from syncrules.engine.extensions import Extension
 from syncrules.engine.merge import A, B, FieldPair, Plan
-from syncrules.models import LinkStatus, RecordLink, RecordOutcome
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome
 
 if TYPE_CHECKING:
     from syncrules.engine.context import Pending, RunContext, SideContext
@@ -34,6 +36,14 @@ VALUE_CATEGORIES = frozenset(c.code for c in (
 ))
 FINGERPRINTS = "mappings"  # key of ObjectSync.extra_cursors: mapping key -> fingerprint
 WRITTEN = (RecordOutcome.Action.CREATED, RecordOutcome.Action.UPDATED)
+
+
+def with_warnings(sync: ObjectSync, status: str) -> QuerySet[RecordLink]:
+    """The sync's links of `status` that carry warnings, by primary key, read through the
+    (sync, status, has_warnings) index on any database. `has_warnings=True` is written as the
+    bare column, which SQLite does not look up in an index: it walked every link of the sync
+    in key order instead (0.2 to 2 s a run at 1,000,000 links); `IN (true)` it looks up."""
+    return RecordLink.objects.filter(object_sync=sync, status=status, has_warnings__in=[True]).order_by("pk")
 
 
 def retry_keys(link: RecordLink) -> dict[str, str]:
@@ -153,9 +163,7 @@ class Reevaluate(Extension):
     def after_sides(self, run: RunContext) -> StepResult | None:
         if not self.changed:
             return None
-        rows = RecordLink.objects.filter(
-            object_sync=run.sync, status=LinkStatus.IN_SYNC, has_warnings=True,
-        ).exclude(updated_at__gte=run.run.started_at).order_by("pk")
+        rows = with_warnings(run.sync, LinkStatus.IN_SYNC).exclude(updated_at__gte=run.run.started_at)
         due = [link for link in rows.iterator() if link.id_a and link.id_b and set(retry_keys(link)) & self.changed]
         return StepResult(retry={A: due}) if due else None
 
