@@ -124,6 +124,9 @@ def measure(sync, pairs, args) -> None:
     watcher.start()
     gap = args.seconds / max(1, 2 * args.edits)
     began = time.monotonic()
+    from django.utils import timezone
+
+    args.began = timezone.now()
     for n in range(args.edits):
         for direction, (hs_id, sf_id) in (("HubSpot -> Salesforce", to_sf[n]), ("Salesforce -> HubSpot", to_hs[n])):
             value = f"Latency{n}{direction[0]}{random.randrange(10**6)}"
@@ -198,6 +201,13 @@ def report(arrived, waiting, args, poll, sync) -> None:
     print(f"runs: {runs.filter(trigger=SyncRun.Trigger.CHANGE).count()} triggered by changes, "
           f"{runs.exclude(trigger=SyncRun.Trigger.CHANGE).count()} others; "
           f"webhook events received {trigger.webhook_events if trigger else 0}")
+    during = runs.filter(started_at__gte=args.began)
+    triggered = during.filter(trigger=SyncRun.Trigger.CHANGE)
+    idle = triggered.filter(created=0, updated=0, deleted=0, matched=0, associated=0, failed=0)
+    edits = 2 * args.edits
+    print(f"runs started from the first edit on: {during.count()}, {triggered.count()} triggered by changes "
+          f"({100 * triggered.count() / edits:.0f} per 100 edits), of which {idle.count()} found nothing to do "
+          f"({100 * idle.count() / edits:.0f} per 100 edits)")
 
 
 def where_is(sync, direction: str, target: str) -> str:

@@ -151,7 +151,8 @@ class FakeRuns:
         self.calls, self.during, self.busy = [], during, busy
 
     def __call__(self, sync_id, *, trigger, connectors):
-        self.calls.append({side: list(c.changed_ids) for side, c in connectors.items()})
+        self.calls.append({side: list(c.changed_ids) for side, c in connectors.items()
+                           if isinstance(c, debounce.ChangedFirst)})
         if self.during:
             self.during()
         if self.busy:

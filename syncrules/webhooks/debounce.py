@@ -21,7 +21,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connectors.base import Connector, Page
-from syncrules.models import ObjectSync, SyncRun
+from syncrules.models import ObjectSync, Side, SyncRun
+from syncrules.webhooks.echo import watch_writes
 from syncrules.webhooks.models import PendingChange, SyncTrigger
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,16 @@ def triggerable(connection_ids: Iterable[int], object_type: str | None = None):
     return syncs.filter(object_type=object_type) if object_type else syncs
 
 
-def notify_changes(changes: Changes, *, webhook_events: int = 0, now=None) -> list[int]:
+def note_webhooks(sync_ids: Iterable[int], events: int, now=None) -> None:
+    """Count a delivery's events on each sync it is about (also when they were our own writes)."""
+    now = now or timezone.now()
+    sync_ids = sorted(set(sync_ids))
+    for sync_id in sync_ids:
+        SyncTrigger.objects.get_or_create(object_sync_id=sync_id)
+    SyncTrigger.objects.filter(pk__in=sync_ids).update(last_webhook_at=now, webhook_events=F("webhook_events") + events)
+
+
+def notify_changes(changes: Changes, *, now=None) -> list[int]:
     """Record the changed ids and queue a run of each sync named; the ids of the syncs queued."""
     now = now or timezone.now()
     sync_ids = sorted({sync_id for sync_id, _side in changes})
@@ -56,10 +66,7 @@ def notify_changes(changes: Changes, *, webhook_events: int = 0, now=None) -> li
     # change leaves it for the next run (it may have read the record before this change).
     PendingChange.objects.bulk_create(rows, update_conflicts=True, unique_fields=["object_sync", "side", "record_id"],
                                       update_fields=["received_at"], batch_size=500)
-    fields: dict[str, Any] = {"pending_at": Coalesce("pending_at", now), "last_change_at": now}
-    if webhook_events:
-        fields.update(last_webhook_at=now, webhook_events=F("webhook_events") + webhook_events)
-    SyncTrigger.objects.filter(pk__in=sync_ids).update(**fields)
+    SyncTrigger.objects.filter(pk__in=sync_ids).update(pending_at=Coalesce("pending_at", now), last_change_at=now)
     return [sync_id for sync_id in sync_ids if queue_run(sync_id, now=now)]
 
 
@@ -127,10 +134,12 @@ def _run_with_changes(sync: ObjectSync, taken: Sequence[tuple[int, str, str]], r
     by_side: dict[str, list[str]] = {}
     for _pk, side, record_id in taken:
         by_side.setdefault(side, []).append(record_id)
-    connectors: dict[str, ChangedFirst] = {}
+    connectors: dict[str, Connector] = {}
     try:
-        for side, ids in by_side.items():
-            connectors[side] = ChangedFirst(sync.connection(side).connector(), ids)
+        for side in (Side.A, Side.B):
+            # Its writes are remembered, so their webhooks and polls queue no run (webhooks.echo).
+            connector = watch_writes(sync.connection(side).connector(), sync.pk, side, sync.object_type)
+            connectors[side] = ChangedFirst(connector, by_side[side]) if by_side.get(side) else connector
     except Exception:  # noqa: BLE001 - unreadable credentials...: the run itself records why
         logger.warning("object sync %s: changed ids not read first", sync.pk, exc_info=True)
         for connector in connectors.values():

@@ -21,6 +21,7 @@ from django.utils import timezone
 from connectors.errors import ConnectorError
 from connectors.salesforce import soql
 from syncrules.models import ObjectSync, Side
+from syncrules.webhooks import echo
 from syncrules.webhooks.debounce import notify_changes, queue_waiting
 from syncrules.webhooks.models import PollLease, SyncTrigger
 
@@ -75,17 +76,15 @@ def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
     if cursor["stamp"]:
         stamp = datetime.fromisoformat(str(cursor["stamp"]).replace("Z", "+00:00"))
         where = f"SystemModstamp >= {soql.datetime_literal(stamp)}"
-    text = soql.select(["Id", "SystemModstamp"], sobject, where, "SystemModstamp DESC, Id DESC") + f" LIMIT {PAGE}"
-    try:
-        batch = next(iter(connector.client.query_pages(text)), {"records": []})
-    except ConnectorError as exc:
-        logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
+    rows = _query(connector, sync, side, sobject, where)
+    if rows is None:
         return False
-    rows = [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
     seen = set(cursor.get("ids") or [])
     if first:
         seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
     new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
+    if len(rows) < PAGE:  # a full page may hide older changes: then it is a change whatever it holds
+        new = echo.changed_rows(sync.pk, side, new)  # our own writes read back are no change
     fields = {"last_polled_at": timezone.now()}
     if rows:
         newest = rows[0]["SystemModstamp"]
@@ -95,6 +94,29 @@ def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
         fields["poll_cursor"] = {**(trigger.poll_cursor or {}), side: {"stamp": newest, "ids": sorted(seen | set(ids))}}
     SyncTrigger.objects.filter(pk=trigger.pk).update(**fields)
     return bool(new) and bool(cursor["stamp"])
+
+
+def _query(connector, sync: ObjectSync, side: str, sobject: str, where: str) -> list[dict] | None:
+    """The newest rows stamped since the last poll, with the fields our recent writes set (to
+    tell them from other changes); None when the query failed."""
+    fields = echo.poll_fields(sync.pk, side)
+    order = "SystemModstamp DESC, Id DESC"
+    try:
+        try:
+            batch = _first_page(connector, soql.select(["Id", "SystemModstamp", *fields], sobject, where, order))
+        except ConnectorError:
+            if not fields:
+                raise
+            # A field the poll cannot select (say a formula turned off): compare nothing, lose nothing.
+            batch = _first_page(connector, soql.select(["Id", "SystemModstamp"], sobject, where, order))
+    except ConnectorError as exc:
+        logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
+        return None
+    return [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
+
+
+def _first_page(connector, text: str) -> dict:
+    return next(iter(connector.client.query_pages(f"{text} LIMIT {PAGE}")), {"records": []})
 
 
 def _same(a: str, b: str) -> bool:

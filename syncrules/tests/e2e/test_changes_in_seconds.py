@@ -39,6 +39,17 @@ def queries(monkeypatch):
     return sent
 
 
+def deliver_webhooks(hubspot: Connection, live_server, **options) -> Connection:
+    """The sandbox portal sends its webhooks to the live site, whose connection can verify them."""
+    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
+    Portal.objects.filter(pk=portal.pk).update(webhook_url=f"{live_server.url}/webhooks/hubspot/")
+    connection = Connection.objects.get(pk=hubspot.pk)
+    connection.credentials = {**connection.credentials, "hub_id": portal.hub_id, "client_secret": portal.client_secret}
+    connection.options = {**connection.options, **options}
+    connection.save()
+    return connection
+
+
 def test_polling_costs_one_query_and_no_run_when_nothing_changed_and_one_run_on_a_change(pair, queued, queries):
     hubspot, salesforce = pair(contacts=3, sf_contacts=3)
     sync = new_sync(hubspot, salesforce, "contacts")
@@ -65,12 +76,7 @@ def test_a_webhook_brings_a_hubspot_change_to_salesforce_before_search_sees_it(p
     hubspot, salesforce = pair(contacts=3)
     sync = new_sync(hubspot, salesforce, "contacts")
     run_sync(sync.pk, initial=True)
-    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
-    Portal.objects.filter(pk=portal.pk).update(webhook_url=f"{live_server.url}/webhooks/hubspot/")
-    connection = Connection.objects.get(pk=hubspot.pk)
-    connection.credentials = {**connection.credentials, "hub_id": portal.hub_id, "client_secret": portal.client_secret}
-    connection.options = {**connection.options, "search_lag_seconds": 60}  # search sees nothing this recent
-    connection.save()
+    connection = deliver_webhooks(hubspot, live_server, search_lag_seconds=60)  # search sees nothing this recent
 
     contact_id = next(iter(every(hubspot, "contacts")))
     connection.connector().write("contacts", [], {contact_id: {"lastname": "Webhooked"}})
