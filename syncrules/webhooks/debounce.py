@@ -21,8 +21,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connectors.base import Connector, Page
-from syncrules.models import ObjectSync, Side, SyncRun
-from syncrules.webhooks.echo import watch_writes
+from syncrules.models import ObjectSync, SyncRun
+from syncrules.webhooks.echo import watched_connectors
 from syncrules.webhooks.models import PendingChange, SyncTrigger
 
 logger = logging.getLogger(__name__)
@@ -134,22 +134,9 @@ def _run_with_changes(sync: ObjectSync, taken: Sequence[tuple[int, str, str]], r
     by_side: dict[str, list[str]] = {}
     for _pk, side, record_id in taken:
         by_side.setdefault(side, []).append(record_id)
-    connectors: dict[str, Connector] = {}
-    try:
-        for side in (Side.A, Side.B):
-            # Its writes are remembered, so their webhooks and polls queue no run (webhooks.echo).
-            connector = watch_writes(sync.connection(side).connector(), sync.pk, side, sync.object_type)
-            connectors[side] = ChangedFirst(connector, by_side[side]) if by_side.get(side) else connector
-    except Exception:  # noqa: BLE001 - unreadable credentials...: the run itself records why
-        logger.warning("object sync %s: changed ids not read first", sync.pk, exc_info=True)
-        for connector in connectors.values():
-            connector.close()
-        connectors = {}
-    try:
+    # Its writes are remembered, so their webhooks and polls queue no run (webhooks.echo).
+    with watched_connectors(sync, by_side) as connectors:
         return run_sync(sync.pk, trigger=SyncRun.Trigger.CHANGE, connectors=connectors)
-    finally:
-        for connector in connectors.values():
-            connector.close()
 
 
 class ChangedFirst:

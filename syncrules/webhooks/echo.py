@@ -15,7 +15,8 @@ counts as a change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.base import Connector, WriteResult, number_text
+from syncrules.models import ObjectSync, Side
 from syncrules.webhooks.models import EchoWrite
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,30 @@ def watch_writes(connector: Connector, sync_id: int, side: str, object_type: str
     connector.write = write  # type: ignore[method-assign]
     connector._echo_watched = True  # type: ignore[attr-defined]
     return connector
+
+
+@contextmanager
+def watched_connectors(sync: ObjectSync, changed: Mapping[str, Sequence[str]] | None = None) -> Iterator[dict[str, Connector]]:
+    """Both sides' connectors for a run of `sync`, watched; closed afterwards. Empty (the run
+    builds its own and records why it cannot) when a connection's credentials are unreadable.
+    `changed` ids per side are read first (debounce.ChangedFirst)."""
+    from syncrules.webhooks.debounce import ChangedFirst
+
+    connectors: dict[str, Connector] = {}
+    try:
+        for side in (Side.A, Side.B):
+            connector = watch_writes(sync.connection(side).connector(), sync.pk, side, sync.object_type)
+            connectors[side] = ChangedFirst(connector, changed[side]) if (changed or {}).get(side) else connector
+    except Exception:  # noqa: BLE001 - unreadable credentials...: the run itself records why
+        logger.warning("object sync %s: its writes are not watched", sync.pk, exc_info=True)
+        for connector in connectors.values():
+            connector.close()
+        connectors = {}
+    try:
+        yield connectors
+    finally:
+        for connector in connectors.values():
+            connector.close()
 
 
 def _keep(sync_id: int, side: str, written: Mapping[str, Mapping[str, Any]], *, created: bool) -> None:
