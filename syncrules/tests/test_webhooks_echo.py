@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from syncrules.models import ObjectSync
 from syncrules.tests.factories import make_connection
 from syncrules.tests.memory_connector import MemoryApp
 from syncrules.tests.test_webhooks import PORTAL, SECRET, _active, _event, _post
@@ -162,3 +163,15 @@ def test_the_poll_compares_no_fields_when_our_writes_touch_too_many(hubspot):
     sync = _active("contacts", hubspot)
     echo._keep(sync.pk, "b", {"003A": {f"Field{n}__c": "x" for n in range(echo.MAX_POLL_FIELDS + 1)}}, created=False)
     assert echo.poll_fields(sync.pk, "b") == []
+
+
+def test_a_scheduled_run_remembers_its_writes_too(apps):
+    from syncrules import tasks
+    from syncrules.tests.factories import make_memory_sync
+
+    apps.a.create("contacts", email="ann@example.com", first="Ann", last="Lee")
+    sync = make_memory_sync(apps, state=ObjectSync.State.ACTIVE)
+    assert tasks.run_object_sync(sync.pk) is not None
+    (created,) = apps.b.all("contacts")
+    row = EchoWrite.objects.get(object_sync=sync)
+    assert (row.side, row.record_id, row.created) == ("b", created, True)
