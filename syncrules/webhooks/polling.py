@@ -1,10 +1,14 @@
-"""Polling Salesforce for changes: one SOQL query per object sync and Salesforce side, every
+"""Polling Salesforce for changes: one SOQL query per object sync and Salesforce side (two for deals), every
 CHANGE_POLL_SECONDS (default 15), that returns nothing when nothing changed.
 
 The query asks for the rows stamped at or after the last stamp seen, newest first; the rows at
 that stamp already seen are not changes (SystemModstamp has one-second precision, so `>` could
 miss a write later in the same second). A change queues the sync's debounced run; the run reads
 Salesforce's changes from its own cursor (Salesforce's query has no search lag).
+
+A deal sync's poll asks a second query of OpportunityContactRole the same way (queryAll: a
+removed role counts): a deal's contacts change without touching the Opportunity's stamp. Rows
+that are exactly a run's own writes are no change (webhooks.echo).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from connectors.base import CONTACTS, DEALS
 from connectors.errors import ConnectorError
 from connectors.salesforce import soql
 from syncrules.models import ObjectSync, Side
@@ -29,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 POLLED_KINDS = ("salesforce",)
 LEASE = "changes"
+ROLES = "OpportunityContactRole"  # a deal's contacts, polled beside the Opportunity
 PAGE = 200  # more than this many changes since the last poll: a run reads them all anyway
 
 
@@ -64,59 +70,71 @@ def poll_once() -> list[int]:
 
 
 def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
-    """One query: True when the side has records changed since the last poll."""
+    """One query (two for deals): True when the side has records changed since the last poll."""
     trigger, _ = SyncTrigger.objects.get_or_create(object_sync=sync)
-    cursor = dict((trigger.poll_cursor or {}).get(side) or {})
+    cursors = dict(trigger.poll_cursor or {})
+    # The first poll starts where the sync's own cursor stands: what it read there is no change.
+    start = (getattr(sync, f"cursor_{side}") or {}).get("modstamp") or ""
+    changed = _poll(sync, side, connector, cursors, side, connector.sobject(sync.object_type), start)
+    if sync.object_type == DEALS and connector.sobject(CONTACTS) != "Lead":
+        # Adding, changing or removing a deal's contact role leaves the Opportunity's
+        # SystemModstamp alone; the role has its own (and a deleted one shows in queryAll).
+        changed = _poll(sync, side, connector, cursors, f"{side}:roles", ROLES, "", deleted=True) or changed
+    SyncTrigger.objects.filter(pk=trigger.pk).update(last_polled_at=timezone.now(), poll_cursor=cursors)
+    return changed
+
+
+def _poll(sync: ObjectSync, side: str, connector, cursors: dict, key: str, sobject: str, start: str, *,
+          deleted: bool = False) -> bool:
+    """One query of `sobject`'s rows stamped since cursors[key] (moved on in `cursors`): True when
+    one of them is a change (not already seen, not our own write)."""
+    cursor = dict(cursors.get(key) or {})
     first = not cursor.get("stamp")
-    if first:  # from where the sync's own cursor stands: what it read there is no change
-        sync_cursor = getattr(sync, f"cursor_{side}") or {}
-        cursor = {"stamp": sync_cursor.get("modstamp") or "", "ids": []}
-    sobject = connector.sobject(sync.object_type)
+    if first:
+        cursor = {"stamp": start, "ids": []}
     where = ""
     if cursor["stamp"]:
         stamp = datetime.fromisoformat(str(cursor["stamp"]).replace("Z", "+00:00"))
         where = f"SystemModstamp >= {soql.datetime_literal(stamp)}"
-    rows = _query(connector, sync, side, sobject, where)
+    rows = _query(connector, sync, side if key == side else "", sobject, where, deleted)
     if rows is None:
         return False
     seen = set(cursor.get("ids") or [])
     if first:
         seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
     new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
-    if len(rows) < PAGE:  # a full page may hide older changes: then it is a change whatever it holds
+    if key == side and len(rows) < PAGE:  # a full page may hide older changes: then it is a change
         new = echo.changed_rows(sync.pk, side, new)  # our own writes read back are no change
-    fields = {"last_polled_at": timezone.now()}
     if rows:
         newest = rows[0]["SystemModstamp"]
         ids = [r["Id"] for r in rows if _same(r["SystemModstamp"], newest)]
         if not _same(newest, cursor["stamp"]):
             seen = set()
-        fields["poll_cursor"] = {**(trigger.poll_cursor or {}), side: {"stamp": newest, "ids": sorted(seen | set(ids))}}
-    SyncTrigger.objects.filter(pk=trigger.pk).update(**fields)
+        cursors[key] = {"stamp": newest, "ids": sorted(seen | set(ids))}
     return bool(new) and bool(cursor["stamp"])
 
 
-def _query(connector, sync: ObjectSync, side: str, sobject: str, where: str) -> list[dict] | None:
-    """The newest rows stamped since the last poll, with the fields our recent writes set (to
-    tell them from other changes); None when the query failed."""
-    fields = echo.poll_fields(sync.pk, side)
+def _query(connector, sync: ObjectSync, echo_side: str, sobject: str, where: str, deleted: bool) -> list[dict] | None:
+    """The newest rows stamped since the last poll, with the fields our recent writes on
+    `echo_side` set (to tell them from other changes); None when the query failed."""
+    fields = echo.poll_fields(sync.pk, echo_side) if echo_side else []
     order = "SystemModstamp DESC, Id DESC"
     try:
         try:
-            batch = _first_page(connector, soql.select(["Id", "SystemModstamp", *fields], sobject, where, order))
+            batch = _first_page(connector, soql.select(["Id", "SystemModstamp", *fields], sobject, where, order), deleted)
         except ConnectorError:
             if not fields:
                 raise
             # A field the poll cannot select (say a formula turned off): compare nothing, lose nothing.
-            batch = _first_page(connector, soql.select(["Id", "SystemModstamp"], sobject, where, order))
+            batch = _first_page(connector, soql.select(["Id", "SystemModstamp"], sobject, where, order), deleted)
     except ConnectorError as exc:
         logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
         return None
     return [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
 
 
-def _first_page(connector, text: str) -> dict:
-    return next(iter(connector.client.query_pages(f"{text} LIMIT {PAGE}")), {"records": []})
+def _first_page(connector, text: str, deleted: bool) -> dict:
+    return next(iter(connector.client.query_pages(f"{text} LIMIT {PAGE}", include_deleted=deleted)), {"records": []})
 
 
 def _same(a: str, b: str) -> bool:
