@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="the edits are spread over this long")
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("Q_WORKERS", 2)),
-                        help="django-q2 workers (the poll loop holds one)")
+                        help="django-q2 workers")
     args = parser.parse_args()
 
     with bench_database("latency-bench-") as env:
@@ -205,6 +205,12 @@ def report(arrived, waiting, args, poll, sync) -> None:
     triggered = during.filter(trigger=SyncRun.Trigger.CHANGE)
     idle = triggered.filter(created=0, updated=0, deleted=0, matched=0, associated=0, failed=0)
     edits = 2 * args.edits
+    from django_q.models import Task
+
+    polls = [(t.stopped - t.started).total_seconds() for t in Task.objects.filter(func="syncrules.tasks.poll_for_changes")]
+    if polls:
+        print(f"poll tasks finished: {len(polls)}, each held a worker {sum(polls) / len(polls):.3f}s on average "
+              f"(max {max(polls):.3f}s)")
     print(f"runs started from the first edit on: {during.count()}, {triggered.count()} triggered by changes "
           f"({100 * triggered.count() / edits:.0f} per 100 edits), of which {idle.count()} found nothing to do "
           f"({100 * idle.count() / edits:.0f} per 100 edits)")

@@ -14,11 +14,14 @@ that are exactly a run's own writes are no change (webhooks.echo).
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -144,35 +147,61 @@ def _same(a: str, b: str) -> bool:
     return parse(a) == parse(b)
 
 
-def poll_loop(*, max_seconds: float = 110, take_over_after: float = 50, sleep=time.sleep) -> int:
-    """Poll every CHANGE_POLL_SECONDS for up to `max_seconds`; the polls made.
-
-    The schedule starts it every minute; one loop polls at a time (a lease row): a newer loop
-    takes over from one older than `take_over_after`, which stops at its next turn, so polling
-    goes on without gaps while no worker is held longer than `max_seconds`.
+def poll_loop(*, max_seconds: float | None = None, sleep=time.sleep) -> int:
+    """Poll every CHANGE_POLL_SECONDS (for ever, or for `max_seconds`) while this loop holds the
+    poll lease; the polls made. One loop polls at a time across every worker: a loop finding the
+    lease held by a live one returns at once, and takes it over once the holder has not renewed
+    it for three intervals (its process died), the holder then stopping at its next turn.
     """
-    if not polled_syncs().exists():  # nothing to poll: hold no worker (the schedule looks again)
-        queue_waiting()
-        return 0
     me, start = uuid.uuid4().hex, timezone.now()
     PollLease.objects.get_or_create(name=LEASE)
     interval = poll_seconds()
     stale = start - timedelta(seconds=max(3 * interval, 30))
-    free = Q(holder="") | Q(renewed_at__lt=stale) | Q(started_at__lt=start - timedelta(seconds=take_over_after))
-    if not PollLease.objects.filter(free, name=LEASE).update(holder=me, started_at=start, renewed_at=start):
+    if not PollLease.objects.filter(Q(holder="") | Q(renewed_at__lt=stale), name=LEASE).update(
+            holder=me, started_at=start, renewed_at=start):
         return 0
     polls = 0
-    deadline = time.monotonic() + max_seconds
+    deadline = time.monotonic() + (math.inf if max_seconds is None else max_seconds)
     while time.monotonic() < deadline:
         began = time.monotonic()
+        close_old_connections()  # a long-lived thread: a connection the database dropped is replaced
         if not PollLease.objects.filter(name=LEASE, holder=me).update(renewed_at=timezone.now()):
             return polls  # a newer loop took over
         try:
-            poll_once()
-            queue_waiting()
+            if polled_syncs().exists():
+                poll_once()
+            queue_waiting()  # also for webhook-only syncs: a run that found its sync busy
         except Exception:  # one bad poll must not stop polling; the log keeps the traceback
             logger.exception("polling for changes failed")
         polls += 1
         sleep(max(0.0, min(interval - (time.monotonic() - began), deadline - time.monotonic())))
     PollLease.objects.filter(name=LEASE, holder=me).update(holder="")
     return polls
+
+
+# --- the poller thread: polling holds no django-q2 worker
+_poller: threading.Thread | None = None
+_poller_lock = threading.Lock()
+
+
+def start_poller(loop=None) -> bool:
+    """Run the poll loop in a background thread of this process unless it runs already; True if
+    started. The worker that calls it (the minute schedule's task) returns at once and goes on
+    taking tasks: the thread sleeps between polls beside it, in the same process."""
+    global _poller
+    with _poller_lock:
+        if _poller is not None and _poller.is_alive():
+            return False
+        _poller = threading.Thread(target=_run_poller, args=(loop or poll_loop,), name="syncsite-change-poller",
+                                   daemon=True)
+        _poller.start()
+        return True
+
+
+def _run_poller(loop) -> None:
+    try:
+        loop()
+    except Exception:  # the next schedule starts another; the log keeps the traceback
+        logger.exception("the change poller stopped")
+    finally:
+        connections.close_all()  # this thread's own connections
