@@ -126,6 +126,8 @@ def test_watched_writes_keep_updates_before_the_call_and_created_ids_after_it(hu
     assert kept_during_call == [[], [new_id], [new_id]]
     row = EchoWrite.objects.get()
     assert (row.record_id, row.created, row.values) == (new_id, True, {"m_email": "n@example.com", "m_last": "M"})
+    assert not connector.write("contacts", [], {new_id: {"m_nope": "x"}})[0].ok
+    assert not EchoWrite.objects.exists()  # a refused write comes back as nothing: forgotten
 
 
 def test_values_compare_in_the_apps_own_spellings():

@@ -60,11 +60,12 @@ def watch_writes(connector: Connector, sync_id: int, side: str, object_type: str
         results = inner_write(kind, creates, updates)
         if watched:
             made = {r.id: creates[r.ref] for r in results if r.ok and r.id and isinstance(r.ref, int) and r.ref < len(creates)}
-            done = [r.ref for r in results if r.ok and not isinstance(r.ref, int)]
+            updated = [r for r in results if not isinstance(r.ref, int)]
             _keep(sync_id, side, made, created=True)
             # Stamped when the call returned: the app stamped the rows before that.
-            EchoWrite.objects.filter(object_sync=sync_id, side=side, record_id__in=[str(i) for i in done]).update(
-                written_at=timezone.now())
+            EchoWrite.objects.filter(object_sync=sync_id, side=side, record_id__in=[str(r.ref) for r in updated if r.ok]
+                                     ).update(written_at=timezone.now())
+            forget(sync_id, side, [str(r.ref) for r in updated if not r.ok])  # refused: nothing of ours comes back
             budget[0] -= len(made) + len(updates or {})
         return results
 
