@@ -253,7 +253,7 @@ def test_the_poll_task_returns_at_once_leaving_one_poller_thread_per_process(mon
     from syncrules.webhooks import polling
 
     release, ran = threading.Event(), []
-    monkeypatch.setattr(polling, "poll_loop", lambda: ran.append(release.wait(10)))
+    monkeypatch.setattr(polling, "poll_loop", lambda **_kwargs: ran.append(release.wait(10)))
     assert tasks.poll_for_changes() is True
     assert tasks.poll_for_changes() is False  # the thread still polls: no second one
     release.set()

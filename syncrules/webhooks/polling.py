@@ -147,11 +147,12 @@ def _same(a: str, b: str) -> bool:
     return parse(a) == parse(b)
 
 
-def poll_loop(*, max_seconds: float | None = None, sleep=time.sleep) -> int:
+def poll_loop(*, max_seconds: float | None = None, sleep=time.sleep, between=None) -> int:
     """Poll every CHANGE_POLL_SECONDS (for ever, or for `max_seconds`) while this loop holds the
     poll lease; the polls made. One loop polls at a time across every worker: a loop finding the
     lease held by a live one returns at once, and takes it over once the holder has not renewed
     it for three intervals (its process died), the holder then stopping at its next turn.
+    `between` is called before each poll.
     """
     me, start = uuid.uuid4().hex, timezone.now()
     PollLease.objects.get_or_create(name=LEASE)
@@ -164,7 +165,8 @@ def poll_loop(*, max_seconds: float | None = None, sleep=time.sleep) -> int:
     deadline = time.monotonic() + (math.inf if max_seconds is None else max_seconds)
     while time.monotonic() < deadline:
         began = time.monotonic()
-        close_old_connections()  # a long-lived thread: a connection the database dropped is replaced
+        if between is not None:
+            between()
         if not PollLease.objects.filter(name=LEASE, holder=me).update(renewed_at=timezone.now()):
             return polls  # a newer loop took over
         try:
@@ -192,10 +194,15 @@ def start_poller(loop=None) -> bool:
     with _poller_lock:
         if _poller is not None and _poller.is_alive():
             return False
-        _poller = threading.Thread(target=_run_poller, args=(loop or poll_loop,), name="syncsite-change-poller",
+        _poller = threading.Thread(target=_run_poller, args=(loop or _poll_in_thread,), name="syncsite-change-poller",
                                    daemon=True)
         _poller.start()
         return True
+
+
+def _poll_in_thread() -> int:
+    # A thread that lives for hours: a connection the database dropped is replaced before each poll.
+    return poll_loop(between=close_old_connections)
 
 
 def _run_poller(loop) -> None:
