@@ -29,16 +29,13 @@ STALE_PREVIEW = timedelta(hours=1)  # a preview running this long lost its worke
 def run_object_sync(object_sync_id: int, initial: bool = False, trigger: str = SyncRun.Trigger.SCHEDULE) -> int | None:
     """Run one object sync once; the id of its SyncRun, or None if it was running already."""
     from syncrules.engine import run_sync
-    from syncrules.webhooks.echo import watched_connectors
 
-    sync = ObjectSync.objects.select_related("connection_a", "connection_b").filter(pk=object_sync_id).first()
-    if sync is None:
+    state = ObjectSync.objects.filter(pk=object_sync_id).values_list("state", flat=True).first()
+    if state is None:
         return None  # deleted since it was queued
-    if trigger == SyncRun.Trigger.SCHEDULE and sync.state != ObjectSync.State.ACTIVE:
+    if trigger == SyncRun.Trigger.SCHEDULE and state != ObjectSync.State.ACTIVE:
         return None  # turned off since it was queued
-    # Its writes come back by webhook and poll: remembered, they queue no run (webhooks.echo).
-    with watched_connectors(sync) as connectors:
-        run = run_sync(object_sync_id, initial=initial, trigger=trigger, connectors=connectors)
+    run = run_sync(object_sync_id, initial=initial, trigger=trigger)
     return run.pk if run else None
 
 

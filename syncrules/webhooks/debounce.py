@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from connectors.base import Connector, Page
 from syncrules.models import ObjectSync, SyncRun
-from syncrules.webhooks.echo import watched_connectors
 from syncrules.webhooks.models import PendingChange, SyncTrigger
 
 logger = logging.getLogger(__name__)
@@ -134,9 +133,20 @@ def _run_with_changes(sync: ObjectSync, taken: Sequence[tuple[int, str, str]], r
     by_side: dict[str, list[str]] = {}
     for _pk, side, record_id in taken:
         by_side.setdefault(side, []).append(record_id)
-    # Its writes are remembered, so their webhooks and polls queue no run (webhooks.echo).
-    with watched_connectors(sync, by_side) as connectors:
+    connectors: dict[str, ChangedFirst] = {}
+    try:
+        for side, ids in by_side.items():
+            connectors[side] = ChangedFirst(sync.connection(side).connector(), ids)
+    except Exception:  # noqa: BLE001 - unreadable credentials...: the run itself records why
+        logger.warning("object sync %s: changed ids not read first", sync.pk, exc_info=True)
+        for connector in connectors.values():
+            connector.close()
+        connectors = {}
+    try:
         return run_sync(sync.pk, trigger=SyncRun.Trigger.CHANGE, connectors=connectors)
+    finally:
+        for connector in connectors.values():
+            connector.close()
 
 
 class ChangedFirst:

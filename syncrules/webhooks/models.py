@@ -69,25 +69,3 @@ class PollLease(models.Model):
     def __str__(self) -> str:
         return f"poll lease {self.name}: {self.holder or 'free'}"
 
-
-class EchoWrite(models.Model):
-    """A record a run just wrote, with what it wrote: the app reports every write back (a HubSpot
-    webhook, a Salesforce poll), and a report that is exactly this write is no change to sync."""
-
-    object_sync = models.ForeignKey("syncrules.ObjectSync", on_delete=models.CASCADE, related_name="+")
-    side = models.CharField(max_length=1)
-    record_id = models.CharField(max_length=64)
-    values = models.JSONField(default=dict, blank=True)  # field -> value written, as text (webhooks.echo)
-    created = models.BooleanField(default=False)  # the run created the record
-    written_at = models.DateTimeField()  # when the write returned (kept this long: ECHO_SECONDS)
-
-    class Meta:
-        app_label = "syncrules"
-        default_permissions = ()  # internal state, never edited in the admin
-        constraints = [
-            models.UniqueConstraint(fields=["object_sync", "side", "record_id"], name="echowrite_unique"),
-        ]
-        indexes = [models.Index(fields=["written_at"], name="echowrite_written_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.record_id} written on {self.side} (sync {self.object_sync_id})"

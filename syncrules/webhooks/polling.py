@@ -8,7 +8,7 @@ Salesforce's changes from its own cursor (Salesforce's query has no search lag).
 
 A deal sync's poll asks a second query of OpportunityContactRole the same way (queryAll: a
 removed role counts): a deal's contacts change without touching the Opportunity's stamp. Rows
-that are exactly a run's own writes are no change (webhooks.echo).
+holding only what the sync last synced (a run's own writes) are no change (webhooks.echo).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def _poll(sync: ObjectSync, side: str, connector, cursors: dict, key: str, sobje
     if cursor["stamp"]:
         stamp = datetime.fromisoformat(str(cursor["stamp"]).replace("Z", "+00:00"))
         where = f"SystemModstamp >= {soql.datetime_literal(stamp)}"
-    rows = _query(connector, sync, side if key == side else "", sobject, where, deleted)
+    rows, fields = _query(connector, sync, side if key == side else "", sobject, where, deleted)
     if rows is None:
         return False
     seen = set(cursor.get("ids") or [])
@@ -107,7 +107,7 @@ def _poll(sync: ObjectSync, side: str, connector, cursors: dict, key: str, sobje
         seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
     new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
     if key == side and len(rows) < PAGE:  # a full page may hide older changes: then it is a change
-        new = echo.changed_rows(sync.pk, side, new)  # our own writes read back are no change
+        new = echo.changed_rows(sync.pk, side, new, fields)  # our own writes read back are no change
     if rows:
         newest = rows[0]["SystemModstamp"]
         ids = [r["Id"] for r in rows if _same(r["SystemModstamp"], newest)]
@@ -117,9 +117,10 @@ def _poll(sync: ObjectSync, side: str, connector, cursors: dict, key: str, sobje
     return bool(new) and bool(cursor["stamp"])
 
 
-def _query(connector, sync: ObjectSync, echo_side: str, sobject: str, where: str, deleted: bool) -> list[dict] | None:
-    """The newest rows stamped since the last poll, with the fields our recent writes on
-    `echo_side` set (to tell them from other changes); None when the query failed."""
+def _query(connector, sync: ObjectSync, echo_side: str, sobject: str, where: str, deleted: bool
+           ) -> tuple[list[dict] | None, list[str]]:
+    """The newest rows stamped since the last poll (None when the query failed), with the
+    mapped fields of `echo_side` to tell our own writes from changes, and those fields."""
     fields = echo.poll_fields(sync.pk, echo_side) if echo_side else []
     order = "SystemModstamp DESC, Id DESC"
     try:
@@ -128,12 +129,13 @@ def _query(connector, sync: ObjectSync, echo_side: str, sobject: str, where: str
         except ConnectorError:
             if not fields:
                 raise
-            # A field the poll cannot select (say a formula turned off): compare nothing, lose nothing.
+            # A field the poll cannot select (say one deleted since): compare nothing, lose nothing.
+            fields = []
             batch = _first_page(connector, soql.select(["Id", "SystemModstamp"], sobject, where, order), deleted)
     except ConnectorError as exc:
         logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
-        return None
-    return [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")]
+        return None, []
+    return [r for r in batch.get("records") or [] if r.get("Id") and r.get("SystemModstamp")], fields
 
 
 def _first_page(connector, text: str, deleted: bool) -> dict:
