@@ -68,4 +68,3 @@ class PollLease(models.Model):
 
     def __str__(self) -> str:
         return f"poll lease {self.name}: {self.holder or 'free'}"
-
