@@ -77,8 +77,8 @@ def _connections_by_portal(portals: set[str]) -> dict[str, list[Connection]]:
 
 def _changes(events: list[dict], trusted: dict[str, list[Connection]]
              ) -> tuple[set[int], dict[tuple[int, str], set[str]]]:
-    """The active syncs the events are about, and (sync id, side) -> ids changed other than by
-    that sync's own writes (syncrules.webhooks.echo)."""
+    """The active syncs the events are about, and (sync id, side) -> ids with a change the sync
+    has not synced yet (its own writes coming back are none: syncrules.webhooks.echo)."""
     wanted: dict[tuple[str, str], dict[str, list[dict]]] = {}  # (portal, object type) -> id -> events
     for event in events:
         portal = str(event.get("portalId"))
