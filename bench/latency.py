@@ -7,8 +7,11 @@ Uses its own SQLite file (or DATABASE_URL if set). Serves the whole site (sandbo
 endpoint; starts `manage.py qcluster` (the embedded default: ORM broker) in another; runs the
 initial two-way contacts sync; waits for the poll loop; then edits `--edits` random linked
 contacts per side over `--seconds` (each a new last name) and prints p50/p95/max of the time
-from each edit to the new value being in the other app. HubSpot -> Salesforce goes by webhook,
-Salesforce -> HubSpot by polling (CHANGE_POLL_SECONDS, default 15). Asserts nothing.
+from each edit to the new value being in the other app, the runs started during the edits (and
+those that found nothing to do: our own writes coming back, if not filtered) and how long each
+poll task held a worker. HubSpot -> Salesforce goes by webhook, Salesforce -> HubSpot by polling
+(CHANGE_POLL_SECONDS, default 15). `--edits 20 --seconds 120` spaces the edits so that runs do
+not coalesce. Asserts nothing.
 """
 
 from __future__ import annotations
