@@ -7,8 +7,11 @@ Uses its own SQLite file (or DATABASE_URL if set). Serves the whole site (sandbo
 endpoint; starts `manage.py qcluster` (the embedded default: ORM broker) in another; runs the
 initial two-way contacts sync; waits for the poll loop; then edits `--edits` random linked
 contacts per side over `--seconds` (each a new last name) and prints p50/p95/max of the time
-from each edit to the new value being in the other app. HubSpot -> Salesforce goes by webhook,
-Salesforce -> HubSpot by polling (CHANGE_POLL_SECONDS, default 15). Asserts nothing.
+from each edit to the new value being in the other app, the runs started during the edits (and
+those that found nothing to do: our own writes coming back, if not filtered) and how long each
+poll task held a worker. HubSpot -> Salesforce goes by webhook, Salesforce -> HubSpot by polling
+(CHANGE_POLL_SECONDS, default 15). `--edits 20 --seconds 120` spaces the edits so that runs do
+not coalesce. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="the edits are spread over this long")
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("Q_WORKERS", 2)),
-                        help="django-q2 workers (the poll loop holds one)")
+                        help="django-q2 workers")
     args = parser.parse_args()
 
     with bench_database("latency-bench-") as env:
@@ -124,6 +127,9 @@ def measure(sync, pairs, args) -> None:
     watcher.start()
     gap = args.seconds / max(1, 2 * args.edits)
     began = time.monotonic()
+    from django.utils import timezone
+
+    args.began = timezone.now()
     for n in range(args.edits):
         for direction, (hs_id, sf_id) in (("HubSpot -> Salesforce", to_sf[n]), ("Salesforce -> HubSpot", to_hs[n])):
             value = f"Latency{n}{direction[0]}{random.randrange(10**6)}"
@@ -198,6 +204,19 @@ def report(arrived, waiting, args, poll, sync) -> None:
     print(f"runs: {runs.filter(trigger=SyncRun.Trigger.CHANGE).count()} triggered by changes, "
           f"{runs.exclude(trigger=SyncRun.Trigger.CHANGE).count()} others; "
           f"webhook events received {trigger.webhook_events if trigger else 0}")
+    during = runs.filter(started_at__gte=args.began)
+    triggered = during.filter(trigger=SyncRun.Trigger.CHANGE)
+    idle = triggered.filter(created=0, updated=0, deleted=0, matched=0, associated=0, failed=0)
+    edits = 2 * args.edits
+    from django_q.models import Task
+
+    polls = [(t.stopped - t.started).total_seconds() for t in Task.objects.filter(func="syncrules.tasks.poll_for_changes")]
+    if polls:
+        print(f"poll tasks finished: {len(polls)}, each held a worker {sum(polls) / len(polls):.3f}s on average "
+              f"(max {max(polls):.3f}s)")
+    print(f"runs started from the first edit on: {during.count()}, {triggered.count()} triggered by changes "
+          f"({100 * triggered.count() / edits:.0f} per 100 edits), of which {idle.count()} found nothing to do "
+          f"({100 * idle.count() / edits:.0f} per 100 edits)")
 
 
 def where_is(sync, direction: str, target: str) -> str:

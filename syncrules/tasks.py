@@ -177,12 +177,13 @@ def run_triggered_sync(object_sync_id: int) -> int | None:
     return run_triggered(object_sync_id)
 
 
-def poll_for_changes() -> int:
-    """Poll Salesforce for changes every CHANGE_POLL_SECONDS for about two minutes (started every
-    minute; one loop at a time); the polls made."""
-    from syncrules.webhooks.polling import poll_loop
+def poll_for_changes() -> bool:
+    """Make sure this worker process polls Salesforce for changes every CHANGE_POLL_SECONDS, in a
+    background thread that holds no worker (started every minute; one poller at a time across
+    workers); True if it started the thread. Returns at once."""
+    from syncrules.webhooks.polling import start_poller
 
-    return poll_loop()
+    return start_poller()
 
 
 def ensure_change_schedules() -> bool:

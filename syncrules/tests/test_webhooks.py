@@ -151,7 +151,8 @@ class FakeRuns:
         self.calls, self.during, self.busy = [], during, busy
 
     def __call__(self, sync_id, *, trigger, connectors):
-        self.calls.append({side: list(c.changed_ids) for side, c in connectors.items()})
+        self.calls.append({side: list(c.changed_ids) for side, c in connectors.items()
+                           if isinstance(c, debounce.ChangedFirst)})
         if self.during:
             self.during()
         if self.busy:
@@ -211,8 +212,8 @@ def test_a_failed_run_keeps_the_changed_ids_for_the_next(hubspot, queued):
     assert list(PendingChange.objects.values_list("record_id", flat=True)) == ["1"]
 
 
-# --- the poll loop's lease
-def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
+# --- the poll loop's lease and thread
+def test_one_poll_loop_polls_at_a_time_and_takes_over_from_one_that_stopped_renewing(monkeypatch):
     from syncrules.webhooks import polling
     from syncrules.webhooks.models import PollLease
 
@@ -224,22 +225,42 @@ def test_one_poll_loop_polls_at_a_time_and_a_newer_one_takes_over(monkeypatch):
 
     def sleep(_seconds):
         if not second:
-            second.append(polling.poll_loop(sleep=sleep))  # started meanwhile: the lease is held
-            PollLease.objects.update(started_at=timezone.now() - timedelta(seconds=60))
-            second.append(polling.poll_loop(sleep=lambda _s: PollLease.objects.update(holder="")))
+            second.append(polling.poll_loop(sleep=sleep))  # started meanwhile: the lease is held and fresh
+            PollLease.objects.update(renewed_at=timezone.now() - timedelta(seconds=46))  # its holder died, say
+            second.append(polling.poll_loop(sleep=lambda _s: None, max_seconds=0.2))
 
-    assert polling.poll_loop(sleep=sleep) == 1  # taken over: stops at its next turn
+    assert polling.poll_loop(sleep=sleep) == 1  # taken over: it stops at its next turn, however long it may run
     assert second[0] == 0 and second[1] >= 1
     assert len(polls) == 1 + second[1]
+    assert not PollLease.objects.exclude(holder="").exists()  # the last one left the lease free
 
 
-def test_the_poll_loop_holds_no_worker_when_no_sync_has_a_side_to_poll(hubspot):
+def test_the_poll_loop_queries_no_app_but_still_queues_waiting_syncs_when_no_sync_has_a_side_to_poll(hubspot, monkeypatch):
     from syncrules.webhooks import polling
-    from syncrules.webhooks.models import PollLease
 
     _active("contacts", hubspot, connection_b=make_connection("hubspot", "Other portal"))
-    assert polling.poll_loop(sleep=lambda _s: pytest.fail("it slept")) == 0
-    assert not PollLease.objects.exclude(holder="").exists()
+    waiting: list[int] = []
+    monkeypatch.setattr(polling, "poll_once", lambda: pytest.fail("it polled"))
+    monkeypatch.setattr(polling, "queue_waiting", lambda: waiting.append(1) or [])
+    assert polling.poll_loop(sleep=lambda _s: None, max_seconds=0.2) >= 1
+    assert waiting
+
+
+def test_the_poll_task_returns_at_once_leaving_one_poller_thread_per_process(monkeypatch):
+    import threading
+
+    from syncrules import tasks
+    from syncrules.webhooks import polling
+
+    release, ran = threading.Event(), []
+    monkeypatch.setattr(polling, "poll_loop", lambda **_kwargs: ran.append(release.wait(10)))
+    assert tasks.poll_for_changes() is True
+    assert tasks.poll_for_changes() is False  # the thread still polls: no second one
+    release.set()
+    polling._poller.join(10)
+    assert ran == [True]
+    assert tasks.poll_for_changes() is True  # it stopped (its process lost the lease, say): the schedule restarts it
+    polling._poller.join(10)
 
 
 def test_a_migration_makes_the_poll_schedule_and_ensure_schedules_keeps_one():

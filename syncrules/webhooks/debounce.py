@@ -44,7 +44,16 @@ def triggerable(connection_ids: Iterable[int], object_type: str | None = None):
     return syncs.filter(object_type=object_type) if object_type else syncs
 
 
-def notify_changes(changes: Changes, *, webhook_events: int = 0, now=None) -> list[int]:
+def note_webhooks(sync_ids: Iterable[int], events: int, now=None) -> None:
+    """Count a delivery's events on each sync it is about (also when they were our own writes)."""
+    now = now or timezone.now()
+    sync_ids = sorted(set(sync_ids))
+    for sync_id in sync_ids:
+        SyncTrigger.objects.get_or_create(object_sync_id=sync_id)
+    SyncTrigger.objects.filter(pk__in=sync_ids).update(last_webhook_at=now, webhook_events=F("webhook_events") + events)
+
+
+def notify_changes(changes: Changes, *, now=None) -> list[int]:
     """Record the changed ids and queue a run of each sync named; the ids of the syncs queued."""
     now = now or timezone.now()
     sync_ids = sorted({sync_id for sync_id, _side in changes})
@@ -56,10 +65,7 @@ def notify_changes(changes: Changes, *, webhook_events: int = 0, now=None) -> li
     # change leaves it for the next run (it may have read the record before this change).
     PendingChange.objects.bulk_create(rows, update_conflicts=True, unique_fields=["object_sync", "side", "record_id"],
                                       update_fields=["received_at"], batch_size=500)
-    fields: dict[str, Any] = {"pending_at": Coalesce("pending_at", now), "last_change_at": now}
-    if webhook_events:
-        fields.update(last_webhook_at=now, webhook_events=F("webhook_events") + webhook_events)
-    SyncTrigger.objects.filter(pk__in=sync_ids).update(**fields)
+    SyncTrigger.objects.filter(pk__in=sync_ids).update(pending_at=Coalesce("pending_at", now), last_change_at=now)
     return [sync_id for sync_id in sync_ids if queue_run(sync_id, now=now)]
 
 

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 from connectors.hubspot.webhooks import MAX_AGE_MS, verify_v3
 from connectors.models import Connection
 from syncrules.models import Side
-from syncrules.webhooks.debounce import notify_changes, triggerable
+from syncrules.webhooks import echo
+from syncrules.webhooks.debounce import note_webhooks, notify_changes, triggerable
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def hubspot_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("HubSpot webhook for portal(s) %s with a bad signature (or no client secret set)",
                        ", ".join(sorted(connections)))
         return _refuse(401, "Bad signature: set the app's client secret on the HubSpot connection.")
-    changes = _changes(events, trusted)
-    queued = notify_changes(changes, webhook_events=len(events)) if changes else []
+    touched, changes = _changes(events, trusted)
+    note_webhooks(touched, len(events))
+    queued = notify_changes(changes) if changes else []
     return JsonResponse({"status": "ok", "queued": len(queued)})
 
 
@@ -73,22 +75,27 @@ def _connections_by_portal(portals: set[str]) -> dict[str, list[Connection]]:
     return found
 
 
-def _changes(events: list[dict], trusted: dict[str, list[Connection]]) -> dict[tuple[int, str], set[str]]:
-    """(sync id, side) -> ids changed, for every active sync of the portals' connections."""
-    wanted: dict[tuple[str, str], set[str]] = {}  # (portal, object type) -> ids
+def _changes(events: list[dict], trusted: dict[str, list[Connection]]
+             ) -> tuple[set[int], dict[tuple[int, str], set[str]]]:
+    """The active syncs the events are about, and (sync id, side) -> ids with a change the sync
+    has not synced yet (its own writes coming back are none: syncrules.webhooks.echo)."""
+    wanted: dict[tuple[str, str], dict[str, list[dict]]] = {}  # (portal, object type) -> id -> events
     for event in events:
         portal = str(event.get("portalId"))
         if portal not in trusted:
             continue
         for object_type, object_id in _touched(event):
-            wanted.setdefault((portal, object_type), set()).add(object_id)
+            wanted.setdefault((portal, object_type), {}).setdefault(object_id, []).append(event)
+    touched: set[int] = set()
     changes: dict[tuple[int, str], set[str]] = {}
-    for (portal, object_type), ids in wanted.items():
+    for (portal, object_type), by_id in wanted.items():
         connection_ids = {c.pk for c in trusted[portal]}
         for sync in triggerable(connection_ids, object_type).only("pk", "connection_a_id", "connection_b_id"):
             side = Side.A if sync.connection_a_id in connection_ids else Side.B
-            changes.setdefault((sync.pk, side), set()).update(ids)
-    return changes
+            touched.add(sync.pk)
+            if ids := echo.changed_by_events(sync.pk, side, by_id):
+                changes.setdefault((sync.pk, side), set()).update(ids)
+    return touched, changes
 
 
 def _touched(event: dict) -> list[tuple[str, str]]:

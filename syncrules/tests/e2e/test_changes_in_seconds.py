@@ -7,11 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import timezone
 
+from connectors.base import CONTACTS, DEALS
 from connectors.models import Connection
 from connectors.salesforce.client import SalesforceClient
 from sandbox.hubspot.models import Portal
 from syncrules.engine import run_sync
+from syncrules.models import ObjectSync
 from syncrules.tests.e2e.helpers import every, new_sync
 from syncrules.webhooks import debounce, polling
 from syncrules.webhooks.models import SyncTrigger
@@ -37,6 +40,17 @@ def queries(monkeypatch):
 
     monkeypatch.setattr(SalesforceClient, "query_pages", counting)
     return sent
+
+
+def deliver_webhooks(hubspot: Connection, live_server, **options) -> Connection:
+    """The sandbox portal sends its webhooks to the live site, whose connection can verify them."""
+    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
+    Portal.objects.filter(pk=portal.pk).update(webhook_url=f"{live_server.url}/webhooks/hubspot/")
+    connection = Connection.objects.get(pk=hubspot.pk)
+    connection.credentials = {**connection.credentials, "hub_id": portal.hub_id, "client_secret": portal.client_secret}
+    connection.options = {**connection.options, **options}
+    connection.save()
+    return connection
 
 
 def test_polling_costs_one_query_and_no_run_when_nothing_changed_and_one_run_on_a_change(pair, queued, queries):
@@ -65,12 +79,7 @@ def test_a_webhook_brings_a_hubspot_change_to_salesforce_before_search_sees_it(p
     hubspot, salesforce = pair(contacts=3)
     sync = new_sync(hubspot, salesforce, "contacts")
     run_sync(sync.pk, initial=True)
-    portal = Portal.objects.get(private_token=hubspot.credentials["access_token"])
-    Portal.objects.filter(pk=portal.pk).update(webhook_url=f"{live_server.url}/webhooks/hubspot/")
-    connection = Connection.objects.get(pk=hubspot.pk)
-    connection.credentials = {**connection.credentials, "hub_id": portal.hub_id, "client_secret": portal.client_secret}
-    connection.options = {**connection.options, "search_lag_seconds": 60}  # search sees nothing this recent
-    connection.save()
+    connection = deliver_webhooks(hubspot, live_server, search_lag_seconds=60)  # search sees nothing this recent
 
     contact_id = next(iter(every(hubspot, "contacts")))
     connection.connector().write("contacts", [], {contact_id: {"lastname": "Webhooked"}})
@@ -84,3 +93,27 @@ def test_a_webhook_brings_a_hubspot_change_to_salesforce_before_search_sees_it(p
     assert run_id is not None
     lastnames = {r.values.get("LastName") for r in every(salesforce, "contacts").values()}
     assert "Webhooked" in lastnames
+
+
+def test_a_deal_syncs_poll_notices_a_contact_role_added_or_removed_with_one_more_query(pair, queued, queries):
+    hubspot, salesforce = pair(sf_accounts=2, sf_contacts=6, opportunities=2, roles=(1, 1), contact_account_share=1.0)
+    sync = new_sync(hubspot, salesforce, DEALS, sync_deals=True)
+    ObjectSync.objects.filter(pk=sync.pk).update(initial_sync_done_at=timezone.now())
+    connector = salesforce.connector()
+    opp_id = sorted(every(salesforce, DEALS))[0]
+    has_role = set(connector.read_associations(DEALS, [opp_id], CONTACTS)[opp_id])
+    contact_id = next(c for c in sorted(every(salesforce, CONTACTS)) if c not in has_role)
+    assert polling.poll_once() == []  # where both polls start
+    queries.clear()
+    assert polling.poll_once() == [] and queued == []
+    assert len(queries) == 2 and sum("FROM OpportunityContactRole" in q for q in queries) == 1
+
+    _into_the_next_second()
+    assert connector.write_associations(DEALS, CONTACTS, [(opp_id, contact_id)])[0].ok  # the Opportunity is untouched
+    assert polling.poll_once() == [sync.pk]
+    assert polling.poll_once() == []  # seen: not the same change twice
+    SyncTrigger.objects.filter(pk=sync.pk).update(queued_at=None)
+    _into_the_next_second()
+    assert connector.remove_associations(DEALS, CONTACTS, [(opp_id, contact_id)])[0].ok  # deleted: queryAll sees it
+    assert polling.poll_once() == [sync.pk]
+    assert queued == [sync.pk, sync.pk]
