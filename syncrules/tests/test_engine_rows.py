@@ -152,3 +152,24 @@ def test_on_postgresql_a_page_of_links_and_outcomes_takes_one_statement_each(dja
                                               "", WHEN, {}, []) for link in links])
     assert RecordLink.objects.filter(object_sync=sync, status=LinkStatus.FAILING).count() == 5000
     assert RecordOutcome.objects.filter(run=run, link__isnull=False).count() == 5000
+
+
+def test_load_gives_the_links_the_orm_gives_with_every_value_and_time_zone():
+    sync = make_sync()
+    extra = {"warnings": [{"field": "x"}], "has_warnings": True, "next_retry_at": WHEN, "fail_count": 3}
+    rows.insert_objects([a_link(sync, n, **extra) for n in range(3)] + [RecordLink(object_sync=sync, id_b="b9")])
+    names = [f.attname for f in RecordLink._meta.concrete_fields]
+    loaded = {link.pk: link for link in rows.load(RecordLink, {"object_sync": sync}, "id_b", ["b0", "b1", "b2", "b9"])}
+    orm = {link.pk: link for link in RecordLink.objects.filter(object_sync=sync)}
+    assert loaded.keys() == orm.keys() and len(loaded) == 4
+    for pk, link in loaded.items():
+        assert [getattr(link, n) for n in names] == [getattr(orm[pk], n) for n in names]
+        assert link.updated_at.tzinfo == orm[pk].updated_at.tzinfo and not link._state.adding
+
+
+def test_load_leaves_out_the_ids_not_asked_for_and_other_syncs_links():
+    ours, theirs = make_sync(), make_sync()
+    rows.insert_objects([a_link(ours, n) for n in range(3)] + [a_link(theirs, n) for n in range(3)])
+    found = rows.load(RecordLink, {"object_sync": ours}, "id_a", ["a0", "a2", "a7"])
+    assert sorted((link.object_sync_id, link.id_a) for link in found) == [(ours.pk, "a0"), (ours.pk, "a2")]
+    assert rows.load(RecordLink, {"object_sync": ours}, "id_a", []) == []
