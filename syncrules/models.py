@@ -386,9 +386,8 @@ class RecordLink(models.Model):
     A link may hold an id on one side only while the record is excluded or its create failed.
     """
 
-    # No index of its own: every query and the cascade use one of the indexes below that start
-    # with it, and each index is one more entry to write for every link saved.
-    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="links", db_index=False)
+    # Its own index stays: on SQLite it is (object_sync, id), the order of the association sweep.
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="links")
     # NULL (not "") for "no record on this side", so the partial unique constraints ignore it.
     id_a = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     id_b = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001

@@ -1,18 +1,20 @@
 # Every index of RecordLink and RecordOutcome is one more entry to write for each link or
 # outcome a run saves (an update of a link changes updated_at, so PostgreSQL rewrites every index
-# entry). These four served no query another index does not serve:
-# - the foreign keys' own indexes (links' and outcomes' object_sync, outcomes' link): each is the
-#   first column of composite indexes (recordlink_status_idx, outcome_sync_time_idx,
-#   outcome_link_action_time_idx, ...), which the filters and the cascades use as well;
+# entry). These three served no query another index does not serve:
+# - the outcomes' foreign keys' own indexes (object_sync, link): each is the first column of
+#   composite indexes (outcome_sync_time_idx, outcome_sync_category_idx,
+#   outcome_link_action_time_idx), which the filters, the cascade and SET NULL use as well;
 # - recordlink_match_key_idx (match_key, object_sync): nothing looks a key up by equality; the
-#   record view's prefix search uses recordlink_key_prefix_idx.
-# The foreign keys' indexes are dropped by name, found by introspection: Django's AlterField
-# would rebuild both tables on SQLite and re-validate the foreign keys on PostgreSQL.
+#   record view's prefix search uses recordlink_key_prefix_idx (which answers equality too).
+# The links' own object_sync index stays: on SQLite it is (object_sync, id), the order the
+# association sweep reads links in. The foreign keys' indexes are dropped by name, found by
+# introspection: Django's AlterField would rebuild the table on SQLite and re-validate the
+# foreign keys on PostgreSQL.
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-FOREIGN_KEYS = [("recordlink", "object_sync"), ("recordoutcome", "link"), ("recordoutcome", "object_sync")]
+FOREIGN_KEYS = [("recordoutcome", "link"), ("recordoutcome", "object_sync")]
 
 
 def single_column_indexes(schema_editor, model, column: str) -> list[str]:
@@ -52,11 +54,6 @@ class Migration(migrations.Migration):
         ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
-                migrations.AlterField(
-                    model_name='recordlink',
-                    name='object_sync',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='links', to='syncrules.objectsync'),
-                ),
                 migrations.AlterField(
                     model_name='recordoutcome',
                     name='link',
