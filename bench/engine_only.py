@@ -26,6 +26,7 @@ import gc
 import io
 import os
 import pstats
+import re
 import resource
 import time
 from collections import Counter
@@ -157,9 +158,11 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
     from django.db import connection
 
     queries = [0]
+    kinds: Counter = Counter()  # statements by verb and table, executemany counted once
 
     def count(execute, sql, params, many, context):
         queries[0] += 1
+        kinds[statement_kind(sql)] += 1
         return execute(sql, params, many, context)
 
     collecting = [0.0, 0.0]  # seconds in the cycle collector, when the current pass started
@@ -193,6 +196,8 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
           f"{records / cpu if cpu else 0:6.0f} per CPU second)  created {run.created:6d} matched {run.matched:6d} "
           f"updated {run.updated:4d} failed {run.failed:3d}  SQL queries {queries[0]:6d}  "
           f"app calls {sum(app.calls for app in apps) - calls_before:5d}")
+    if profiler is not None or records >= 10_000:
+        print("  statements: " + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()))
     if server is not None:
         print(f"  the database server's CPU for this connection: {server:.1f}s, so {records / (cpu + server) if cpu + server else 0:.0f} "
               f"records per CPU second of engine and database together")
@@ -201,6 +206,13 @@ def measure(label: str, action, apps, profiler: cProfile.Profile | None = None) 
     if run.error:
         print(f"  note: {run.error}")
     return seconds, cpu, queries[0]
+
+
+def statement_kind(sql: str) -> str:
+    """'INSERT recordlink', 'SELECT recordlink', ...: the verb and the first table the statement names."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+    return f"{verb} {table.group(1).removeprefix('syncrules_') if table else ''}".strip()
 
 
 def report_profile(profiler: cProfile.Profile, top: int) -> None:

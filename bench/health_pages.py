@@ -60,10 +60,10 @@ def seed_syncs() -> list[int]:
 RUNS_SQL = """
 INSERT INTO syncrules_syncrun (object_sync_id, kind, trigger, status, started_at, finished_at, processed,
     estimated_total, created, updated, matched, skipped, excluded, failed, deleted, associated, waiting,
-    http_calls, error)
+    http_calls, error, warned, lease_token, waiting_for)
 SELECT s.id, 'incremental', 'schedule', CASE WHEN r %% 17 = 0 THEN 'partial' ELSE 'succeeded' END,
     now() - (r * interval '5 minutes'), now() - (r * interval '5 minutes') + interval '40 seconds',
-    100 + r %% 50, NULL, 3, 90, 0, 5, 2, r %% 7, 0, 1, 0, 12, ''
+    100 + r %% 50, NULL, 3, 90, 0, 5, 2, r %% 7, 0, 1, 0, 12, '', 0, '', ''
 FROM syncrules_objectsync s, generate_series(1, %(runs)s) AS r
 """
 
@@ -71,7 +71,7 @@ FROM syncrules_objectsync s, generate_series(1, %(runs)s) AS r
 LINKS_SQL = """
 INSERT INTO syncrules_recordlink (object_sync_id, id_a, id_b, status, last_values, associations, modified_a,
     modified_b, last_synced_at, error_category, last_error, fail_count, next_retry_at, updated_at, name_a, name_b,
-    match_key)
+    match_key, warnings, has_warnings)
 SELECT syncs.ids[1 + n %% array_length(syncs.ids, 1)],
     'a' || n, CASE WHEN m BETWEEN 180 AND 189 THEN NULL ELSE '00Q' || lpad(n::text, 12, '0') END,
     CASE WHEN m < 170 THEN 'in_sync' WHEN m < 182 THEN 'failing' WHEN m < 192 THEN 'excluded'
@@ -83,17 +83,18 @@ SELECT syncs.ids[1 + n %% array_length(syncs.ids, 1)],
     CASE WHEN m BETWEEN 170 AND 181 THEN 'Property values were not valid: ' || n ELSE '' END,
     CASE WHEN m BETWEEN 170 AND 181 THEN 1 ELSE 0 END, NULL,
     now() - (n %% 43200) * interval '1 minute',
-    'Contact number ' || n, 'Contact number ' || n, 'contact' || n || '@example.com'
+    'Contact number ' || n, 'Contact number ' || n, 'contact' || n || '@example.com', '[]'::jsonb, false
 FROM generate_series(%(start)s, %(stop)s - 1) AS n, LATERAL (SELECT n %% 200 AS m) AS mm,
     (SELECT array_agg(id ORDER BY id) AS ids FROM syncrules_objectsync) AS syncs
 """
 
 OUTCOMES_SQL = """
 INSERT INTO syncrules_recordoutcome (run_id, object_sync_id, link_id, id_a, id_b, side, action, category, message,
-    hint, created_at, details)
+    hint, created_at, details, warnings)
 SELECT runs.ids[1 + (l.id * 7 + k) %% array_length(runs.ids, 1)], l.object_sync_id, l.id, l.id_a, coalesce(l.id_b, ''),
     'b', (ARRAY['updated', 'updated', 'skipped', 'created', 'failed', 'matched'])[1 + (l.id + k) %% 6],
-    '', 'Wrote fields.', '', now() - ((l.id * 13 + k * 977) %% 43200) * interval '1 minute', '{}'::jsonb
+    '', 'Wrote fields.', '', now() - ((l.id * 13 + k * 977) %% 43200) * interval '1 minute', '{}'::jsonb,
+    '[]'::jsonb
 FROM syncrules_recordlink l, generate_series(1, %(per_link)s) AS k,
     LATERAL (SELECT array_agg(id) AS ids FROM syncrules_syncrun r WHERE r.object_sync_id = l.object_sync_id) AS runs
 WHERE l.id > %(after)s

@@ -386,6 +386,7 @@ class RecordLink(models.Model):
     A link may hold an id on one side only while the record is excluded or its create failed.
     """
 
+    # Its own index stays: on SQLite it is (object_sync, id), the order of the association sweep.
     object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="links")
     # NULL (not "") for "no record on this side", so the partial unique constraints ignore it.
     id_a = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
@@ -441,7 +442,6 @@ class RecordLink(models.Model):
             # The record view's search by the start of an email or domain (LIKE 'x%'); the names'
             # case-insensitive prefix indexes are PostgreSQL's only (migration 0008).
             models.Index(fields=["match_key"], opclasses=["varchar_pattern_ops"], name="recordlink_key_prefix_idx"),
-            models.Index(fields=["match_key", "object_sync"], name="recordlink_match_key_idx"),
             models.Index(fields=["object_sync", "status", "has_warnings"], name="recordlink_warnings_idx"),
         ]
 
@@ -688,8 +688,11 @@ class RecordOutcome(models.Model):
         FAILED = "failed", "Failed"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="outcomes")
-    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="outcomes")
-    link = models.ForeignKey(RecordLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcomes")
+    # Indexed by the composite indexes that start with them (Meta), not by indexes of their own.
+    object_sync = models.ForeignKey(ObjectSync, on_delete=models.CASCADE, related_name="outcomes", db_index=False)
+    link = models.ForeignKey(
+        RecordLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="outcomes", db_index=False
+    )
     id_a = models.CharField(max_length=100, blank=True)
     id_b = models.CharField(max_length=100, blank=True)
     side = models.CharField(max_length=1, choices=Side.choices, blank=True, help_text="Where it was written.")

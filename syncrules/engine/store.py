@@ -62,7 +62,7 @@ def load_links(sync: ObjectSync, side: str, ids: Iterable[str]) -> dict[str, Rec
     ids = list(set(ids))
     if not ids:
         return {}
-    found = RecordLink.objects.filter(object_sync=sync, **{f"id_{Side(side)}__in": ids})
+    found = rows.load(RecordLink, {"object_sync": sync}, f"id_{Side(side)}", ids)
     return {link.id_on(side): link for link in found}
 
 
