@@ -110,17 +110,21 @@ def test_a_consumer_that_drops_the_pages_unread_ends_the_thread():
     assert source.closed.is_set()
 
 
-def test_the_runs_hooks_stop_the_read_ahead_thread_too():
-    class Lost(Exception):
-        pass
+class Lost(Exception):
+    """The run lost its claim (raised by the run's hooks at the next request)."""
 
-    lost = threading.Event()
 
+def hooks_losing_claim(lost: threading.Event) -> ratelimit.RunHooks:
     def check():
         if lost.is_set():
             raise Lost("the run lost its claim")
 
-    token = ratelimit.run_hooks.set(ratelimit.RunHooks(check=check))
+    return ratelimit.RunHooks(check=check)
+
+
+def test_the_runs_hooks_stop_the_read_ahead_thread_too():
+    lost = threading.Event()
+    token = ratelimit.run_hooks.set(hooks_losing_claim(lost))
     try:
         pages = read_ahead(iter(Pages(5)), name="test read-ahead")
         assert next(pages) == 1
@@ -218,17 +222,9 @@ def test_an_error_reading_one_side_is_raised_in_its_turn_and_both_readers_end():
 
 
 def test_a_run_that_loses_its_claim_stops_both_sides_readers():
-    class Lost(Exception):
-        pass
-
     lost = threading.Event()
-
-    def check():
-        if lost.is_set():
-            raise Lost("the run lost its claim")
-
     a, b = Pages(50), Pages(50)
-    token = ratelimit.run_hooks.set(ratelimit.RunHooks(check=check))
+    token = ratelimit.run_hooks.set(hooks_losing_claim(lost))
     try:
         pages = two_sides(a, b)
         next(pages)
