@@ -8,9 +8,13 @@ The engine reads the pages of records changed since each side's cursor, both sid
 each side's reader starts at the beginning of the run (in a thread of its own when the
 connector reads ahead, connectors.readahead), and the engine, on its one thread, takes whichever
 side's next page is ready, in turn when both are (connectors.readahead.interleave), so that the
-rate limit of one app is spent while the engine works on the other's pages. The setting
-SYNC_INTERLEAVE_SIDES (default on) set off reads side A, then side B, as before. Either way one page at a time is processed, and each page's cursor moves only once
-that page is saved. For each page the engine loads the page's links in one query, then:
+rate limit of one app is spent while the engine works on the other's pages; then, if the run
+wrote to side B, side B is read once more from its cursor (its first pages may have been read
+before side A's pages wrote to it: this way B's cursor still ends past the run's own writes,
+as when B was read after A). The setting SYNC_INTERLEAVE_SIDES (default on) set off reads
+side A, then side B, as before. Either way one page at a time is processed, and each page's
+cursor moves only once that page is saved. For each page the engine loads the page's links in
+one query, then:
 - linked records: the side's delta against the link's last synced values; only records with a
   delta get their counterpart read (one batched read), a merge plan (merge.plan_link), and
   batched updates on either side;
@@ -107,6 +111,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         # Both sides' pages at once (see the module's docstring), a preview's as its run's.
         self.interleave = bool(getattr(settings, "SYNC_INTERLEAVE_SIDES", True))
         self.began: datetime | None = None  # links saved since then were saved by this run
+        self.wrote = {A: False, B: False}  # whether this run wrote records to each side
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -202,10 +207,15 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
             cursor = self.sync.cursor_a if side == A else self.sync.cursor_b
             return self.sides[side].connector.read_changes(self.kind, cursor)
 
+        sides = (A, B)
         if self.interleave:
             yield from interleave({side: read(side) for side in (A, B)})
-            return
-        for side in (A, B):
+            # Side B's pages may all be read before side A's wrote to it: B once more, so that
+            # its cursor ends past the run's own writes, as when B was read after A (a poll of B
+            # then finds nothing new, and the next run reads nothing of ours back from B).
+            associated = self.run.associated
+            sides = (B,) if self.wrote[B] or associated else ()
+        for side in sides:
             pages = read(side)
             try:
                 for page in pages:
@@ -240,6 +250,10 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
     def save_progress(self, side: str | None = None, cursor: Any = None) -> None:
         self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
         self.store.save_progress(self.sync, self.run, side, cursor)
+
+    def write(self, side: str, creates: Sequence[dict] = (), updates: dict[str, dict] | None = None) -> list:
+        self.wrote[side] = self.wrote[side] or bool(creates or updates)
+        return super().write(side, creates, updates)
 
     def read(self, side: str, ids: Sequence[str]) -> dict[str, Record]:
         """Records of `side` by id (batched by the connector), ready for the merge."""

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from connectors.base import COMPANIES, CONTACTS
 from connectors.errors import ConnectorError, ErrorCategory
 from syncrules.engine import run_sync, runner
-from syncrules.models import LinkStatus, ObjectSync, RecordLink, SyncRun
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
 from syncrules.tests.factories import make_memory_sync, make_sync
 from syncrules.tests.memory_connector import Apps
 
@@ -167,6 +167,7 @@ def test_an_older_copy_read_before_the_other_side_wrote_is_not_synced_back(memor
     pair = RecordLink.objects.get(object_sync=sync, id_a=next(iter(apps.a.all(C))))
     assert (apps.a.get(C, pair.id_a, "first"), apps.b.get(C, pair.id_b, "first")) == ("Ann", "Ann")
     assert first.matched == 1 and first.created == 3 and first.failed == 0
+    assert written_to_a(first) == []  # A's values won: nothing is written to A
     written = apps.written
     assert run(sync).updated == 0 and apps.written == written
 
@@ -178,9 +179,14 @@ def test_without_the_older_copy_rule_the_same_order_would_write_the_old_values_b
     sync.save()
     monkeypatch.setattr(runner, "interleave", scheduled(["a", "b"], ahead=5))
     monkeypatch.setattr(runner.Engine, "older_copy", lambda *args: False)
-    run(sync)
-    record_a = next(iter(apps.a.all(C)))
-    assert apps.a.get(C, record_a, "first") == "Bo"  # B's old copy won over A's value
+    result = run(sync)
+    # B's old copy is written over A's value (and then back, when B is read once more).
+    assert written_to_a(result)
+
+
+def written_to_a(result: SyncRun) -> list[str]:
+    return list(RecordOutcome.objects.filter(run=result, side="a", action=RecordOutcome.Action.UPDATED)
+                .values_list("message", flat=True))
 
 
 def test_a_record_created_by_one_sides_page_and_read_in_the_others_is_recognised_as_ours(
@@ -276,3 +282,15 @@ def test_associations_read_with_an_older_copy_are_read_again(memory_connections,
     assert apps.b.associations(C, ann_b, COMPANIES) == [acme_b]
     assert apps.a.associations(C, ann_a, COMPANIES) == [acme]
     assert first.associated == 1
+
+
+def test_side_b_is_read_once_more_so_its_cursor_ends_past_the_runs_own_writes(memory_connections, monkeypatch):
+    apps, sync = world([("a", {"first": "Ann", "last": "Lee"}, {})] * 4 + [("b", {}, {"last": "Ray"})] * 2,
+                       page_size=2)
+    monkeypatch.setattr(runner, "interleave", scheduled(["b", "a"], ahead=5))  # B wholly read before A writes
+    first = run(sync)
+    assert first.created == 6
+    sync.refresh_from_db()
+    left = [r for page in apps.b.connector().read_changes(C, sync.cursor_b) for r in page.records]
+    assert left == []  # the four records A's pages created on B were read back in this run
+    assert run(sync).processed == 2  # next time only B's writes to A come back (as before)
