@@ -11,9 +11,9 @@ side's next page is ready, in turn when both are (connectors.readahead.interleav
 rate limit of one app is spent while the engine works on the other's pages; then, if the run
 wrote to side B, side B is read once more from its cursor (its first pages may have been read
 before side A's pages wrote to it: this way B's cursor still ends past the run's own writes,
-as when B was read after A). The setting SYNC_INTERLEAVE_SIDES (default on) set off reads
-side A, then side B, as before. Either way one page at a time is processed, and each page's
-cursor moves only once that page is saved. For each page the engine loads the page's links in
+as when B was read after A; a preview, which writes nothing, does not). The setting
+SYNC_INTERLEAVE_SIDES (default on) set off reads side A, then side B, as before. Either way one
+page at a time is processed, and each page's cursor moves only once that page is saved. For each page the engine loads the page's links in
 one query, then:
 - linked records: the side's delta against the link's last synced values; only records with a
   delta get their counterpart read (one batched read), a merge plan (merge.plan_link), and
@@ -112,6 +112,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         self.interleave = bool(getattr(settings, "SYNC_INTERLEAVE_SIDES", True))
         self.began: datetime | None = None  # links saved since then were saved by this run
         self.wrote = {A: False, B: False}  # whether this run wrote records to each side
+        self.reads_back = persistence is None  # a preview writes nothing to read back
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -214,7 +215,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
             # its cursor ends past the run's own writes, as when B was read after A (a poll of B
             # then finds nothing new, and the next run reads nothing of ours back from B).
             associated = self.run.associated
-            sides = (B,) if self.wrote[B] or associated else ()
+            sides = (B,) if self.reads_back and (self.wrote[B] or associated) else ()
         for side in sides:
             pages = read(side)
             try:
