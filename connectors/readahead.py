@@ -19,6 +19,11 @@ the consumer's work. It stays one page ahead, never more, and changes nothing el
 
 A wait the thread has to make for API budget is shown on the run (through the consumer's hooks)
 only while the consumer itself waits for that page: until then the run is busy, not waiting.
+
+`interleave(sources)` takes pages from several sources (the engine's two sides) on one consumer
+thread: it starts every read-ahead at once, takes whichever source's next page is ready (in turn
+among the ready ones, so none starves), and waits on all of them when none is; sources that do
+not read ahead (plain iterators, CONNECTOR_THREADS off) are simply taken in turn.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import contextvars
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +40,7 @@ from connectors import ratelimit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 _END = object()  # the pages are exhausted
 _STOP = object()  # the consumer is gone: the thread ends
 POLL_SECONDS = 0.5  # how often a consumer waiting for a page looks at the thread's wait note
@@ -83,16 +89,36 @@ class _Helper:
 
 
 def read_ahead(pages: Iterator[T], *, setup: Callable[[], AbstractContextManager] | None = None,
-               name: str = "read-ahead") -> Iterator[T]:
+               name: str = "read-ahead") -> AheadPages[T]:
     """`pages`, each read in a background thread while the consumer works on the one before.
 
     `setup()`, if given, is entered on the thread before its first read and left after its
     last (e.g. an HTTP session of its own)."""
-    reader = ReadAhead(pages, setup=setup, name=name)
-    try:
-        yield from reader
-    finally:
-        reader.close()
+    return AheadPages(ReadAhead(pages, setup=setup, name=name))
+
+
+class AheadPages(Generic[T]):
+    """What `read_ahead` gives: an iterator over a ReadAhead that closes it when closed or
+    dropped (the thread holds the ReadAhead, not this, so dropping this ends the thread), and
+    that `interleave` can start early and ask whether its next page is here."""
+
+    def __init__(self, reader: ReadAhead[T]) -> None:
+        self.reader = reader
+
+    def __iter__(self) -> AheadPages[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self.reader)
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __del__(self) -> None:
+        try:
+            self.reader.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the thread machinery may be gone
+            log.debug("closing %s on collection failed", self.reader._name, exc_info=True)
 
 
 class ReadAhead(Generic[T]):
@@ -110,6 +136,7 @@ class ReadAhead(Generic[T]):
         self._finished = False
         self.pending: list[tuple[Callable[..., Any], tuple]] = []  # in_consumer calls from the thread
         self.wait_note: tuple[str, float] = ("", 0.0)  # the thread's current wait for API budget
+        self.arrived: threading.Event | None = None  # set whenever an answer is put (interleave's wait)
 
     def __iter__(self) -> ReadAhead[T]:
         return self
@@ -117,10 +144,7 @@ class ReadAhead(Generic[T]):
     def __next__(self) -> T:
         if self._finished:
             raise StopIteration
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-            self._thread.start()
-            self._ask()  # the first page: nothing to overlap it with yet
+        self.start()
         answer, failed = self._take()
         self._deliver()
         if failed or answer is _END:
@@ -131,8 +155,23 @@ class ReadAhead(Generic[T]):
         self._ask()  # the next page, read while the consumer works on this one
         return answer
 
+    def start(self) -> None:
+        """Start reading the first page now, if not begun (the first `next` otherwise does)."""
+        if self._thread is None and not self._finished:
+            self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+            self._thread.start()
+            self._ask()  # the first page: nothing to overlap it with yet
+
+    @property
+    def ready(self) -> bool:
+        """Whether `next` would answer at once: the next page (or the end, or its error) is here."""
+        return self._finished or not self._answers.empty()
+
     def close(self) -> None:
         """Stop the thread (at its next request), wait for it to end, and deliver what it left."""
+        if self._finished and (self._thread is None or not self._thread.is_alive()):
+            self._deliver()
+            return
         self._finished = True
         if self._thread is None:
             self._pages_closed()
@@ -149,19 +188,13 @@ class ReadAhead(Generic[T]):
 
     def _take(self) -> tuple[Any, bool]:
         """The next answer; while waiting for it, the thread's wait for API budget is the run's."""
-        shown = ""
-        try:
-            while True:
-                try:
-                    return self._answers.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    note, seconds = self.wait_note
-                    if note != shown:
-                        ratelimit.notify_wait(note, seconds)
-                        shown = note
-        finally:
-            if shown:
-                ratelimit.notify_wait("", 0.0)
+        def attempt() -> tuple[bool, Any]:
+            try:
+                return True, self._answers.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                return False, None
+
+        return waiting(attempt, lambda: self.wait_note)
 
     def _deliver(self) -> None:
         deliver(self.pending)
@@ -176,12 +209,18 @@ class ReadAhead(Generic[T]):
                     stack.enter_context(self._setup())
                 while (context := self._asks.get()) is not _STOP:
                     answer = context.run(self._read)
-                    self._answers.put(answer)
+                    self._answer(answer)
                     if answer[1] or answer[0] is _END:
                         return
         except BaseException as exc:  # noqa: BLE001 - a setup that failed is the next page's error
             if not self._stopped.is_set():
-                self._answers.put((exc, True))
+                self._answer((exc, True))
+
+    def _answer(self, answer: tuple[Any, bool]) -> None:
+        self._answers.put(answer)
+        arrived = self.arrived
+        if arrived is not None:
+            arrived.set()
 
     def _read(self) -> tuple[Any, bool]:
         """One page, in the consumer's context, with hooks that stop it once the consumer is gone."""
@@ -207,6 +246,92 @@ class ReadAhead(Generic[T]):
                 close()
             except Exception:  # noqa: BLE001 - a generator stopped mid-page may complain; it is done
                 log.debug("closing the pages of %s failed", self._name, exc_info=True)
+
+
+def interleave(sources: Mapping[K, Iterator[T]]) -> Iterator[tuple[K, T]]:
+    """(key, item) from every source until all are exhausted, see the module's docstring. An
+    error reading one source is raised when that source's item is taken; stopping, or an
+    error, closes every source (their threads end)."""
+    mixer = Interleave(sources)
+    try:
+        yield from mixer
+    finally:
+        mixer.close()
+
+
+class Interleave(Generic[K, T]):
+    """The iterator behind `interleave`: the first source in turn whose next item is ready."""
+
+    def __init__(self, sources: Mapping[K, Iterator[T]]) -> None:
+        self.sources = dict(sources)
+        self.turn = list(self.sources)  # the order sources are looked at; the one taken goes last
+        self.arrived = threading.Event()
+        for source in self.sources.values():
+            reader = _reader_of(source)
+            if reader is not None:
+                reader.arrived = self.arrived
+                reader.start()  # every source reads its first page from now on
+
+    def __iter__(self) -> Interleave[K, T]:
+        return self
+
+    def __next__(self) -> tuple[K, T]:
+        while self.turn:
+            key = self._ready_key()
+            self.turn.remove(key)
+            try:
+                item = next(self.sources[key])
+            except StopIteration:
+                continue
+            self.turn.append(key)
+            return key, item
+        raise StopIteration
+
+    def close(self) -> None:
+        self.turn = []
+        for source in self.sources.values():
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    def _ready_key(self) -> K:
+        while True:
+            self.arrived.clear()  # before looking: an answer put after the look sets it again
+            for key in self.turn:
+                reader = _reader_of(self.sources[key])
+                if reader is None or reader.ready:  # a source read in turn is always "ready"
+                    return key
+            self._wait()
+
+    def _wait(self) -> None:
+        """Until a source's answer arrives; meanwhile a source's wait for API budget is the run's."""
+        readers = [r for r in map(_reader_of, self.sources.values()) if r is not None]
+        waiting(lambda: (self.arrived.wait(POLL_SECONDS), None),
+                lambda: next((r.wait_note for r in readers if r.wait_note[0]), ("", 0.0)))
+
+
+def waiting(attempt: Callable[[], tuple[bool, Any]], note: Callable[[], tuple[str, float]]) -> Any:
+    """`attempt()` (each try blocks up to POLL_SECONDS) until it answers (True, value); meanwhile
+    the wait for API budget `note()` tells of is shown as the run's, and cleared after."""
+    shown = ""
+    try:
+        while True:
+            done, value = attempt()
+            if done:
+                return value
+            current, seconds = note()
+            if current != shown:
+                ratelimit.notify_wait(current, seconds)
+                shown = current
+    finally:
+        if shown:
+            ratelimit.notify_wait("", 0.0)
+
+
+def _reader_of(source: Any) -> ReadAhead | None:
+    if isinstance(source, AheadPages):
+        return source.reader
+    return source if isinstance(source, ReadAhead) else None
 
 
 def close_database_connections() -> None:

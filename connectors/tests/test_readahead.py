@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from connectors import ratelimit
-from connectors.readahead import ReadAhead, in_consumer, read_ahead
+from connectors.readahead import ReadAhead, in_consumer, interleave, read_ahead
 
 
 class Pages:
@@ -37,7 +37,7 @@ class Pages:
 
 
 def read_ahead_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "test read-ahead" and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith("test read-ahead") and t.is_alive()]
 
 
 def wait_until(condition, seconds: float = 5.0) -> bool:
@@ -110,17 +110,21 @@ def test_a_consumer_that_drops_the_pages_unread_ends_the_thread():
     assert source.closed.is_set()
 
 
-def test_the_runs_hooks_stop_the_read_ahead_thread_too():
-    class Lost(Exception):
-        pass
+class Lost(Exception):
+    """The run lost its claim (raised by the run's hooks at the next request)."""
 
-    lost = threading.Event()
 
+def hooks_losing_claim(lost: threading.Event) -> ratelimit.RunHooks:
     def check():
         if lost.is_set():
             raise Lost("the run lost its claim")
 
-    token = ratelimit.run_hooks.set(ratelimit.RunHooks(check=check))
+    return ratelimit.RunHooks(check=check)
+
+
+def test_the_runs_hooks_stop_the_read_ahead_thread_too():
+    lost = threading.Event()
+    token = ratelimit.run_hooks.set(hooks_losing_claim(lost))
     try:
         pages = read_ahead(iter(Pages(5)), name="test read-ahead")
         assert next(pages) == 1
@@ -167,3 +171,77 @@ def test_a_wait_of_the_thread_for_api_budget_shows_on_the_run_only_while_the_con
     finally:
         ratelimit.run_hooks.reset(token)
     assert notes == ["Waiting for API budget (search limit: 5 requests per 1 s)", ""]
+
+
+# --- interleave: two sides' pages on one consumer -------------------------------------------
+def two_sides(a: Pages, b: Pages):
+    return interleave({"a": read_ahead(iter(a), name="test read-ahead a"),
+                       "b": read_ahead(iter(b), name="test read-ahead b")})
+
+
+def test_interleave_starts_both_readers_at_once_and_takes_the_side_whose_page_is_ready():
+    release = threading.Event()
+    slow, quick = Pages(2, before={1: release}), Pages(3)
+    pages = two_sides(slow, quick)
+    assert next(pages) == ("b", 1)  # a's first page is not there yet: b's is taken meanwhile
+    assert next(pages) == ("b", 2)
+    release.set()
+    assert wait_until(lambda: slow.produced == [1] and quick.produced == [1, 2, 3])  # one page ahead each
+    # both ready now: in turn, a first (b was taken last)
+    assert [*pages] == [("a", 1), ("b", 3), ("a", 2)]
+    assert slow.closed.is_set() and quick.closed.is_set() and not read_ahead_threads()
+
+
+def test_interleave_waits_on_both_sides_when_neither_is_ready():
+    release = {"a": threading.Event(), "b": threading.Event()}
+    a, b = Pages(1, before={1: release["a"]}), Pages(1, before={1: release["b"]})
+    pages = two_sides(a, b)
+    threading.Timer(0.3, release["b"].set).start()
+    assert next(pages) == ("b", 1)
+    release["a"].set()
+    assert [*pages] == [("a", 1)]
+    assert not read_ahead_threads()
+
+
+def test_interleave_takes_sources_that_do_not_read_ahead_in_turn():
+    pages = interleave({"a": iter([1, 2, 3]), "b": iter([10, 20])})
+    assert [*pages] == [("a", 1), ("b", 10), ("a", 2), ("b", 20), ("a", 3)]
+
+
+def test_an_error_reading_one_side_is_raised_in_its_turn_and_both_readers_end():
+    failing, other = Pages(5, fail_at=2), Pages(5)
+    pages = two_sides(failing, other)
+    taken = []
+    with pytest.raises(RuntimeError) as info:
+        for item in pages:
+            taken.append(item)
+    assert info.value is failing.error
+    assert ("a", 1) in taken and ("a", 2) not in taken
+    assert not read_ahead_threads()
+    assert failing.closed.is_set() and other.closed.is_set()
+
+
+def test_a_run_that_loses_its_claim_stops_both_sides_readers():
+    lost = threading.Event()
+    a, b = Pages(50), Pages(50)
+    token = ratelimit.run_hooks.set(hooks_losing_claim(lost))
+    try:
+        pages = two_sides(a, b)
+        next(pages)
+        lost.set()
+        with pytest.raises(Lost):
+            for _ in pages:
+                pass
+    finally:
+        ratelimit.run_hooks.reset(token)
+    assert not read_ahead_threads()
+    assert len(a.produced) < 50 and len(b.produced) < 50
+
+
+def test_a_consumer_that_stops_interleaving_early_ends_both_readers():
+    a, b = Pages(5), Pages(5)
+    pages = two_sides(a, b)
+    next(pages)
+    pages.close()
+    assert not read_ahead_threads()
+    assert a.closed.is_set() and b.closed.is_set()

@@ -4,8 +4,17 @@ This module holds the page and retry loop; the linked-record step is engine.link
 unlinked-record step engine.unlinked, the writes engine.writes, and the object type's further
 steps (associations, deletions) are listed in engine.steps.
 
-Per side (A, then B) the engine reads the pages of records changed since that side's cursor.
-For each page it loads the page's links in one query, then:
+The engine reads the pages of records changed since each side's cursor, both sides at once:
+each side's reader starts at the beginning of the run (in a thread of its own when the
+connector reads ahead, connectors.readahead), and the engine, on its one thread, takes whichever
+side's next page is ready, in turn when both are (connectors.readahead.interleave), so that the
+rate limit of one app is spent while the engine works on the other's pages; then, if the run
+wrote to side B, side B is read once more from its cursor (its first pages may have been read
+before side A's pages wrote to it: this way B's cursor still ends past the run's own writes,
+as when B was read after A; a preview, which writes nothing, does not). The setting
+SYNC_INTERLEAVE_SIDES (default on) set off reads side A, then side B, as before. Either way one
+page at a time is processed, and each page's cursor moves only once that page is saved. For each page the engine loads the page's links in
+one query, then:
 - linked records: the side's delta against the link's last synced values; only records with a
   delta get their counterpart read (one batched read), a merge plan (merge.plan_link), and
   batched updates on either side;
@@ -18,19 +27,32 @@ they return it, `apply` saves it) does the side's cursor move past it. Last, fai
 are due for a retry are read again and reprocessed. A crash anywhere leaves the cursors at the
 last saved page: the re-run reads those records again, finds its own writes as "no change" or
 "both sides agree", and finds the records it created by matching.
+
+What reading A wholly before B gave for free, an interleaved run keeps by looking at the links
+as each page is processed (never at the page as it was read): a record the other side's pages
+already matched, created or synced is linked by then, so it is neither matched again nor
+created. One thing is new: a side's page may have been read before the engine, working on the
+other side, wrote to one of its records, so the page holds an older copy. A linked record whose
+link this run already saved, with a delta but a modified time no later than the copy the run
+merged (`link.modified_a`/`_b`, read fresh before it wrote), is that older copy: it is skipped,
+not synced back over the newer values. Its associations on the page may be as old, so the
+association step reads them again (they are dropped from the page's records it is given).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from connectors.base import COMPANIES, CONTACTS, DEALS, Connector, FieldSpec, FieldType, Record
 from connectors.errors import ConnectorError
+from connectors.readahead import interleave
 from syncrules.engine import resync, store
 from syncrules.engine.context import (
     SIDE_NAMES,
@@ -52,7 +74,7 @@ from syncrules.engine.pipelines import DealStages
 from syncrules.engine.steps import steps_for
 from syncrules.engine.unlinked import UnlinkedRecords
 from syncrules.engine.writes import Writes
-from syncrules.models import ObjectSync, RecordLink, RecordOutcome, SyncRun
+from syncrules.models import LinkStatus, ObjectSync, RecordLink, RecordOutcome, SyncRun
 
 logger = logging.getLogger(__name__)
 Action = RecordOutcome.Action
@@ -86,6 +108,11 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         self.stages: DealStages | None = None
         self.created: dict[str, set[str]] = {A: set(), B: set()}  # ids this run created, per side
         self.context = RunContext(sync, run, now, {}, self.problems, created=self.created)
+        # Both sides' pages at once (see the module's docstring), a preview's as its run's.
+        self.interleave = bool(getattr(settings, "SYNC_INTERLEAVE_SIDES", True))
+        self.began: datetime | None = None  # links saved since then were saved by this run
+        self.wrote = {A: False, B: False}  # whether this run wrote records to each side
+        self.reads_back = persistence is None  # a preview writes nothing to read back
 
     # --- setup ---------------------------------------------------------------------------
     def prepare(self, connectors: dict[str, Connector] | None = None) -> None:
@@ -152,22 +179,50 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
 
     # --- the run -------------------------------------------------------------------------
     def execute(self) -> None:
+        self.began = self.now()
         self.hook("before_sides")
-        for side in (A, B):
-            cursor = self.sync.cursor_a if side == A else self.sync.cursor_b
-            first = True
-            for page in self.sides[side].connector.read_changes(self.kind, cursor):
-                if first and page.estimated_total is not None:
-                    self.run.estimated_total = self.run.processed + page.estimated_total
-                first = False
-                self.process(side, page.records)
-                self.hook("after_page", side, page.records)
+        estimates: dict[str, int] = {}  # side -> records its first page said it has
+        counts = {A: 0, B: 0}  # records processed per side
+        pages = self.pages()
+        try:  # an error ends both sides' readers here, before it leaves the run
+            for side, page in pages:
+                if counts[side] == 0 and side not in estimates and page.estimated_total is not None:
+                    estimates[side] = page.estimated_total
+                earlier = self.process(side, page.records)
+                self.hook("after_page", side, without_associations(page.records, earlier))
                 self.run.processed += len(page.records)
+                counts[side] += len(page.records)
+                if estimates:  # a side without an estimate counts what it has read so far
+                    self.run.estimated_total = sum(max(estimates.get(s, 0), counts[s]) for s in (A, B))
                 self.save_progress(side, page.cursor)
+        finally:
+            pages.close()
         self.hook("after_sides")
         self.retry_due()
         self.hook("after_retries")
         self.save_progress()
+
+    def pages(self) -> Iterator[tuple[str, Any]]:
+        """(side, page) of both sides' changes: interleaved, or side A's then side B's."""
+        def read(side: str) -> Iterator[Any]:
+            cursor = self.sync.cursor_a if side == A else self.sync.cursor_b
+            return self.sides[side].connector.read_changes(self.kind, cursor)
+
+        sides = (A, B)
+        if self.interleave:
+            yield from interleave({side: read(side) for side in (A, B)})
+            # Side B's pages may all be read before side A's wrote to it: B once more, so that
+            # its cursor ends past the run's own writes, as when B was read after A (a poll of B
+            # then finds nothing new, and the next run reads nothing of ours back from B).
+            associated = self.run.associated
+            sides = (B,) if self.reads_back and (self.wrote[B] or associated) else ()
+        for side in sides:
+            pages = read(side)
+            try:
+                for page in pages:
+                    yield side, page
+            finally:
+                getattr(pages, "close", lambda: None)()
 
     # --- the steps -----------------------------------------------------------------------
     def hook(self, name: str, *args: Any) -> None:
@@ -197,6 +252,10 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         self.run.http_calls = sum(http_calls(s.connector) - s.calls_at_start for s in self.sides.values())
         self.store.save_progress(self.sync, self.run, side, cursor)
 
+    def write(self, side: str, creates: Sequence[dict] = (), updates: dict[str, dict] | None = None) -> list:
+        self.wrote[side] = self.wrote[side] or bool(creates or updates)
+        return super().write(side, creates, updates)
+
     def read(self, side: str, ids: Sequence[str]) -> dict[str, Record]:
         """Records of `side` by id (batched by the connector), ready for the merge."""
         found = self.sides[side].connector.read(self.kind, ids)
@@ -208,17 +267,19 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
             for record in records:
                 self.stages.augment(side, record.values)
 
-    def process(self, side: str, records: Sequence[Record], *, forced: bool = False) -> None:
-        """Sync one page of records read from `side`."""
+    def process(self, side: str, records: Sequence[Record], *, forced: bool = False) -> set[str]:
+        """Sync one page of records read from `side`; the ids whose links this run had saved
+        before (an interleaved run's pages only, see the module's docstring)."""
         unique = {r.id: r for r in records if not r.archived}  # archived ones reach read_deleted
         self.prepare_records(side, unique.values())
         self.follow_merges(side, unique.values())
         links = self.store.load_links(self.sync, side, unique)
+        earlier = self.saved_this_run(links) if self.interleave and not forced else set()
         linked, unlinked = [], []
         for record in unique.values():
             link = links.get(record.id)
             if link is not None and link.id_a and link.id_b:
-                if link.is_deleted:
+                if link.is_deleted or (record.id in earlier and self.older_copy(side, record, link)):
                     self.run.skipped += 1
                 else:
                     linked.append((record, link))
@@ -226,6 +287,20 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
                 unlinked.append((record, link))
         self.sync_linked(side, linked, forced=forced)
         self.sync_unlinked(side, unlinked)
+        return earlier
+
+    def saved_this_run(self, links: dict[str, RecordLink]) -> set[str]:
+        """Ids of `links` this run has saved already (while working on the other side's pages)."""
+        began = self.began
+        return {rid for rid, link in links.items() if began and link.updated_at and link.updated_at >= began}
+
+    def older_copy(self, side: str, record: Record, link: RecordLink) -> bool:
+        """Whether `record` is a copy read before this run merged a newer one: it differs from
+        what the run synced, but was modified no later than the copy the run merged."""
+        merged = link.modified_on(side)
+        if record.modified_at is None or merged is None or link.status == LinkStatus.FAILING:
+            return False
+        return record.modified_at <= merged and self.has_delta(side, record, link)
 
     def resync_deleted(self, side: str, links: Sequence[RecordLink]) -> None:
         """Recreate on `side` the records deleted there (F5.6); see engine.resync."""
@@ -258,6 +333,14 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
         self.process(side, present, forced=True)
         self.hook("after_page", side, present)
         self.run.processed += len(present)
+
+
+def without_associations(records: Sequence[Record], ids: set[str]) -> Sequence[Record]:
+    """`records`, those of `ids` without the associations read with them (the association step
+    then reads their current ones)."""
+    if not ids:
+        return records
+    return [dataclasses.replace(r, associations={}) if r.id in ids else r for r in records]
 
 
 def filter_words(row: Any, specs: dict[str, FieldSpec]) -> str:
