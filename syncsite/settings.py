@@ -179,6 +179,9 @@ ASSOCIATION_SWEEP_SLICE = read_int("ASSOCIATION_SWEEP_SLICE", 2000, minimum=1)
 # calls of one lookup, read or write up to 3 at a time (connectors.readahead, connectors.fanout);
 # the same calls, through the same rate limits. Per connection: options read_ahead, parallel_calls.
 CONNECTOR_THREADS = read_bool("CONNECTOR_THREADS", True)
+# A run reads both apps' changed records at once and syncs whichever side's page is ready first
+# (engine.runner); false reads side A's pages, then side B's.
+SYNC_INTERLEAVE_SIDES = read_bool("SYNC_INTERLEAVE_SIDES", True)
 # Deal pipelines an app may hold in all when Syncsite mirrors another app's pipelines into it
 # (Salesforce record types, F6.2): set it to your HubSpot plan's limit.
 DEAL_PIPELINE_LIMIT = read_int("DEAL_PIPELINE_LIMIT", 15, minimum=1)
