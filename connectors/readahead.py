@@ -20,10 +20,13 @@ the consumer's work. It stays one page ahead, never more, and changes nothing el
 A wait the thread has to make for API budget is shown on the run (through the consumer's hooks)
 only while the consumer itself waits for that page: until then the run is busy, not waiting.
 
-`interleave(sources)` takes pages from several sources (the engine's two sides) on one consumer
-thread: it starts every read-ahead at once, takes whichever source's next page is ready (in turn
-among the ready ones, so none starves), and waits on all of them when none is; sources that do
-not read ahead (plain iterators, CONNECTOR_THREADS off) are simply taken in turn.
+`interleave(sources, weight)` takes pages from several sources (the engine's two sides) on one
+consumer thread: it starts every read-ahead at once, so each source reads its next page while the
+consumer works on the other's, and takes them in an order fixed by the pages alone, never by
+which answer came first: the source that has given the least weight so far (records, for the
+engine), the first listed on a tie; without `weight`, in turn. So the same pages are taken in the
+same order on every run and with threads on or off (a dry-run preview and its run agree), and
+while the consumer waits for the page whose turn it is, the other sources keep reading ahead.
 """
 
 from __future__ import annotations
@@ -248,11 +251,11 @@ class ReadAhead(Generic[T]):
                 log.debug("closing the pages of %s failed", self._name, exc_info=True)
 
 
-def interleave(sources: Mapping[K, Iterator[T]]) -> Iterator[tuple[K, T]]:
+def interleave(sources: Mapping[K, Iterator[T]], weight: Callable[[T], int] | None = None) -> Iterator[tuple[K, T]]:
     """(key, item) from every source until all are exhausted, see the module's docstring. An
     error reading one source is raised when that source's item is taken; stopping, or an
     error, closes every source (their threads end)."""
-    mixer = Interleave(sources)
+    mixer = Interleave(sources, weight)
     try:
         yield from mixer
     finally:
@@ -260,11 +263,14 @@ def interleave(sources: Mapping[K, Iterator[T]]) -> Iterator[tuple[K, T]]:
 
 
 class Interleave(Generic[K, T]):
-    """The iterator behind `interleave`: the first source in turn whose next item is ready."""
+    """The iterator behind `interleave`: the source that has given the least weight so far (in
+    turn without a weight), once its next item is ready."""
 
-    def __init__(self, sources: Mapping[K, Iterator[T]]) -> None:
+    def __init__(self, sources: Mapping[K, Iterator[T]], weight: Callable[[T], int] | None = None) -> None:
         self.sources = dict(sources)
-        self.turn = list(self.sources)  # the order sources are looked at; the one taken goes last
+        self.weight = weight
+        self.given = dict.fromkeys(self.sources, 0)  # weight taken from each source so far
+        self.turn = list(self.sources)  # sources not exhausted; without a weight the one taken goes last
         self.arrived = threading.Event()
         for source in self.sources.values():
             reader = _reader_of(source)
@@ -283,7 +289,12 @@ class Interleave(Generic[K, T]):
                 item = next(self.sources[key])
             except StopIteration:
                 continue
-            self.turn.append(key)
+            if self.weight is None:
+                self.turn.append(key)
+            else:
+                self.turn.append(key)
+                self.turn.sort(key=list(self.sources).index)  # a tie goes to the source listed first
+                self.given[key] += self.weight(item)
             return key, item
         raise StopIteration
 
@@ -295,13 +306,15 @@ class Interleave(Generic[K, T]):
                 close()
 
     def _ready_key(self) -> K:
-        while True:
+        """The source whose turn it is, once its next item is there (the others read ahead)."""
+        key = self.turn[0] if self.weight is None else min(self.turn, key=lambda k: self.given[k])
+        reader = _reader_of(self.sources[key])
+        while reader is not None:  # a source that does not read ahead is read when taken
             self.arrived.clear()  # before looking: an answer put after the look sets it again
-            for key in self.turn:
-                reader = _reader_of(self.sources[key])
-                if reader is None or reader.ready:  # a source read in turn is always "ready"
-                    return key
+            if reader.ready:
+                break
             self._wait()
+        return key
 
     def _wait(self) -> None:
         """Until a source's answer arrives; meanwhile a source's wait for API budget is the run's."""

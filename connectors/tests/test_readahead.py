@@ -179,27 +179,47 @@ def two_sides(a: Pages, b: Pages):
                        "b": read_ahead(iter(b), name="test read-ahead b")})
 
 
-def test_interleave_starts_both_readers_at_once_and_takes_the_side_whose_page_is_ready():
+def test_interleave_starts_both_readers_at_once_and_takes_pages_in_a_fixed_order_whatever_answers_first():
     release = threading.Event()
     slow, quick = Pages(2, before={1: release}), Pages(3)
     pages = two_sides(slow, quick)
-    assert next(pages) == ("b", 1)  # a's first page is not there yet: b's is taken meanwhile
-    assert next(pages) == ("b", 2)
-    release.set()
-    assert wait_until(lambda: slow.produced == [1] and quick.produced == [1, 2, 3])  # one page ahead each
-    # both ready now: in turn, a first (b was taken last)
-    assert [*pages] == [("a", 1), ("b", 3), ("a", 2)]
-    assert slow.closed.is_set() and quick.closed.is_set() and not read_ahead_threads()
+    threading.Timer(0.3, release.set).start()
+    # b's first page is there (read ahead, never more) long before a's: still a's is taken first
+    assert next(pages) == ("a", 1)
+    assert quick.produced == [1]
+    assert [*pages] == [("b", 1), ("a", 2), ("b", 2), ("b", 3)]
+    assert slow.produced == [1, 2] and slow.closed.is_set() and quick.closed.is_set()
+    assert not read_ahead_threads()
 
 
-def test_interleave_waits_on_both_sides_when_neither_is_ready():
+def test_interleave_waits_for_the_side_whose_turn_it_is_while_the_other_reads_ahead():
     release = {"a": threading.Event(), "b": threading.Event()}
     a, b = Pages(1, before={1: release["a"]}), Pages(1, before={1: release["b"]})
     pages = two_sides(a, b)
-    threading.Timer(0.3, release["b"].set).start()
-    assert next(pages) == ("b", 1)
-    release["a"].set()
-    assert [*pages] == [("a", 1)]
+    release["b"].set()
+    threading.Timer(0.3, release["a"].set).start()
+    assert next(pages) == ("a", 1)
+    assert [*pages] == [("b", 1)]
+    assert not read_ahead_threads()
+
+
+def test_interleave_by_weight_takes_next_the_source_that_has_given_least_so_far():
+    sizes = {"a": [3, 3, 3], "b": [5, 5]}
+    pages = interleave({key: iter([[key] * n for n in ns]) for key, ns in sizes.items()}, weight=len)
+    assert [(key, len(page)) for key, page in pages] == [("a", 3), ("b", 5), ("a", 3), ("b", 5), ("a", 3)]
+
+
+def test_interleave_by_weight_gives_the_same_order_with_and_without_reading_ahead():
+    sizes = {"a": [1000, 1000, 1000, 1000, 400], "b": [2000, 2000, 5]}
+
+    def order(ahead: bool) -> list[tuple[str, int]]:
+        def source(key: str):
+            it = iter([[key] * n for n in sizes[key]])
+            return read_ahead(it, name=f"test read-ahead {key}") if ahead else it
+        return [(key, len(page)) for key, page in interleave({k: source(k) for k in sizes}, weight=len)]
+
+    assert order(True) == order(False) == [
+        ("a", 1000), ("b", 2000), ("a", 1000), ("a", 1000), ("b", 2000), ("a", 1000), ("a", 400), ("b", 5)]
     assert not read_ahead_threads()
 
 

@@ -6,9 +6,11 @@ steps (associations, deletions) are listed in engine.steps.
 
 The engine reads the pages of records changed since each side's cursor, both sides at once:
 each side's reader starts at the beginning of the run (in a thread of its own when the
-connector reads ahead, connectors.readahead), and the engine, on its one thread, takes whichever
-side's next page is ready, in turn when both are (connectors.readahead.interleave), so that the
-rate limit of one app is spent while the engine works on the other's pages; then, if the run
+connector reads ahead, connectors.readahead), and the engine, on its one thread, takes the pages
+in an order fixed by the pages alone: next, the side that has given fewer records so far, side A
+on a tie (connectors.readahead.interleave). Meanwhile the other side reads its next page, so the
+rate limit of one app is spent while the engine works on the other's pages, and the order is the
+same whatever answers first (a dry-run preview takes the pages in its run's order); then, if the run
 wrote to side B, side B is read once more from its cursor (its first pages may have been read
 before side A's pages wrote to it: this way B's cursor still ends past the run's own writes,
 as when B was read after A; a preview, which writes nothing, does not). The setting
@@ -210,7 +212,7 @@ class Engine(LinkedRecords, UnlinkedRecords, Writes):
 
         sides = (A, B)
         if self.interleave:
-            yield from interleave({side: read(side) for side in (A, B)})
+            yield from interleave({side: read(side) for side in (A, B)}, weight=lambda page: len(page.records))
             # Side B's pages may all be read before side A's wrote to it: B once more, so that
             # its cursor ends past the run's own writes, as when B was read after A (a poll of B
             # then finds nothing new, and the next run reads nothing of ours back from B).

@@ -41,7 +41,7 @@ def scheduled(order: Sequence[str], ahead: int):
     """An `interleave` that takes the side named next in `order` (the other one once that side
     is done; in turn once `order` is used up), each side's pages read `ahead` before their turn."""
 
-    def mix(sources: Mapping[str, Iterator]) -> Iterator[tuple[str, object]]:
+    def mix(sources: Mapping[str, Iterator], weight: object = None) -> Iterator[tuple[str, object]]:
         read = {side: deque() for side in sources}
         done: set[str] = set()
 

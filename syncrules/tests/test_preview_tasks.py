@@ -45,7 +45,9 @@ def test_progress_is_reported_after_each_page(sync, apps):
     apps.a.page_size = apps.b.page_size = 5
     seen = []
     result = preview_sync(sync.pk, on_progress=lambda done, total, calls: seen.append((done, total, calls)))
-    assert [done for done, _, _ in seen][:3] == [5, 6, 11]  # the sides in turn: A's 5, B's 1, A's 5 more
+    # The side that has given fewer records goes next: A's 5, then B's pages (its one contact, then
+    # what the preview would have created there) until B has given 5 too, then A's 5 more.
+    assert [done for done, _, _ in seen][:7] == [5, 6, 7, 8, 9, 10, 15]
     assert seen[0][1] == 12 and all(calls > 0 for _, _, calls in seen)
     assert seen[-1][0] == result["processed"]
 
@@ -100,7 +102,7 @@ def test_an_app_failing_mid_way_names_its_side(sync, apps):
     assert tasks.run_preview(preview.pk) == SyncPreview.Status.FAILED
     preview.refresh_from_db()
     assert preview.error.startswith(f"{sync.connection_a.name} (side A) could not be read. Rate limited: ")
-    assert preview.processed == 8  # A's two pages (and B's one, in turn) were read before
+    assert preview.processed == 12  # A's two pages, and B's pages up to as many records, came before
 
 
 def test_an_unexpected_error_fails_the_preview_without_a_traceback(sync, monkeypatch):
