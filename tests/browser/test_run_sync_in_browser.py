@@ -63,6 +63,7 @@ def test_run_now_syncs_and_the_failed_record_shows_its_category_and_hint(admin_l
     assert run.created > 0 and run.failed == 1
 
     page.click("text=Sync runs")
+    page.wait_for_url("**/admin/syncrules/syncrun/")  # not the object sync list's rows, still shown
     row = page.locator("#result_list tbody tr").first
     assert "Finished with failures" in row.inner_text()
 
