@@ -91,6 +91,12 @@ def test_a_creation_after_the_links_last_sync_is_a_change(client, sync, queued, 
     assert queued == [sync.pk]
 
 
+def test_a_creation_stamped_out_of_range_is_a_change_not_an_error(client, sync, queued, django_capture_on_commit_callbacks):
+    _deliver(client, django_capture_on_commit_callbacks, _event(11, "contact.creation", occurredAt=10**20))
+    assert queued == [sync.pk]
+    assert echo.same("2026-01-01T00:00:00Z", "9" * 20) is False
+
+
 def test_one_syncs_write_is_a_change_for_another_sync_of_the_same_portal(client, sync, hubspot, queued, django_capture_on_commit_callbacks):
     other = _active("contacts", hubspot, connection_b=make_connection("salesforce", "Second org"))
     FieldMapping.objects.create(object_sync=other, field_a="lastname", field_b="LastName")

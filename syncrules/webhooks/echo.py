@@ -131,7 +131,10 @@ def _as_number(text: str) -> Decimal | None:
 def _as_moment(text: str) -> datetime | None:
     """An ISO datetime, or milliseconds since the epoch (HubSpot's datetimes and occurredAt)."""
     if text.isdigit() and len(text) >= 12:
-        return datetime.fromtimestamp(int(text) / 1000, UTC).replace(microsecond=0)
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, UTC).replace(microsecond=0)
+        except (OverflowError, OSError, ValueError):  # past year 9999: no moment, so not our write
+            return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("+0000", "+00:00"))
     except ValueError:
