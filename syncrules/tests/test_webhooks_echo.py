@@ -142,3 +142,15 @@ def test_the_poll_compares_nothing_when_the_sync_maps_too_many_fields(sync):
     assert echo.poll_fields(sync.pk, "b") == []
     row = {"Id": "003A", "SystemModstamp": timezone.now().isoformat(), "LastName": "Ours"}
     assert echo.changed_rows(sync.pk, "b", [row], []) == [row]
+
+
+def test_a_polled_deletion_is_a_change_only_while_its_link_still_stands(sync):
+    from syncrules.models import LinkStatus
+
+    RecordLink.objects.create(object_sync=sync, id_a="21", id_b="003B", status=LinkStatus.DELETED_B)
+    RecordLink.objects.create(object_sync=sync, id_a=None, id_b="003C")  # one-sided: never synced
+    rows = [{"Id": i, "SystemModstamp": timezone.now().isoformat(), "IsDeleted": True}
+            for i in ("003A", "003B", "003C", "003D")]
+    assert [r["Id"] for r in echo.deleted_rows(sync.pk, "b", rows)] == ["003A"]
+    assert echo.deleted_rows(sync.pk, "b", []) == []
+    assert echo.deleted_rows(sync.pk, "a", [{"Id": "11", "IsDeleted": True}]) == [{"Id": "11", "IsDeleted": True}]

@@ -14,7 +14,7 @@ link nothing new:
   may be a change of a field no mapping holds that a run still cares for (AccountId).
 
 Anything else is a change: another value (a user's edit right after ours), a property no mapping
-holds, an association, a merge, a deletion, a record with no link. Dropping too little costs one
+holds, an association, a merge, a deletion of a linked record, a record with no link. Dropping too little costs one
 run that finds nothing; every doubt counts as a change.
 """
 
@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncrules.engine.mappings import mapping_key
-from syncrules.models import FieldMapping, RecordLink, Side
+from syncrules.models import FieldMapping, LinkStatus, RecordLink, Side
 
 CLOCK_SLACK = timedelta(seconds=2)  # the app's clock (SystemModstamp, occurredAt) against ours
 MAX_POLL_FIELDS = 40  # mapped fields the poll's one query adds; more: every row is a change
@@ -90,6 +90,22 @@ def changed_rows(sync_id: int, side: str, rows: Sequence[dict], fields: Sequence
     mapped = _mapped(sync_id, side) if links else {}
     index = 0 if side == Side.A else 1
     return [r for r in rows if r["Id"] not in links or not _row_is_synced(links[r["Id"]], mapped, index, r, fields)]
+
+
+def deleted_rows(sync_id: int, side: str, rows: Sequence[dict]) -> list[dict]:
+    """The polled rows deleted on `side` (queryAll's IsDeleted) whose link still stands: a
+    deletion the sync has to carry. A link already marked deleted or forgotten (a deletion a run
+    carried, or saw in the recycle bin) or a record never linked tells the sync nothing."""
+    if not rows:
+        return []
+    column = "id_a" if side == Side.A else "id_b"
+    standing = set(
+        RecordLink.objects.filter(object_sync=sync_id, id_a__isnull=False, id_b__isnull=False,
+                                  **{f"{column}__in": [r["Id"] for r in rows]})
+        .exclude(status__in=[LinkStatus.DELETED_A, LinkStatus.DELETED_B])
+        .values_list(column, flat=True)
+    )
+    return [r for r in rows if r["Id"] in standing]
 
 
 def _row_is_synced(link: tuple[dict, datetime | None], mapped: dict[str, list[str]], index: int, row: dict,

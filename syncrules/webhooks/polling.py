@@ -9,6 +9,11 @@ Salesforce's changes from its own cursor (Salesforce's query has no search lag).
 A deal sync's poll asks a second query of OpportunityContactRole the same way (queryAll: a
 removed role counts): a deal's contacts change without touching the Opportunity's stamp. Rows
 holding only what the sync last synced (a run's own writes) are no change (webhooks.echo).
+
+Where the side's deletions carry over to the other app (an opportunity deleted deletes its deal,
+F6.4), the poll's one query is a queryAll: a record deleted since the last poll is a change when
+its link still stands, so the deletion arrives in seconds too. Elsewhere a deletion only changes
+how the link shows, which the scheduled run's read of the recycle bin does.
 """
 
 from __future__ import annotations
@@ -78,7 +83,9 @@ def _poll_side(sync: ObjectSync, side: str, connector) -> bool:
     cursors = dict(trigger.poll_cursor or {})
     # The first poll starts where the sync's own cursor stands: what it read there is no change.
     start = (getattr(sync, f"cursor_{side}") or {}).get("modstamp") or ""
-    changed = _poll(sync, side, connector, cursors, side, connector.sobject(sync.object_type), start)
+    deletions = connector.propagates_deletions(sync.object_type)
+    changed = _poll(sync, side, connector, cursors, side, connector.sobject(sync.object_type), start,
+                    deleted=deletions)
     if sync.object_type == DEALS and connector.sobject(CONTACTS) != "Lead":
         # Adding, changing or removing a deal's contact role leaves the Opportunity's
         # SystemModstamp alone; the role has its own (and a deleted one shows in queryAll).
@@ -107,7 +114,10 @@ def _poll(sync: ObjectSync, side: str, connector, cursors: dict, key: str, sobje
         seen = {r["Id"] for r in rows if _same(r["SystemModstamp"], cursor["stamp"])}
     new = [r for r in rows if not (_same(r["SystemModstamp"], cursor["stamp"]) and r["Id"] in seen)]
     if key == side and len(rows) < PAGE:  # a full page may hide older changes: then it is a change
-        new = echo.changed_rows(sync.pk, side, new, fields)  # our own writes read back are no change
+        gone = [r for r in new if r.get("IsDeleted") is True]
+        # Our own writes read back are no change; nor is a deletion the link already knows of.
+        new = echo.changed_rows(sync.pk, side, [r for r in new if r.get("IsDeleted") is not True], fields)
+        new += echo.deleted_rows(sync.pk, side, gone)
     if rows:
         newest = rows[0]["SystemModstamp"]
         ids = [r["Id"] for r in rows if _same(r["SystemModstamp"], newest)]
@@ -123,15 +133,16 @@ def _query(connector, sync: ObjectSync, echo_side: str, sobject: str, where: str
     mapped fields of `echo_side` to tell our own writes from changes, and those fields."""
     fields = echo.poll_fields(sync.pk, echo_side) if echo_side else []
     order = "SystemModstamp DESC, Id DESC"
+    stamp = ["Id", "SystemModstamp", *(["IsDeleted"] if deleted and echo_side else [])]
     try:
         try:
-            batch = _first_page(connector, soql.select(["Id", "SystemModstamp", *fields], sobject, where, order), deleted)
+            batch = _first_page(connector, soql.select([*stamp, *fields], sobject, where, order), deleted)
         except ConnectorError:
             if not fields:
                 raise
             # A field the poll cannot select (say one deleted since): compare nothing, lose nothing.
             fields = []
-            batch = _first_page(connector, soql.select(["Id", "SystemModstamp"], sobject, where, order), deleted)
+            batch = _first_page(connector, soql.select(stamp, sobject, where, order), deleted)
     except ConnectorError as exc:
         logger.warning("polling %s of object sync %s failed: %s", sobject, sync.pk, exc)
         return None, []

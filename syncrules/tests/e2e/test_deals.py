@@ -221,3 +221,41 @@ def test_contact_roll_ups_follow_the_synced_deals(deals):
     assert int(contact.values["num_associated_deals"]) == len(contact_deals)
     newest = max(contact_deals, key=lambda d: (d.values["createdate"], d.id))
     assert float(contact.values["recent_deal_amount"] or 0) == float(newest.values["amount"] or 0)
+
+
+def test_an_opportunity_deleted_in_salesforce_is_polled_in_seconds_and_its_deal_deleted_by_the_run(deals, queued):
+    import time
+
+    from syncrules.webhooks import polling
+    from syncrules.webhooks.models import SyncTrigger
+
+    deals.run_all()
+    assert polling.poll_once() == []  # where each poll starts: the runs' own writes are no change
+    hubspot, salesforce = deals.hubspot.connector(), deals.salesforce.connector()
+    deal_id = sorted(every(deals.hubspot, DEALS))[0]
+    opportunity = deals.salesforce_id(deals.deals, deal_id)
+    contact = sorted(every(deals.salesforce, CONTACTS))[0]
+    second = int(time.time())
+    while int(time.time()) == second:  # SystemModstamp counts whole seconds
+        time.sleep(0.02)
+
+    assert salesforce.delete(CONTACTS, [contact])[0].ok  # a contact's deletion does not carry over:
+    assert deals.contacts.pk not in polling.poll_once()  # left to the scheduled run (its roles went too)
+    # Without contact roles (whose deletion the roles' poll would see), the opportunity alone.
+    roles = salesforce.read_associations(DEALS, [opportunity], CONTACTS)[opportunity]
+    assert all(r.ok for r in salesforce.remove_associations(DEALS, CONTACTS, [(opportunity, c) for c in roles]))
+    polling.poll_once()
+    SyncTrigger.objects.update(queued_at=None)
+    queued.clear()
+    second = int(time.time())
+    while int(time.time()) == second:
+        time.sleep(0.02)
+    assert salesforce.delete(DEALS, [opportunity])[0].ok
+    assert polling.poll_once() == [deals.deals.pk] and queued == [deals.deals.pk]
+    assert polling.poll_once() == []  # seen: not the same deletion twice
+
+    run = run_sync(deals.deals.pk)
+    assert run.deleted == 1 and deal_id not in hubspot.read(DEALS, [deal_id])
+    assert not RecordLink.objects.filter(object_sync=deals.deals, id_b=opportunity).exists()
+    SyncTrigger.objects.filter(object_sync=deals.deals).update(poll_cursor={})  # polled again from the run's cursor
+    assert polling.poll_once() == []  # a deletion the link no longer stands for is no change
