@@ -154,3 +154,38 @@ def test_a_polled_deletion_is_a_change_only_while_its_link_still_stands(sync):
     assert [r["Id"] for r in echo.deleted_rows(sync.pk, "b", rows)] == ["003A"]
     assert echo.deleted_rows(sync.pk, "b", []) == []
     assert echo.deleted_rows(sync.pk, "a", [{"Id": "11", "IsDeleted": True}]) == [{"Id": "11", "IsDeleted": True}]
+
+
+def _association(event_id, company, *, removed=False, reverse=False):
+    halves = ("COMPANY_TO_CONTACT", company, 11) if reverse else ("CONTACT_TO_COMPANY", 11, company)
+    kind = "company" if reverse else "contact"
+    return _event(halves[1], f"{kind}.associationChange", event_id=event_id, associationType=halves[0],
+                  fromObjectId=halves[1], toObjectId=halves[2], associationRemoved=removed)
+
+
+def test_an_association_change_the_link_already_holds_queues_no_run_and_any_other_does(client, sync, queued, django_capture_on_commit_callbacks):
+    companies = _active("companies", sync.connection_a)
+    RecordLink.objects.create(object_sync=companies, id_a="5", id_b="001A")
+    RecordLink.objects.filter(object_sync=sync, id_a="11").update(associations={"companies": ["5|001A"]})
+    # Our run's write of contact 11 -> company 5, in both directions, and the removal of company 6.
+    _deliver(client, django_capture_on_commit_callbacks, _association(1, 5), _association(2, 5, reverse=True),
+             _association(3, 6, removed=True))
+    # Company 6 has no link in the company sync: a record it has not synced, so a change there.
+    assert queued == [companies.pk]
+    SyncTrigger.objects.update(queued_at=None)
+    queued.clear()
+    _deliver(client, django_capture_on_commit_callbacks, _association(4, 5, removed=True))  # a user removed it
+    assert queued == [sync.pk]  # the company sync syncs no contacts of its companies
+    SyncTrigger.objects.update(queued_at=None)
+    queued.clear()
+    _deliver(client, django_capture_on_commit_callbacks, _association(5, 7))  # a user added company 7 (unlinked)
+    assert queued == [sync.pk, companies.pk]
+
+
+def test_an_association_of_a_type_the_sync_does_not_sync_is_no_change_for_it(sync):
+    deal = {"subscriptionType": "contact.associationChange", "associationType": "CONTACT_TO_DEAL",
+            "fromObjectId": 11, "toObjectId": 9, "associationRemoved": False}
+    assert echo.changed_by_events(sync.pk, "a", {"11": [deal]}, "contacts") == set()
+    odd = {**deal, "associationType": "CONTACT_TO_TICKET"}  # a type we cannot place: a change
+    assert echo.changed_by_events(sync.pk, "a", {"11": [odd]}, "contacts") == {"11"}
+    assert echo.changed_by_events(sync.pk, "a", {"11": [deal]}) == {"11"}  # no object type given: a change

@@ -9,13 +9,19 @@ link nothing new:
 - a HubSpot propertyChange of a mapped property whose value is the one last synced on that side
   (ours, or a user's that a run has synced already: either way the run would skip the record);
 - a HubSpot creation of a record linked at or after the event (a record a run created);
+- a HubSpot associationChange whose pair the link's last synced associations already hold (added)
+  or no longer hold (removed): a run's own association write; and one of a type the sync does
+  not sync (a contact's deals in a contact sync: the deal sync holds them);
 - a Salesforce row whose mapped fields (selected in the poll's one query) all hold the last
   synced values, stamped no later than the link's last sync (plus CLOCK_SLACK): a later stamp
   may be a change of a field no mapping holds that a run still cares for (AccountId).
 
 Anything else is a change: another value (a user's edit right after ours), a property no mapping
-holds, an association, a merge, a deletion of a linked record, a record with no link. Dropping too little costs one
-run that finds nothing; every doubt counts as a change.
+holds, an association the link has not synced, a merge, a deletion of a linked record, a record
+with no link. Dropping too little costs one
+run that finds nothing; every doubt counts as a change. So does a report of our own write that
+arrives before the run has saved the link (HubSpot delivers webhooks seconds after the change;
+a webhook faster than the rest of the run's page costs one run more).
 """
 
 from __future__ import annotations
@@ -40,11 +46,12 @@ def _mapped(sync_id: int, side: str) -> dict[str, list[str]]:
     return fields
 
 
-def _links(sync_id: int, side: str, ids) -> dict[str, tuple[dict, datetime | None]]:
-    """Record id on `side` -> (last_values, last_synced_at) of its link."""
+def _links(sync_id: int, side: str, ids, *, associations: bool = False) -> dict[str, tuple]:
+    """Record id on `side` -> (last_values, last_synced_at[, associations]) of its link."""
     column = "id_a" if side == Side.A else "id_b"
     rows = RecordLink.objects.filter(object_sync=sync_id, **{f"{column}__in": list(ids)})
-    return {rid: (values or {}, synced) for rid, values, synced in rows.values_list(column, "last_values", "last_synced_at")}
+    names = [column, "last_values", "last_synced_at", *(["associations"] if associations else [])]
+    return {rid: (values or {}, synced, *[r or {} for r in rest]) for rid, values, synced, *rest in rows.values_list(*names)}
 
 
 def _synced(keys: Sequence[str], last_values: Mapping[str, list], index: int, reported: Any) -> bool:
@@ -53,18 +60,23 @@ def _synced(keys: Sequence[str], last_values: Mapping[str, list], index: int, re
 
 
 # --- HubSpot webhooks -----------------------------------------------------------------------
-def changed_by_events(sync_id: int, side: str, events: Mapping[str, Sequence[dict]]) -> set[str]:
-    """The ids among `events` (record id -> its events) with a change the sync has not synced."""
-    links = _links(sync_id, side, events)
+def changed_by_events(sync_id: int, side: str, events: Mapping[str, Sequence[dict]], object_type: str = "") -> set[str]:
+    """The ids among `events` (record id -> its events about a record of `object_type`) with a
+    change the sync has not synced."""
+    links = _links(sync_id, side, events, associations=True)
     fields = _mapped(sync_id, side) if links else {}
     index = 0 if side == Side.A else 1
     return {record_id for record_id, evs in events.items()
-            if record_id not in links or not all(_event_is_synced(links[record_id], fields, index, e) for e in evs)}
+            if record_id not in links
+            or not all(_event_is_synced(links[record_id], fields, index, e, (object_type, record_id)) for e in evs)}
 
 
-def _event_is_synced(link: tuple[dict, datetime | None], fields: dict[str, list[str]], index: int, event: dict) -> bool:
-    last_values, synced_at = link
+def _event_is_synced(link: tuple, fields: dict[str, list[str]], index: int, event: dict,
+                     record: tuple[str, str] = ("", "")) -> bool:
+    last_values, synced_at, *associations = link
     change = str(event.get("subscriptionType") or "").partition(".")[2]
+    if change == "associationChange":
+        return _association_is_synced(associations[0] if associations else {}, record, event)
     if change == "creation":  # a record a run created (and linked after HubSpot made it)
         occurred = _as_moment(str(event.get("occurredAt") or ""))
         return synced_at is not None and occurred is not None and synced_at >= occurred - CLOCK_SLACK
@@ -72,6 +84,29 @@ def _event_is_synced(link: tuple[dict, datetime | None], fields: dict[str, list[
         name = str(event.get("propertyName") or "")
         return _synced(fields.get(name, ()), last_values, index, event.get("propertyValue"))
     return False  # an association, a merge, a deletion: never a field the link holds
+
+
+def _association_is_synced(associations: Mapping[str, Any], record: tuple[str, str], event: dict) -> bool:
+    """Whether the link (of `record`: its object type and id) already holds the association
+    change: the pair held when added, not held when removed (its last synced associations are
+    keys "id_a|id_b" of the associated sync's links), or a type the sync does not sync."""
+    from syncrules.engine.associations import ASSOCIATED
+    from syncrules.webhooks.hubspot import OBJECT_TYPES
+
+    object_type, record_id = record
+    halves = [OBJECT_TYPES.get(h) for h in str(event.get("associationType") or "").lower().split("_to_")]
+    ids = [str(event.get("fromObjectId") or ""), str(event.get("toObjectId") or "")]
+    if len(halves) != 2 or not object_type or not all(halves):
+        return False
+    mine = [n for n in (0, 1) if halves[n] == object_type and ids[n] == record_id]
+    if not mine:
+        return False
+    to_type, to_id = halves[1 - mine[0]], ids[1 - mine[0]]
+    if to_type not in ASSOCIATED.get(object_type, ()):
+        return True  # the sync of the other type holds these (or none does)
+    removed = str(event.get("associationRemoved")).lower() == "true"
+    held = any(to_id in str(key).split("|") for key in associations.get(to_type) or ())
+    return held != removed
 
 
 # --- Salesforce polling ---------------------------------------------------------------------

@@ -93,7 +93,7 @@ def _changes(events: list[dict], trusted: dict[str, list[Connection]]
         for sync in triggerable(connection_ids, object_type).only("pk", "connection_a_id", "connection_b_id"):
             side = Side.A if sync.connection_a_id in connection_ids else Side.B
             touched.add(sync.pk)
-            if ids := echo.changed_by_events(sync.pk, side, by_id):
+            if ids := echo.changed_by_events(sync.pk, side, by_id, object_type):
                 changes.setdefault((sync.pk, side), set()).update(ids)
     return touched, changes
 
